@@ -1,7 +1,10 @@
 import { defineProject } from "vitest/config";
+import { workspaceAliases } from "../../vitest.shared.ts";
 
 export default defineProject({
+  resolve: { alias: workspaceAliases },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    testTimeout: 60_000,
   },
 });

@@ -1,0 +1,181 @@
+import type { BinaryOp, CompareOp, Kernel, TypedArray, UnaryOp } from "@minibatch/tensor";
+import { buf, type CpuBackend } from "../backend";
+import { forEachRow } from "./iterate";
+import { erf } from "./math";
+
+// Each op has its own loop (switch outside the loop): no per-element closure calls.
+
+function unaryLoop(op: UnaryOp, x: TypedArray, y: TypedArray): void {
+  const n = x.length;
+  switch (op) {
+    case "neg":
+      for (let i = 0; i < n; i++) y[i] = -x[i];
+      break;
+    case "abs":
+      for (let i = 0; i < n; i++) y[i] = Math.abs(x[i]);
+      break;
+    case "sign":
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        y[i] = v > 0 ? 1 : v < 0 ? -1 : v; // keeps NaN and signed zero
+      }
+      break;
+    case "exp":
+      for (let i = 0; i < n; i++) y[i] = Math.exp(x[i]);
+      break;
+    case "log":
+      for (let i = 0; i < n; i++) y[i] = Math.log(x[i]);
+      break;
+    case "sqrt":
+      for (let i = 0; i < n; i++) y[i] = Math.sqrt(x[i]);
+      break;
+    case "rsqrt":
+      for (let i = 0; i < n; i++) y[i] = 1 / Math.sqrt(x[i]);
+      break;
+    case "relu":
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        y[i] = v > 0 ? v : v === v ? 0 : v;
+      }
+      break;
+    case "sigmoid":
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        // two forms so that exp never overflows
+        if (v >= 0) y[i] = 1 / (1 + Math.exp(-v));
+        else {
+          const e = Math.exp(v);
+          y[i] = e / (1 + e);
+        }
+      }
+      break;
+    case "tanh":
+      for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]);
+      break;
+    case "gelu":
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        y[i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
+      }
+      break;
+    case "logicalNot":
+      for (let i = 0; i < n; i++) y[i] = x[i] ? 0 : 1;
+      break;
+  }
+}
+
+export const unaryKernel =
+  (op: UnaryOp): Kernel<UnaryOp, CpuBackend> =>
+  (_b, [x], [y]) =>
+    unaryLoop(op, buf(x), buf(y));
+
+export const logicalNotKernel = unaryKernel("logicalNot") as Kernel<"logicalNot", CpuBackend>;
+
+export const clampKernel: Kernel<"clamp", CpuBackend> = (_b, [x], [y], { min, max }) => {
+  const xs = buf(x);
+  const ys = buf(y);
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    ys[i] = v < min ? min : Math.min(v, max);
+  }
+};
+
+export const castKernel: Kernel<"cast", CpuBackend> = (_b, [x], [y]) => {
+  const xs = buf(x);
+  const ys = buf(y);
+  if (y.dtype === "bool") {
+    for (let i = 0; i < xs.length; i++) ys[i] = xs[i] !== 0 ? 1 : 0;
+  } else if (y.dtype === "int32") {
+    for (let i = 0; i < xs.length; i++) ys[i] = Math.trunc(xs[i]) | 0; // NaN -> 0, toward zero
+  } else {
+    ys.set(xs);
+  }
+};
+
+function binaryRow(
+  op: BinaryOp | CompareOp,
+  a: TypedArray,
+  b: TypedArray,
+  y: TypedArray,
+  o: number,
+  ao: number,
+  bo: number,
+  n: number,
+  as: number,
+  bs: number,
+): void {
+  switch (op) {
+    case "add":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] + b[bo + i * bs];
+      break;
+    case "sub":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] - b[bo + i * bs];
+      break;
+    case "mul":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] * b[bo + i * bs];
+      break;
+    case "div":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] / b[bo + i * bs];
+      break;
+    case "pow":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] ** b[bo + i * bs];
+      break;
+    case "maximum":
+      for (let i = 0; i < n; i++) {
+        const p = a[ao + i * as];
+        const q = b[bo + i * bs];
+        y[o + i] = p > q || p !== p ? p : q; // NaN propagates, as torch.maximum
+      }
+      break;
+    case "minimum":
+      for (let i = 0; i < n; i++) {
+        const p = a[ao + i * as];
+        const q = b[bo + i * bs];
+        y[o + i] = p < q || p !== p ? p : q;
+      }
+      break;
+    case "eq":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] === b[bo + i * bs] ? 1 : 0;
+      break;
+    case "ne":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] !== b[bo + i * bs] ? 1 : 0;
+      break;
+    case "lt":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] < b[bo + i * bs] ? 1 : 0;
+      break;
+    case "le":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] <= b[bo + i * bs] ? 1 : 0;
+      break;
+    case "gt":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] > b[bo + i * bs] ? 1 : 0;
+      break;
+    case "ge":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] >= b[bo + i * bs] ? 1 : 0;
+      break;
+  }
+}
+
+export const binaryKernel =
+  <K extends BinaryOp | CompareOp>(op: K): Kernel<K, CpuBackend> =>
+  (_b, [a, b], [y], { aStrides, bStrides }) => {
+    const av = buf(a);
+    const bv = buf(b);
+    const yv = buf(y);
+    if (y.dtype === "int32" && op === "div") throw new Error("internal: integer div reached the kernel");
+    forEachRow(y.shape, [aStrides, bStrides], (o, off, n, inner) =>
+      binaryRow(op, av, bv, yv, o, off[0], off[1], n, inner[0], inner[1]),
+    );
+  };
+export const compareKernel = binaryKernel;
+
+export const whereKernel: Kernel<"where", CpuBackend> = (_b, [c, a, b], [y], attrs) => {
+  const cv = buf(c);
+  const av = buf(a);
+  const bv = buf(b);
+  const yv = buf(y);
+  forEachRow(y.shape, [attrs.condStrides, attrs.aStrides, attrs.bStrides], (o, off, n, inner) => {
+    const [co, ao, bo] = off;
+    const [cs, as, bs] = inner;
+    for (let i = 0; i < n; i++) yv[o + i] = cv[co + i * cs] ? av[ao + i * as] : bv[bo + i * bs];
+  });
+};

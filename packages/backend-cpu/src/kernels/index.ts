@@ -1,0 +1,67 @@
+import type { KernelTable } from "@minibatch/tensor";
+import type { CpuBackend } from "../backend";
+import { batchNormGradKernel, batchNormTrainKernel } from "./batchnorm";
+import { conv2dGradFilterKernel, conv2dGradInputKernel, conv2dKernel } from "./conv";
+import {
+  binaryKernel,
+  castKernel,
+  clampKernel,
+  compareKernel,
+  logicalNotKernel,
+  unaryKernel,
+  whereKernel,
+} from "./elementwise";
+import { concatKernel, gatherKernel, scatterAddKernel, stridedKernel } from "./layout";
+import { matmulKernel } from "./matmul";
+import { avgPool2dGradKernel, avgPool2dKernel, maxPool2dGradKernel, maxPool2dKernel } from "./pool";
+import { reduceKernel } from "./reduce";
+
+export const KERNELS: KernelTable<CpuBackend> = {
+  neg: unaryKernel("neg"),
+  abs: unaryKernel("abs"),
+  sign: unaryKernel("sign"),
+  exp: unaryKernel("exp"),
+  log: unaryKernel("log"),
+  sqrt: unaryKernel("sqrt"),
+  rsqrt: unaryKernel("rsqrt"),
+  relu: unaryKernel("relu"),
+  sigmoid: unaryKernel("sigmoid"),
+  tanh: unaryKernel("tanh"),
+  gelu: unaryKernel("gelu"),
+  logicalNot: logicalNotKernel,
+  clamp: clampKernel,
+  cast: castKernel,
+  add: binaryKernel("add"),
+  sub: binaryKernel("sub"),
+  mul: binaryKernel("mul"),
+  div: binaryKernel("div"),
+  pow: binaryKernel("pow"),
+  maximum: binaryKernel("maximum"),
+  minimum: binaryKernel("minimum"),
+  eq: compareKernel("eq"),
+  ne: compareKernel("ne"),
+  lt: compareKernel("lt"),
+  le: compareKernel("le"),
+  gt: compareKernel("gt"),
+  ge: compareKernel("ge"),
+  where: whereKernel,
+  sum: reduceKernel("sum"),
+  max: reduceKernel("max"),
+  min: reduceKernel("min"),
+  argmax: reduceKernel("argmax"),
+  argmin: reduceKernel("argmin"),
+  matmul: matmulKernel,
+  strided: stridedKernel,
+  concat: concatKernel,
+  gather: gatherKernel,
+  scatterAdd: scatterAddKernel,
+  conv2d: conv2dKernel,
+  conv2dGradInput: conv2dGradInputKernel,
+  conv2dGradFilter: conv2dGradFilterKernel,
+  maxPool2d: maxPool2dKernel,
+  maxPool2dGrad: maxPool2dGradKernel,
+  avgPool2d: avgPool2dKernel,
+  avgPool2dGrad: avgPool2dGradKernel,
+  batchNormTrain: batchNormTrainKernel,
+  batchNormGrad: batchNormGradKernel,
+};

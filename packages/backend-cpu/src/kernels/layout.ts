@@ -1,0 +1,65 @@
+import type { Kernel } from "@minibatch/tensor";
+import { buf, type CpuBackend } from "../backend";
+import { forEachRow } from "./iterate";
+
+export const stridedKernel: Kernel<"strided", CpuBackend> = (_b, [x], [y], { strides, offset }) => {
+  const xs = buf(x);
+  const ys = buf(y);
+  forEachRow(y.shape, [strides], (o, off, n, inner) => {
+    const s = inner[0];
+    const start = offset + off[0];
+    if (s === 1) ys.set(xs.subarray(start, start + n), o);
+    else for (let i = 0; i < n; i++) ys[o + i] = xs[start + i * s];
+  });
+};
+
+export const concatKernel: Kernel<"concat", CpuBackend> = (_b, xs, [y], { outer, sizes, inner }) => {
+  const ys = buf(y);
+  const total = sizes.reduce((p, c) => p + c, 0) * inner;
+  let col = 0;
+  xs.forEach((x, i) => {
+    const xv = buf(x);
+    const len = sizes[i] * inner;
+    for (let o = 0; o < outer; o++) ys.set(xv.subarray(o * len, (o + 1) * len), o * total + col);
+    col += len;
+  });
+};
+
+export const gatherKernel: Kernel<"gather", CpuBackend> = (_b, [x, idx], [y], { outer, dim, inner, n }) => {
+  const xs = buf(x);
+  const is = buf<Int32Array>(idx);
+  const ys = buf(y);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < n; j++) {
+      let r = is[j];
+      if (r < 0) r += dim;
+      if (r < 0 || r >= dim)
+        throw new Error(`gather: index ${is[j]} is out of range for a dimension of size ${dim}`);
+      const src = (o * dim + r) * inner;
+      ys.set(xs.subarray(src, src + inner), (o * n + j) * inner);
+    }
+  }
+};
+
+export const scatterAddKernel: Kernel<"scatterAdd", CpuBackend> = (
+  _b,
+  [src, idx],
+  [y],
+  { outer, dim, inner, n },
+) => {
+  const ss = buf(src);
+  const is = buf<Int32Array>(idx);
+  const ys = buf(y);
+  ys.fill(0);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < n; j++) {
+      let r = is[j];
+      if (r < 0) r += dim;
+      if (r < 0 || r >= dim)
+        throw new Error(`scatterAdd: index ${is[j]} is out of range for a dimension of size ${dim}`);
+      const dst = (o * dim + r) * inner;
+      const from = (o * n + j) * inner;
+      for (let i = 0; i < inner; i++) ys[dst + i] += ss[from + i];
+    }
+  }
+};

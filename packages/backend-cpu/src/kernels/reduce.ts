@@ -1,0 +1,83 @@
+import type { Kernel, ReduceOp, TypedArray } from "@minibatch/tensor";
+import { buf, type CpuBackend } from "../backend";
+
+/**
+ * Reductions over [outer, reduce, inner]. With inner == 1 each output is one contiguous run;
+ * otherwise rows of `inner` values are combined in order, which keeps memory access sequential.
+ * Sums accumulate in float64.
+ */
+export const reduceKernel =
+  <K extends ReduceOp>(op: K): Kernel<K, CpuBackend> =>
+  (_b, [x], [y], { outer, reduce, inner }) => {
+    const xs = buf(x);
+    const ys = buf(y);
+    if (op === "sum") sumLoop(xs, ys, outer, reduce, inner);
+    else if (op === "max" || op === "min") extremeLoop(xs, ys, outer, reduce, inner, op === "max");
+    else argLoop(xs, ys, outer, reduce, inner, op === "argmax");
+  };
+
+function sumLoop(x: TypedArray, y: TypedArray, outer: number, reduce: number, inner: number): void {
+  if (inner === 1) {
+    for (let o = 0; o < outer; o++) {
+      let s = 0;
+      const base = o * reduce;
+      for (let r = 0; r < reduce; r++) s += x[base + r];
+      y[o] = s;
+    }
+    return;
+  }
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    acc.fill(0);
+    for (let r = 0; r < reduce; r++) {
+      const base = (o * reduce + r) * inner;
+      for (let i = 0; i < inner; i++) acc[i] += x[base + i];
+    }
+    const ob = o * inner;
+    for (let i = 0; i < inner; i++) y[ob + i] = acc[i];
+  }
+}
+
+function extremeLoop(
+  x: TypedArray,
+  y: TypedArray,
+  outer: number,
+  reduce: number,
+  inner: number,
+  isMax: boolean,
+): void {
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      let best = x[o * reduce * inner + i];
+      for (let r = 1; r < reduce && best === best; r++) {
+        const v = x[(o * reduce + r) * inner + i];
+        if (v !== v || (isMax ? v > best : v < best)) best = v;
+      }
+      y[o * inner + i] = best;
+    }
+  }
+}
+
+function argLoop(
+  x: TypedArray,
+  y: TypedArray,
+  outer: number,
+  reduce: number,
+  inner: number,
+  isMax: boolean,
+): void {
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      let best = x[o * reduce * inner + i];
+      let at = 0;
+      for (let r = 1; r < reduce && best === best; r++) {
+        const v = x[(o * reduce + r) * inner + i];
+        if (v !== v || (isMax ? v > best : v < best)) {
+          best = v;
+          at = r;
+        }
+      }
+      y[o * inner + i] = at;
+    }
+  }
+}

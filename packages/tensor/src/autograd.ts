@@ -1,0 +1,176 @@
+import { ENGINE } from "./engine";
+import { add, onesLike } from "./ops";
+import { fmt, sameShape } from "./shape";
+import type { Tensor } from "./tensor";
+
+/** One recorded op: which tensors went in, which came out, and how to send gradients back. */
+export interface Node {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  /** Given the gradients of the outputs (null where none flowed), the gradients of the inputs. */
+  readonly backward: (dys: readonly (Tensor | null)[]) => readonly (Tensor | null)[];
+}
+
+/** Attaches a node to `outputs` when grad mode is on and an input requires a gradient. */
+export function record(
+  op: string,
+  inputs: readonly Tensor[],
+  outputs: readonly Tensor[],
+  backward: Node["backward"],
+): void {
+  if (!ENGINE.gradEnabled || !inputs.some((t) => t.requiresGrad)) return;
+  const node: Node = { op, inputs, outputs, backward };
+  for (const o of outputs) {
+    if (o.dtype !== "float32") continue;
+    o.requiresGrad = true;
+    o._node = node;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return ENGINE.gradEnabled;
+}
+
+/** Runs `fn` without recording the autograd graph (PyTorch `torch.no_grad()`); works with async fns. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = ENGINE.gradEnabled;
+  ENGINE.gradEnabled = false;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    ENGINE.gradEnabled = prev;
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.finally(() => {
+      ENGINE.gradEnabled = prev;
+    }) as T;
+  }
+  ENGINE.gradEnabled = prev;
+  return result;
+}
+
+/**
+ * Reverse-mode differentiation from `root`, visiting nodes in reverse topological order and
+ * accumulating into the `.grad` of every leaf that requires a gradient. Intermediate gradients
+ * are disposed as soon as they have been propagated.
+ */
+export function backward(root: Tensor, grad?: Tensor): void {
+  root.assertAlive("backward");
+  if (!root.requiresGrad) {
+    throw new Error(
+      "backward: this tensor does not require a gradient (no input of the ops that made it had requiresGrad set)",
+    );
+  }
+  if (!grad && root.size !== 1) {
+    throw new Error(
+      `backward: a gradient can only be created implicitly for a scalar output, got shape ${fmt(root.shape)}; pass the gradient of the output: t.backward(grad)`,
+    );
+  }
+  if (grad && !sameShape(grad.shape, root.shape)) {
+    throw new Error(
+      `backward: gradient of shape ${fmt(grad.shape)} does not match output shape ${fmt(root.shape)}`,
+    );
+  }
+
+  // Topological order of nodes by depth-first search (iterative, so deep graphs do not overflow).
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  if (root._node) {
+    const stack: [Node, number][] = [[root._node, 0]];
+    seen.add(root._node);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const [node, i] = top;
+      if (i < node.inputs.length) {
+        top[1]++;
+        const child = node.inputs[i]._node;
+        if (child && !seen.has(child)) {
+          seen.add(child);
+          stack.push([child, 0]);
+        }
+      } else {
+        order.push(node);
+        stack.pop();
+      }
+    }
+  }
+
+  const prev = ENGINE.gradEnabled;
+  ENGINE.gradEnabled = false;
+  const grads = new Map<Tensor, Tensor>();
+  const accumulate = (t: Tensor, g: Tensor) => {
+    if (!t.requiresGrad) {
+      g.dispose();
+      return;
+    }
+    if (!t._node) {
+      // A leaf: its .grad outlives every scope.
+      if (t.grad) {
+        const sum = add(t.grad, g);
+        t.grad.dispose();
+        g.dispose();
+        t.grad = sum;
+      } else {
+        t.grad = g;
+      }
+      ENGINE.untrack(t.grad);
+      t.grad._kept = true;
+      return;
+    }
+    const old = grads.get(t);
+    if (old) {
+      grads.set(t, add(old, g));
+      old.dispose();
+      g.dispose();
+    } else {
+      grads.set(t, g);
+    }
+  };
+  try {
+    accumulate(root, grad ? grad.clone() : onesLike(root));
+    for (let k = order.length - 1; k >= 0; k--) {
+      const node = order[k];
+      const dys = node.outputs.map((o) => grads.get(o) ?? null);
+      if (dys.every((d) => d === null)) continue;
+      const dxs = node.backward(dys);
+      for (const o of node.outputs) grads.delete(o);
+      node.inputs.forEach((input, i) => {
+        const g = dxs[i];
+        if (!g) return;
+        if (!sameShape(g.shape, input.shape)) {
+          throw new Error(
+            `internal: gradient of ${node.op} input ${i} has shape ${fmt(g.shape)}, expected ${fmt(input.shape)}`,
+          );
+        }
+        // A gradient function may hand back the incoming gradient itself: never alias it.
+        accumulate(input, dys.includes(g) ? g.clone() : g);
+      });
+      for (const d of dys) d?.dispose();
+    }
+  } finally {
+    ENGINE.gradEnabled = prev;
+    for (const g of grads.values()) g.dispose();
+  }
+}
+
+/**
+ * Defines an op with its own backward, for fused kernels and numerically careful formulas
+ * (PyTorch `autograd.Function`, TF.js `customGrad`). `forward` runs without recording; it returns
+ * its outputs and a function from the outputs' gradients to the inputs' gradients.
+ */
+export function customOp<I extends Tensor[]>(
+  name: string,
+  forward: (...inputs: I) => {
+    outputs: Tensor[];
+    backward: (dys: readonly (Tensor | null)[]) => readonly (Tensor | null)[];
+  },
+): (...inputs: I) => Tensor[] {
+  return (...inputs: I) => {
+    const { outputs, backward: bw } = noGrad(() => forward(...inputs));
+    record(name, inputs, outputs, bw);
+    return outputs;
+  };
+}

@@ -1,0 +1,195 @@
+import type { DType, TypedArray } from "./dtype";
+import type { Shape } from "./shape";
+
+/**
+ * The backend contract. A backend stores flat buffers and runs kernels; it knows nothing about
+ * autograd, broadcasting rules or shapes beyond what a kernel's attributes spell out. Output
+ * buffers are allocated by the engine (through `alloc`) before a kernel runs, so every kernel is
+ * "read inputs, write outputs": shape logic lives once, in the front end.
+ */
+export interface Backend {
+  readonly name: string;
+  alloc(size: number, dtype: DType): DataId;
+  write(id: DataId, values: TypedArray): void;
+  /** Reads a buffer back; asynchronous because a GPU must map a staging buffer. */
+  read(id: DataId, size: number, dtype: DType): Promise<TypedArray>;
+  /** Synchronous read, only where the memory is host memory (the CPU backend). */
+  readSync?(id: DataId, size: number, dtype: DType): TypedArray;
+  free(id: DataId): void;
+  /** Live buffers and their bytes, as the backend sees them (pool free lists excluded). */
+  memory(): { buffers: number; bytes: number };
+  /** Waits for queued work; errors from the device surface here or on the next read. */
+  sync?(): Promise<void>;
+  dispose?(): void;
+  readonly kernels: KernelTable<any>;
+}
+
+/** An opaque handle owned by one backend (a typed array, a GPUBuffer, ...). */
+export type DataId = object;
+
+export interface TensorInfo {
+  readonly dataId: DataId;
+  readonly shape: Shape;
+  readonly dtype: DType;
+  readonly size: number;
+}
+
+/** A reduction sees its input as [outer, reduce, inner] and writes [outer, inner]. */
+export interface ReduceAttrs {
+  outer: number;
+  reduce: number;
+  inner: number;
+}
+
+export interface Conv2dAttrs {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+
+export interface Pool2dAttrs {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+}
+
+/** Batch norm sees x as [outer, C, inner]: statistics per C over outer * inner elements. */
+export interface BatchNormAttrs {
+  outer: number;
+  channels: number;
+  inner: number;
+  eps: number;
+}
+
+type None = Record<string, never>;
+
+/**
+ * Every kernel, with its attributes. Inputs and outputs are listed in comments; the engine
+ * guarantees inputs already have the dtype the kernel computes in (casts happen in the front end).
+ * Elementwise binary kernels receive `aStrides`/`bStrides` that read each input broadcast to the
+ * output shape, so no broadcast copy is materialized.
+ */
+export interface OpAttrs {
+  // unary, [x] -> [y] same shape
+  neg: None;
+  abs: None;
+  sign: None;
+  exp: None;
+  log: None;
+  sqrt: None;
+  rsqrt: None;
+  relu: None;
+  sigmoid: None;
+  tanh: None;
+  gelu: None;
+  logicalNot: None;
+  clamp: { min: number; max: number };
+  cast: None;
+  // binary with broadcasting, [a, b] -> [y]
+  add: BinaryAttrs;
+  sub: BinaryAttrs;
+  mul: BinaryAttrs;
+  div: BinaryAttrs;
+  pow: BinaryAttrs;
+  maximum: BinaryAttrs;
+  minimum: BinaryAttrs;
+  eq: BinaryAttrs;
+  ne: BinaryAttrs;
+  lt: BinaryAttrs;
+  le: BinaryAttrs;
+  gt: BinaryAttrs;
+  ge: BinaryAttrs;
+  // [cond, a, b] -> [y]
+  where: { condStrides: number[]; aStrides: number[]; bStrides: number[] };
+  // reductions, [x] -> [y]
+  sum: ReduceAttrs;
+  max: ReduceAttrs;
+  min: ReduceAttrs;
+  argmax: ReduceAttrs;
+  argmin: ReduceAttrs;
+  /** [a (batchA, M, K) or transposed, b (batchB, K, N) or transposed] -> [(batch, M, N)]; batchA/B is 1 or batch. */
+  matmul: {
+    batch: number;
+    m: number;
+    n: number;
+    k: number;
+    transA: boolean;
+    transB: boolean;
+    batchA: number;
+    batchB: number;
+  };
+  /** [x] -> [y]: y[i] = x[offset + sum(index_d(i) * strides[d])]; covers transpose, expand and slice. */
+  strided: { strides: number[]; offset: number };
+  /** [x0, x1, ...] -> [y], each xi seen as [outer, sizes[i] * inner] */
+  concat: { outer: number; sizes: number[]; inner: number };
+  /** [x (outer, dim, inner), indices int32 (n)] -> [y (outer, n, inner)] */
+  gather: { outer: number; dim: number; inner: number; n: number };
+  /** [src (outer, n, inner), indices int32 (n)] -> [y (outer, dim, inner)], y zeroed then y[idx] += src */
+  scatterAdd: { outer: number; dim: number; inner: number; n: number };
+  /** [x (N, C, H, W), w (O, C/groups, KH, KW)] -> [y (N, O, OH, OW)] */
+  conv2d: Conv2dAttrs;
+  /** [dy (N, O, OH, OW), w] -> [dx (N, C, H, W)] */
+  conv2dGradInput: Conv2dAttrs;
+  /** [x, dy] -> [dw (O, C/groups, KH, KW)] */
+  conv2dGradFilter: Conv2dAttrs;
+  /** [x (N, C, H, W)] -> [y (N, C, OH, OW)] */
+  maxPool2d: Pool2dAttrs;
+  /** [x, dy] -> [dx] */
+  maxPool2dGrad: Pool2dAttrs;
+  avgPool2d: Pool2dAttrs;
+  /** [dy] -> [dx (N, C, H, W)] */
+  avgPool2dGrad: Pool2dAttrs;
+  /** [x, gamma (C), beta (C)] -> [y, mean (C), invstd (C), var unbiased (C)] in one fused pass over the statistics. */
+  batchNormTrain: BatchNormAttrs;
+  /** [dy, x, gamma, mean, invstd] -> [dx, dgamma, dbeta] from the closed form. */
+  batchNormGrad: BatchNormAttrs;
+}
+
+export interface BinaryAttrs {
+  aStrides: number[];
+  bStrides: number[];
+}
+
+export type OpName = keyof OpAttrs;
+
+export type Kernel<K extends OpName, B extends Backend = Backend> = (
+  backend: B,
+  inputs: readonly TensorInfo[],
+  outputs: readonly TensorInfo[],
+  attrs: OpAttrs[K],
+) => void;
+
+/** Exhaustive by op name: a backend that lacks a kernel does not compile. */
+export type KernelTable<B extends Backend = Backend> = { [K in OpName]: Kernel<K, B> };
+
+export const UNARY_OPS = [
+  "neg",
+  "abs",
+  "sign",
+  "exp",
+  "log",
+  "sqrt",
+  "rsqrt",
+  "relu",
+  "sigmoid",
+  "tanh",
+  "gelu",
+  "logicalNot",
+] as const satisfies readonly OpName[];
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+export const BINARY_OPS = [
+  "add",
+  "sub",
+  "mul",
+  "div",
+  "pow",
+  "maximum",
+  "minimum",
+] as const satisfies readonly OpName[];
+export type BinaryOp = (typeof BINARY_OPS)[number];
+export const COMPARE_OPS = ["eq", "ne", "lt", "le", "gt", "ge"] as const satisfies readonly OpName[];
+export type CompareOp = (typeof COMPARE_OPS)[number];
+export const REDUCE_OPS = ["sum", "max", "min", "argmax", "argmin"] as const satisfies readonly OpName[];
+export type ReduceOp = (typeof REDUCE_OPS)[number];

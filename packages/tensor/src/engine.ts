@@ -1,0 +1,171 @@
+import type { Backend, DataId, OpAttrs, OpName, TensorInfo } from "./backend";
+import { BYTES_PER_ELEMENT, type DType } from "./dtype";
+import { type Shape, sizeOf } from "./shape";
+import { Tensor } from "./tensor";
+
+type BackendFactory = () => Backend | Promise<Backend>;
+
+interface BufferRecord {
+  backend: Backend;
+  refs: number;
+  bytes: number;
+}
+
+/**
+ * Global state, kept in one object on globalThis so that the ESM and CJS builds of this package
+ * (both can be loaded in one Node process) share backends, scopes and memory accounting.
+ */
+export class Engine {
+  readonly factories = new Map<string, { factory: BackendFactory; priority: number }>();
+  readonly backends = new Map<string, Backend>();
+  active: Backend | null = null;
+  gradEnabled = true;
+  readonly scopes: Set<Tensor>[] = [];
+  readonly buffers = new Map<DataId, BufferRecord>();
+  liveTensors = 0;
+  nextId = 0;
+
+  registerBackend(name: string, factory: BackendFactory, priority = 1): void {
+    this.factories.set(name, { factory, priority });
+  }
+
+  async setBackend(name: string): Promise<Backend> {
+    let b = this.backends.get(name);
+    if (!b) {
+      const entry = this.factories.get(name);
+      if (!entry) {
+        throw new Error(
+          `setBackend: no backend named '${name}' is registered (registered: ${[...this.factories.keys()].join(", ") || "none"}); import '@minibatch/backend-${name}' first`,
+        );
+      }
+      b = await entry.factory();
+      this.backends.set(name, b);
+    }
+    this.active = b;
+    return b;
+  }
+
+  /** The active backend; the first synchronous backend registered becomes active on first use. */
+  backend(): Backend {
+    if (this.active) return this.active;
+    const sorted = [...this.factories.entries()].sort((a, b) => b[1].priority - a[1].priority);
+    for (const [name, { factory }] of sorted) {
+      const b = this.backends.get(name) ?? factory();
+      if (b instanceof Promise) continue;
+      this.backends.set(name, b);
+      this.active = b;
+      return b;
+    }
+    throw new Error(
+      "minibatch: no backend is available. Import '@minibatch/backend-cpu' (synchronous) or call `await setBackend('webgpu')` after importing '@minibatch/backend-webgpu'.",
+    );
+  }
+
+  getBackendByName(name: string): Backend | undefined {
+    return this.backends.get(name);
+  }
+
+  // ---- buffers ---------------------------------------------------------------------------------
+
+  alloc(backend: Backend, shape: Shape, dtype: DType): DataId {
+    const size = sizeOf(shape);
+    const id = backend.alloc(size, dtype);
+    this.buffers.set(id, { backend, refs: 1, bytes: size * BYTES_PER_ELEMENT[dtype] });
+    return id;
+  }
+
+  incRef(id: DataId): void {
+    const r = this.buffers.get(id);
+    if (!r) throw new Error("internal: incRef of an unknown buffer");
+    r.refs++;
+  }
+
+  decRef(id: DataId): void {
+    const r = this.buffers.get(id);
+    if (!r) return;
+    if (--r.refs === 0) {
+      this.buffers.delete(id);
+      r.backend.free(id);
+    }
+  }
+
+  // ---- tensors and scopes ----------------------------------------------------------------------
+
+  track(t: Tensor): void {
+    this.liveTensors++;
+    const top = this.scopes[this.scopes.length - 1];
+    if (top) top.add(t);
+  }
+
+  untrack(t: Tensor): void {
+    for (const s of this.scopes) s.delete(t);
+  }
+
+  /** Runs a kernel on the inputs' backend, allocating outputs with the given shapes and dtypes. */
+  run<K extends OpName>(
+    op: K,
+    inputs: readonly Tensor[],
+    outputs: readonly { shape: Shape; dtype: DType }[],
+    attrs: OpAttrs[K],
+    backend?: Backend,
+  ): Tensor[] {
+    const b = backend ?? inputs[0]?.backend ?? this.backend();
+    for (const t of inputs) {
+      t.assertAlive(op);
+      if (t.backend !== b) {
+        throw new Error(
+          `${op}: all inputs must live on one backend, got '${b.name}' and '${t.backend.name}'; move one with t.to('${b.name}')`,
+        );
+      }
+    }
+    const outs = outputs.map((o) => new Tensor(this.alloc(b, o.shape, o.dtype), o.shape, o.dtype, b));
+    const kernel = b.kernels[op] as (
+      b: Backend,
+      i: readonly TensorInfo[],
+      o: readonly TensorInfo[],
+      a: OpAttrs[K],
+    ) => void;
+    if (!kernel) throw new Error(`${op}: the '${b.name}' backend has no kernel for this op`);
+    kernel(b, inputs, outs, attrs);
+    return outs;
+  }
+
+  memory(): MemoryInfo {
+    const perBackend: Record<string, { buffers: number; bytes: number }> = {};
+    let bytes = 0;
+    for (const r of this.buffers.values()) {
+      const e = (perBackend[r.backend.name] ??= { buffers: 0, bytes: 0 });
+      e.buffers++;
+      e.bytes += r.bytes;
+      bytes += r.bytes;
+    }
+    return { tensors: this.liveTensors, buffers: this.buffers.size, bytes, backends: perBackend };
+  }
+}
+
+export interface MemoryInfo {
+  /** Tensor objects created and not yet disposed. */
+  tensors: number;
+  /** Distinct buffers alive (views such as reshape share one). */
+  buffers: number;
+  bytes: number;
+  backends: Record<string, { buffers: number; bytes: number }>;
+}
+
+const KEY = Symbol.for("@minibatch/tensor.engine");
+export const ENGINE: Engine = ((globalThis as any)[KEY] ??= new Engine());
+
+/** Registers a backend under a name. `priority` picks the default among synchronous backends. */
+export function registerBackend(name: string, factory: BackendFactory, priority = 1): void {
+  ENGINE.registerBackend(name, factory, priority);
+}
+/** Makes a backend active for new tensors; asynchronous because a GPU backend must find an adapter. */
+export function setBackend(name: "cpu" | "webgpu" | (string & {})): Promise<Backend> {
+  return ENGINE.setBackend(name);
+}
+export function getBackend(): Backend {
+  return ENGINE.backend();
+}
+export function memory(): MemoryInfo {
+  return ENGINE.memory();
+}

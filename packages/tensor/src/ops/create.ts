@@ -1,0 +1,233 @@
+import type { Backend } from "../backend";
+import { allocArray, type DType, isDType, type TypedArray } from "../dtype";
+import { ENGINE } from "../engine";
+import { defaultGenerator, type Generator } from "../random";
+import { assertShape, fmt, type Shape, sizeOf } from "../shape";
+import { Tensor } from "../tensor";
+
+export interface CreateOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+  /** Backend name; defaults to the active backend. */
+  backend?: string;
+}
+export interface RandomOptions extends CreateOptions {
+  generator?: Generator;
+}
+
+export type NestedArray = number | boolean | readonly NestedArray[];
+
+function backendFor(name: string | undefined): Backend {
+  if (!name) return ENGINE.backend();
+  const b = ENGINE.getBackendByName(name);
+  if (!b) throw new Error(`backend '${name}' is not initialized; call await setBackend('${name}') first`);
+  return b;
+}
+
+/** Makes a tensor from a flat typed array that already has the right dtype (no copy is kept). */
+export function fromArray(values: TypedArray, shape: Shape, dtype: DType, opts: CreateOptions = {}): Tensor {
+  assertShape(shape, "tensor");
+  if (values.length !== sizeOf(shape)) {
+    throw new Error(
+      `tensor: ${values.length} values cannot fill shape ${fmt(shape)} (${sizeOf(shape)} elements)`,
+    );
+  }
+  const b = backendFor(opts.backend);
+  const id = ENGINE.alloc(b, shape, dtype);
+  b.write(id, values);
+  const t = new Tensor(id, shape, dtype, b);
+  if (opts.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+
+function inferShape(v: NestedArray, op: string): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = v;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0] as NestedArray;
+  }
+  if (cur === undefined && shape.length && shape[shape.length - 1] !== 0) {
+    throw new Error(`${op}: could not infer a shape from the nested array`);
+  }
+  return shape;
+}
+
+function flattenInto(
+  v: NestedArray,
+  shape: number[],
+  dim: number,
+  out: number[],
+  op: string,
+  path: string,
+): void {
+  if (dim === shape.length) {
+    if (Array.isArray(v))
+      throw new Error(`${op}: ragged nested array: ${path} is an array, expected a number`);
+    out.push(typeof v === "boolean" ? (v ? 1 : 0) : (v as number));
+    return;
+  }
+  if (!Array.isArray(v) || v.length !== shape[dim]) {
+    throw new Error(
+      `${op}: ragged nested array: ${path || "value"} has ${Array.isArray(v) ? `length ${v.length}` : "a scalar"}, expected length ${shape[dim]} (shape ${fmt(shape)})`,
+    );
+  }
+  for (let i = 0; i < v.length; i++) flattenInto(v[i], shape, dim + 1, out, op, `${path}[${i}]`);
+}
+
+/**
+ * Creates a tensor from nested arrays, a typed array or a number. Numbers default to float32
+ * (as in TF.js; PyTorch would pick int64 for integers), booleans to bool, Int32Array to int32.
+ */
+export function tensor(
+  values: NestedArray | ArrayLike<number>,
+  shape?: readonly number[] | CreateOptions,
+  opts?: CreateOptions,
+): Tensor {
+  if (shape && !Array.isArray(shape)) {
+    opts = shape as CreateOptions;
+    shape = undefined;
+  }
+  opts ??= {};
+  if (opts.dtype !== undefined && !isDType(opts.dtype)) {
+    throw new Error(`tensor: dtype must be 'float32', 'int32' or 'bool', got ${String(opts.dtype)}`);
+  }
+  let flat: ArrayLike<number>;
+  let inferred: number[];
+  let dtype = opts.dtype;
+  if (ArrayBuffer.isView(values)) {
+    flat = values as unknown as ArrayLike<number>;
+    inferred = [flat.length];
+    dtype ??= values instanceof Int32Array ? "int32" : "float32";
+  } else if (typeof values === "number" || typeof values === "boolean") {
+    flat = [typeof values === "boolean" ? (values ? 1 : 0) : values];
+    inferred = [];
+    dtype ??= typeof values === "boolean" ? "bool" : "float32";
+  } else if (Array.isArray(values)) {
+    inferred = inferShape(values as NestedArray, "tensor");
+    const out: number[] = [];
+    flattenInto(values as NestedArray, inferred, 0, out, "tensor", "");
+    flat = out;
+    let first: unknown = values;
+    while (Array.isArray(first)) first = first[0];
+    dtype ??= typeof first === "boolean" ? "bool" : "float32";
+  } else {
+    throw new Error(`tensor: expected a number, nested array or typed array, got ${typeof values}`);
+  }
+  const s = (shape as readonly number[] | undefined) ?? inferred;
+  if (sizeOf(s) !== flat.length) {
+    throw new Error(`tensor: ${flat.length} values cannot fill shape ${fmt(s)} (${sizeOf(s)} elements)`);
+  }
+  const arr = allocArray(dtype, flat.length);
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (dtype === "int32" && !Number.isInteger(v) && Number.isFinite(v)) {
+      throw new Error(`tensor: value ${v} at index ${i} is not an integer, as dtype int32 requires`);
+    }
+    arr[i] = dtype === "bool" ? (v ? 1 : 0) : v;
+  }
+  return fromArray(arr, s, dtype, opts);
+}
+
+export function scalar(value: number | boolean, opts: CreateOptions = {}): Tensor {
+  return tensor(value, [], opts);
+}
+
+export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
+  assertShape(shape, "full");
+  const dtype = opts.dtype ?? "float32";
+  const arr = allocArray(dtype, sizeOf(shape));
+  if (value !== 0) arr.fill(dtype === "bool" ? (value ? 1 : 0) : value);
+  return fromArray(arr, shape, dtype, opts);
+}
+export const zeros = (shape: readonly number[], opts: CreateOptions = {}): Tensor => full(shape, 0, opts);
+export const ones = (shape: readonly number[], opts: CreateOptions = {}): Tensor => full(shape, 1, opts);
+
+function likeOpts(t: Tensor, opts: CreateOptions): CreateOptions {
+  return { dtype: t.dtype, backend: t.backend.name, ...opts };
+}
+export const zerosLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.shape, 0, likeOpts(t, opts));
+export const onesLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.shape, 1, likeOpts(t, opts));
+export const fullLike = (t: Tensor, v: number, opts: CreateOptions = {}): Tensor =>
+  full(t.shape, v, likeOpts(t, opts));
+
+/** Values from start (inclusive) to end (exclusive) by step; arange(n) counts 0..n-1. */
+export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+  if (end === undefined) {
+    end = start;
+    start = 0;
+  }
+  if (step === 0) throw new Error("arange: step must not be zero");
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const dtype = opts.dtype ?? (Number.isInteger(start) && Number.isInteger(step) ? "int32" : "float32");
+  const arr = allocArray(dtype, n);
+  for (let i = 0; i < n; i++) arr[i] = start + i * step;
+  return fromArray(arr, [n], dtype, opts);
+}
+
+export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new Error(`linspace: steps must be a non-negative integer, got ${steps}`);
+  const arr = new Float32Array(steps);
+  const d = steps > 1 ? (end - start) / (steps - 1) : 0;
+  for (let i = 0; i < steps; i++) arr[i] = i === steps - 1 && steps > 1 ? end : start + i * d;
+  return fromArray(arr, [steps], "float32", { ...opts, dtype: "float32" });
+}
+
+export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
+  const dtype = opts.dtype ?? "float32";
+  const arr = allocArray(dtype, n * m);
+  for (let i = 0; i < Math.min(n, m); i++) arr[i * m + i] = 1;
+  return fromArray(arr, [n, m], dtype, opts);
+}
+
+/** Uniform in [0, 1) (or [low, high) with `uniform`). */
+export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  return uniform(shape, 0, 1, opts);
+}
+export function uniform(
+  shape: readonly number[],
+  low: number,
+  high: number,
+  opts: RandomOptions = {},
+): Tensor {
+  assertShape(shape, "uniform");
+  const g = opts.generator ?? defaultGenerator;
+  const arr = new Float32Array(sizeOf(shape));
+  for (let i = 0; i < arr.length; i++) arr[i] = low + (high - low) * g.random();
+  return fromArray(arr, shape, "float32", { ...opts, dtype: "float32" });
+}
+/** Standard normal, or N(mean, std^2) with `normal`. */
+export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  return normal(shape, 0, 1, opts);
+}
+export function normal(
+  shape: readonly number[],
+  mean: number,
+  std: number,
+  opts: RandomOptions = {},
+): Tensor {
+  assertShape(shape, "normal");
+  const g = opts.generator ?? defaultGenerator;
+  const arr = new Float32Array(sizeOf(shape));
+  for (let i = 0; i < arr.length; i++) arr[i] = mean + std * g.normal();
+  return fromArray(arr, shape, "float32", { ...opts, dtype: "float32" });
+}
+/** Integers uniform in [low, high). */
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  opts: RandomOptions = {},
+): Tensor {
+  if (!(high > low)) throw new Error(`randint: expected low < high, got low=${low}, high=${high}`);
+  const g = opts.generator ?? defaultGenerator;
+  const arr = new Int32Array(sizeOf(shape));
+  for (let i = 0; i < arr.length; i++) arr[i] = g.randint(low, high);
+  return fromArray(arr, shape, "int32", { ...opts, dtype: "int32" });
+}
+/** A random permutation of 0..n-1. */
+export function randperm(n: number, opts: RandomOptions = {}): Tensor {
+  const g = opts.generator ?? defaultGenerator;
+  return fromArray(g.permutation(n), [n], "int32", { ...opts, dtype: "int32" });
+}

@@ -1,0 +1,82 @@
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function stridesOf(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+export const fmt = (shape: Shape): string => `[${shape.join(", ")}]`;
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function assertShape(shape: Shape, op: string): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new Error(`${op}: shape entries must be non-negative integers, got ${fmt(shape)}`);
+    }
+  }
+}
+
+/** NumPy broadcasting of several shapes; the error names the op and every shape. */
+export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (let i = 0; i < rank; i++) {
+    for (const s of shapes) {
+      const d = s[s.length - rank + i] ?? 1;
+      if (d === 1) continue;
+      if (out[i] !== 1 && out[i] !== d) {
+        throw new Error(
+          `${op}: shapes ${shapes.map(fmt).join(" and ")} cannot be broadcast together (dimension ${i - rank} is ${out[i]} vs ${d})`,
+        );
+      }
+      out[i] = d;
+    }
+  }
+  return out;
+}
+
+/** Strides that read `shape` as if it were broadcast to `target` (0 on broadcast axes). */
+export function broadcastStrides(shape: Shape, target: Shape): number[] {
+  const st = stridesOf(shape);
+  const off = target.length - shape.length;
+  return target.map((_, i) => {
+    const j = i - off;
+    if (j < 0 || shape[j] === 1) return 0;
+    return st[j];
+  });
+}
+
+export function normalizeAxis(axis: number, rank: number, op: string): number {
+  if (!Number.isInteger(axis) || axis < -Math.max(rank, 1) || axis >= Math.max(rank, 1)) {
+    throw new Error(
+      `${op}: axis ${axis} is out of range for a tensor of rank ${rank} (expected -${rank}..${rank - 1})`,
+    );
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+export function normalizeAxes(
+  axes: number | readonly number[] | undefined,
+  rank: number,
+  op: string,
+): number[] {
+  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof axes === "number" ? [axes] : axes;
+  const out = list.map((a) => normalizeAxis(a, rank, op));
+  if (new Set(out).size !== out.length) throw new Error(`${op}: repeated axis in [${list.join(", ")}]`);
+  return out.sort((a, b) => a - b);
+}

@@ -1,0 +1,354 @@
+import type { Node } from "./autograd";
+import { backward } from "./autograd";
+import type { Backend, DataId, TensorInfo } from "./backend";
+import type { DType, TypedArray } from "./dtype";
+import { ENGINE } from "./engine";
+import { formatTensor } from "./format";
+import * as ops from "./ops";
+import { fmt, type Shape, sizeOf } from "./shape";
+
+export type AxisArg = number | readonly number[];
+
+/**
+ * An n-dimensional array on one backend. Operations are synchronous (a GPU backend queues the
+ * work); reading values is asynchronous: `await t.data()`.
+ */
+export class Tensor implements TensorInfo {
+  readonly id: number;
+  readonly shape: Shape;
+  readonly size: number;
+  readonly rank: number;
+  /** Set when this tensor is a trainable leaf, or the result of an op on one. */
+  requiresGrad = false;
+  /** Accumulated gradient of a leaf after `backward()`. */
+  grad: Tensor | null = null;
+  /** Optional name, shown in errors and by modules. */
+  name?: string;
+  /** @internal the autograd node that produced this tensor. */
+  _node: Node | null = null;
+  private _dataId: DataId;
+  private _disposed = false;
+  /** @internal */
+  _kept = false;
+
+  constructor(
+    dataId: DataId,
+    shape: Shape,
+    readonly dtype: DType,
+    public backend: Backend,
+  ) {
+    this._dataId = dataId;
+    this.shape = Object.freeze([...shape]);
+    this.size = sizeOf(shape);
+    this.rank = shape.length;
+    this.id = ENGINE.nextId++;
+    ENGINE.track(this);
+  }
+
+  get dataId(): DataId {
+    this.assertAlive("dataId");
+    return this._dataId;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  assertAlive(op: string): void {
+    if (this._disposed) {
+      throw new Error(
+        `${op}: tensor ${this.name ?? `#${this.id}`} of shape ${fmt(this.shape)} was already disposed`,
+      );
+    }
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------
+
+  /** The values as a flat typed array (a copy). */
+  async data<T extends TypedArray = TypedArray>(): Promise<T> {
+    this.assertAlive("data");
+    return (await this.backend.read(this._dataId, this.size, this.dtype)) as T;
+  }
+
+  /** Synchronous read, only on backends whose memory is host memory (cpu). */
+  dataSync<T extends TypedArray = TypedArray>(): T {
+    this.assertAlive("dataSync");
+    if (!this.backend.readSync) {
+      throw new Error(
+        `dataSync: the '${this.backend.name}' backend reads asynchronously; use await t.data()`,
+      );
+    }
+    return this.backend.readSync(this._dataId, this.size, this.dtype) as T;
+  }
+
+  /** The values as nested arrays (bool as booleans). */
+  async toArray(): Promise<any> {
+    return nest(await this.data(), this.shape, this.dtype);
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1)
+      throw new Error(`item: expected a tensor with one element, got shape ${fmt(this.shape)}`);
+    return (await this.data())[0];
+  }
+
+  toString(): string {
+    this.assertAlive("toString");
+    const values = this.backend.readSync?.(this._dataId, this.size, this.dtype);
+    return formatTensor(values, this.shape, this.dtype, this.backend.name, this.requiresGrad);
+  }
+
+  // ---- memory ----------------------------------------------------------------------------------
+
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    ENGINE.liveTensors--;
+    ENGINE.untrack(this);
+    ENGINE.decRef(this._dataId);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** Replaces this tensor's values with those of `value` (same shape and dtype), in place. */
+  assign(value: Tensor): this {
+    this.assertAlive("assign");
+    value.assertAlive("assign");
+    if (value.dtype !== this.dtype || value.shape.length !== this.shape.length || value.size !== this.size) {
+      throw new Error(
+        `assign: expected a value of shape ${fmt(this.shape)} and dtype ${this.dtype}, got ${fmt(value.shape)} ${value.dtype}`,
+      );
+    }
+    if (value.backend !== this.backend)
+      throw new Error(`assign: value lives on '${value.backend.name}', not '${this.backend.name}'`);
+    ENGINE.incRef(value.dataId);
+    ENGINE.decRef(this._dataId);
+    this._dataId = value.dataId;
+    return this;
+  }
+
+  /** A new tensor sharing this one's values, cut from the autograd graph. */
+  detach(): Tensor {
+    return ops.view(this, this.shape, false);
+  }
+
+  /** Marks this tensor as a trainable leaf (in place) and returns it. */
+  requiresGrad_(flag = true): this {
+    if (flag && this.dtype !== "float32") {
+      throw new Error(`requiresGrad: only float32 tensors can require gradients, got ${this.dtype}`);
+    }
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /** Reverse-mode autograd from this tensor; a non-scalar needs the gradient of the output. */
+  backward(grad?: Tensor): void {
+    backward(this, grad);
+  }
+
+  /** Copies this tensor to another backend (asynchronous when the source is a GPU). */
+  async to(backendName: string): Promise<Tensor> {
+    return ops.toBackend(this, backendName);
+  }
+
+  clone(): Tensor {
+    return ops.clone(this);
+  }
+
+  // ---- ops as methods ----------------------------------------------------------------------------
+  add(b: Tensor | number): Tensor {
+    return ops.add(this, b);
+  }
+  sub(b: Tensor | number): Tensor {
+    return ops.sub(this, b);
+  }
+  mul(b: Tensor | number): Tensor {
+    return ops.mul(this, b);
+  }
+  div(b: Tensor | number): Tensor {
+    return ops.div(this, b);
+  }
+  pow(b: Tensor | number): Tensor {
+    return ops.pow(this, b);
+  }
+  maximum(b: Tensor | number): Tensor {
+    return ops.maximum(this, b);
+  }
+  minimum(b: Tensor | number): Tensor {
+    return ops.minimum(this, b);
+  }
+  eq(b: Tensor | number): Tensor {
+    return ops.eq(this, b);
+  }
+  ne(b: Tensor | number): Tensor {
+    return ops.ne(this, b);
+  }
+  lt(b: Tensor | number): Tensor {
+    return ops.lt(this, b);
+  }
+  le(b: Tensor | number): Tensor {
+    return ops.le(this, b);
+  }
+  gt(b: Tensor | number): Tensor {
+    return ops.gt(this, b);
+  }
+  ge(b: Tensor | number): Tensor {
+    return ops.ge(this, b);
+  }
+  neg(): Tensor {
+    return ops.neg(this);
+  }
+  abs(): Tensor {
+    return ops.abs(this);
+  }
+  sign(): Tensor {
+    return ops.sign(this);
+  }
+  exp(): Tensor {
+    return ops.exp(this);
+  }
+  log(): Tensor {
+    return ops.log(this);
+  }
+  sqrt(): Tensor {
+    return ops.sqrt(this);
+  }
+  rsqrt(): Tensor {
+    return ops.rsqrt(this);
+  }
+  square(): Tensor {
+    return ops.square(this);
+  }
+  relu(): Tensor {
+    return ops.relu(this);
+  }
+  sigmoid(): Tensor {
+    return ops.sigmoid(this);
+  }
+  tanh(): Tensor {
+    return ops.tanh(this);
+  }
+  gelu(): Tensor {
+    return ops.gelu(this);
+  }
+  logicalNot(): Tensor {
+    return ops.logicalNot(this);
+  }
+  clamp(min?: number | null, max?: number | null): Tensor {
+    return ops.clamp(this, min, max);
+  }
+  cast(dtype: DType): Tensor {
+    return ops.cast(this, dtype);
+  }
+  float(): Tensor {
+    return ops.cast(this, "float32");
+  }
+  int(): Tensor {
+    return ops.cast(this, "int32");
+  }
+  softmax(axis = -1): Tensor {
+    return ops.softmax(this, axis);
+  }
+  logSoftmax(axis = -1): Tensor {
+    return ops.logSoftmax(this, axis);
+  }
+  logSumExp(axis?: AxisArg, keepDims = false): Tensor {
+    return ops.logSumExp(this, axis, keepDims);
+  }
+  sum(axis?: AxisArg, keepDims = false): Tensor {
+    return ops.sum(this, axis, keepDims);
+  }
+  mean(axis?: AxisArg, keepDims = false): Tensor {
+    return ops.mean(this, axis, keepDims);
+  }
+  var(axis?: AxisArg, opts?: { correction?: number; keepDims?: boolean }): Tensor {
+    return ops.variance(this, axis, opts);
+  }
+  std(axis?: AxisArg, opts?: { correction?: number; keepDims?: boolean }): Tensor {
+    return ops.std(this, axis, opts);
+  }
+  max(axis?: AxisArg, keepDims = false): Tensor {
+    return ops.max(this, axis, keepDims);
+  }
+  min(axis?: AxisArg, keepDims = false): Tensor {
+    return ops.min(this, axis, keepDims);
+  }
+  argmax(axis?: number, keepDims = false): Tensor {
+    return ops.argmax(this, axis, keepDims);
+  }
+  argmin(axis?: number, keepDims = false): Tensor {
+    return ops.argmin(this, axis, keepDims);
+  }
+  matmul(b: Tensor): Tensor {
+    return ops.matmul(this, b);
+  }
+  reshape(shape: readonly number[]): Tensor {
+    return ops.reshape(this, shape);
+  }
+  view(shape: readonly number[]): Tensor {
+    return ops.reshape(this, shape);
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return ops.flatten(this, startDim, endDim);
+  }
+  squeeze(axis?: AxisArg): Tensor {
+    return ops.squeeze(this, axis);
+  }
+  unsqueeze(axis: number): Tensor {
+    return ops.unsqueeze(this, axis);
+  }
+  permute(...perm: number[]): Tensor {
+    return ops.permute(this, perm);
+  }
+  transpose(dim0 = -2, dim1 = -1): Tensor {
+    return ops.transpose(this, dim0, dim1);
+  }
+  /** The transpose of a 2-d tensor (PyTorch `t.T`). */
+  get T(): Tensor {
+    return ops.transpose(this, 0, this.rank > 1 ? 1 : 0);
+  }
+  expand(shape: readonly number[]): Tensor {
+    return ops.expand(this, shape);
+  }
+  broadcastTo(shape: readonly number[]): Tensor {
+    return ops.expand(this, shape);
+  }
+  slice(begin: readonly number[], size?: readonly number[]): Tensor {
+    return ops.slice(this, begin, size);
+  }
+  narrow(axis: number, start: number, length: number): Tensor {
+    return ops.narrow(this, axis, start, length);
+  }
+  split(sizeOrSections: number | readonly number[], axis = 0): Tensor[] {
+    return ops.split(this, sizeOrSections, axis);
+  }
+  indexSelect(axis: number, indices: Tensor | readonly number[]): Tensor {
+    return ops.indexSelect(this, axis, indices);
+  }
+  gather(indices: Tensor | readonly number[], axis = 0): Tensor {
+    return ops.indexSelect(this, axis, indices);
+  }
+  where(cond: Tensor, other: Tensor | number): Tensor {
+    return ops.where(cond, this, other);
+  }
+}
+
+function nest(values: TypedArray, shape: Shape, dtype: DType): any {
+  const conv = dtype === "bool" ? (v: number) => v !== 0 : (v: number) => v;
+  if (shape.length === 0) return conv(values[0]);
+  const rec = (dim: number, offset: number): any[] => {
+    const n = shape[dim];
+    const out = new Array(n);
+    if (dim === shape.length - 1) {
+      for (let i = 0; i < n; i++) out[i] = conv(values[offset + i]);
+      return out;
+    }
+    const step = sizeOf(shape.slice(dim + 1));
+    for (let i = 0; i < n; i++) out[i] = rec(dim + 1, offset + i * step);
+    return out;
+  };
+  return rec(0, 0);
+}

@@ -1,0 +1,112 @@
+/**
+ * Runs a test suite once per backend. The CPU backend always runs. WebGPU runs when an adapter is
+ * found (a real GPU, or SwiftShader in CI); otherwise its suites are reported as skipped with the
+ * reason, unless MINIBATCH_REQUIRE_WEBGPU=1 (set by the README's test command), where a missing
+ * adapter fails the run.
+ */
+import "@minibatch/backend-cpu";
+import "@minibatch/backend-webgpu";
+import { getBackend, setBackend } from "@minibatch/tensor";
+import { beforeAll, describe, it } from "vitest";
+
+export type BackendName = "cpu" | "webgpu";
+
+export interface BackendStatus {
+  name: BackendName;
+  available: boolean;
+  reason?: string;
+}
+
+const statuses = new Map<BackendName, Promise<BackendStatus>>();
+
+export function backendStatus(name: BackendName): Promise<BackendStatus> {
+  let s = statuses.get(name);
+  if (!s) {
+    s = (async () => {
+      const prev = safeActive();
+      try {
+        await setBackend(name);
+        return { name, available: true };
+      } catch (e) {
+        return { name, available: false, reason: (e as Error).message };
+      } finally {
+        if (prev) await setBackend(prev);
+      }
+    })();
+    statuses.set(name, s);
+  }
+  return s;
+}
+
+function safeActive(): string | undefined {
+  try {
+    return getBackend().name;
+  } catch {
+    return undefined;
+  }
+}
+
+export const requireWebGPU = process.env.MINIBATCH_REQUIRE_WEBGPU === "1";
+
+/** Backends to run on, probed once per test file (top-level await). */
+export const backends: BackendStatus[] = await Promise.all((["cpu", "webgpu"] as const).map(backendStatus));
+
+/**
+ * `describeBackends("matmul", (b) => { it(...) })` makes one describe block per backend with that
+ * backend active; an unavailable backend is a skipped block that says why (or a failing test when
+ * required).
+ */
+export function describeBackends(title: string, body: (backend: BackendName) => void): void {
+  for (const st of backends) {
+    if (!st.available) {
+      if (st.name === "webgpu" && requireWebGPU) {
+        describe(`${title} [${st.name}]`, () => {
+          it("has a WebGPU adapter", () => {
+            throw new Error(
+              `WebGPU is required here (MINIBATCH_REQUIRE_WEBGPU=1) but unavailable: ${st.reason}`,
+            );
+          });
+        });
+      } else {
+        describe.skip(`${title} [${st.name}: skipped, ${st.reason}]`, () => {
+          it("skipped", () => {});
+        });
+      }
+      continue;
+    }
+    describe(`${title} [${st.name}]`, () => {
+      beforeAll(async () => {
+        await setBackend(st.name);
+      });
+      body(st.name);
+    });
+  }
+}
+
+/** Float32 tolerance per backend: WebGPU's transcendental functions are less exact than V8's. */
+export function tolerance(backend: BackendName): { rtol: number; atol: number } {
+  return backend === "cpu" ? { rtol: 1e-5, atol: 1e-6 } : { rtol: 2e-4, atol: 2e-5 };
+}
+
+/** Asserts |actual - expected| <= atol + rtol * |expected| elementwise, naming the first mismatch. */
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: { rtol?: number; atol?: number } = {},
+  what = "values",
+): void {
+  const rtol = tol.rtol ?? 1e-5;
+  const atol = tol.atol ?? 1e-6;
+  if (actual.length !== expected.length) {
+    throw new Error(`${what}: length ${actual.length} differs from expected ${expected.length}`);
+  }
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (Number.isNaN(e) ? !Number.isNaN(a) : !(Math.abs(a - e) <= atol + rtol * Math.abs(e)) && a !== e) {
+      throw new Error(`${what}: element ${i} is ${a}, expected ${e} (rtol ${rtol}, atol ${atol})`);
+    }
+  }
+}
+
+export { gradCheck } from "./gradcheck";
