@@ -1,4 +1,4 @@
-import { fmt, keep, type Tensor } from "./tensor-imports";
+import { formatShape as fmt, keep, type Tensor } from "@minibatch/tensor";
 
 /**
  * The base of every layer (PyTorch `nn.Module`). Parameters, buffers and child modules are
