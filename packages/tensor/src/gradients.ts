@@ -61,8 +61,8 @@ const SQRT_2PI = Math.sqrt(2 * Math.PI);
 /** Gradient of the elementwise max/min: to the chosen input, split evenly on ties (as PyTorch). */
 const pickGrad = (pickA: (a: Tensor, b: Tensor) => Tensor) =>
   binaryGrad(
-    (g, a, b) => mul(g, add(cast(pickA(a, b), "float32"), mul(cast(eq(a, b), "float32"), -0.5))),
-    (g, a, b) => mul(g, add(cast(pickA(b, a), "float32"), mul(cast(eq(a, b), "float32"), -0.5))),
+    (g, a, b) => mul(g, add(cast(pickA(a, b), "float32"), mul(cast(eq(a, b), "float32"), 0.5))),
+    (g, a, b) => mul(g, add(cast(pickA(b, a), "float32"), mul(cast(eq(a, b), "float32"), 0.5))),
   );
 
 /** max/min reductions: the gradient goes to the extreme elements, shared evenly among ties. */

@@ -5,7 +5,6 @@
  * adapter fails the run.
  */
 import "@minibatch/backend-cpu";
-import "@minibatch/backend-webgpu";
 import { getBackend, setBackend } from "@minibatch/tensor";
 import { beforeAll, describe, it } from "vitest";
 
@@ -19,10 +18,17 @@ export interface BackendStatus {
 
 const statuses = new Map<BackendName, Promise<BackendStatus>>();
 
+// Loaded dynamically so that a broken WebGPU package is reported as such, not as a crash of every suite.
+const webgpuImport: string | undefined = await import("@minibatch/backend-webgpu").then(
+  () => undefined,
+  (e: Error) => `@minibatch/backend-webgpu failed to load: ${e.message}`,
+);
+
 export function backendStatus(name: BackendName): Promise<BackendStatus> {
   let s = statuses.get(name);
   if (!s) {
     s = (async () => {
+      if (name === "webgpu" && webgpuImport) return { name, available: false, reason: webgpuImport };
       const prev = safeActive();
       try {
         await setBackend(name);

@@ -69,7 +69,10 @@ export function batchNormTrain(
     ],
     attrs,
   );
-  if (!gamma) g.dispose();
-  if (!beta) b.dispose();
+  // Stand-in affine parameters are needed by the backward pass when a graph was recorded.
+  if (!y.requiresGrad) {
+    if (!gamma) g.dispose();
+    if (!beta) b.dispose();
+  }
   return { y, mean, invstd, varUnbiased };
 }

@@ -2,7 +2,7 @@ import { noGrad } from "../autograd";
 import type { ReduceOp } from "../backend";
 import { fmt, normalizeAxes, normalizeAxis, sizeOf } from "../shape";
 import type { AxisArg, Tensor } from "../tensor";
-import { add, cast, div, exp, log, mul, sqrt, sub } from "./elementwise";
+import { abs, add, cast, div, exp, log, lt, mul, sqrt, sub, where } from "./elementwise";
 import { run1 } from "./run";
 import { permute, reshape } from "./shape_ops";
 
@@ -80,25 +80,40 @@ export function std(
 
 /** log(sum(exp(x))) computed stably by shifting with the (constant) maximum. */
 export function logSumExp(x: Tensor, axis?: AxisArg, keepDims = false): Tensor {
-  const m = noGrad(() => {
-    const raw = max(x, axis, true);
-    // An all -Infinity slice would give NaN from (-Inf) - (-Inf): shift by 0 there instead.
-    return raw;
-  });
-  const s = sum(exp(sub(x, m)), axis, true);
-  const out = add(log(s), m);
-  return keepDims
-    ? out
-    : reshape(
-        out,
-        x.shape.filter((_, i) => !normalizeAxes(axis, x.rank, "logSumExp").includes(i)),
-      );
+  const [shifted, m] = shiftByMax(x, axis);
+  const out = add(log(sum(exp(shifted), axis, true)), m);
+  if (keepDims) return out;
+  const axes = normalizeAxes(axis, x.rank, "logSumExp");
+  return reshape(
+    out,
+    x.shape.filter((_, i) => !axes.includes(i)),
+  );
 }
 
+/**
+ * x - max(x) with the maximum treated as a constant (it cancels out of every gradient). A slice
+ * that is all -Infinity is shifted by 0 so that it gives -Infinity rather than NaN.
+ */
+function shiftByMax(x: Tensor, axis: AxisArg | undefined): [Tensor, Tensor] {
+  const m = noGrad(() => {
+    const raw = max(x, axis, true);
+    return where(finiteMask(raw), raw, 0);
+  });
+  return [sub(x, m), m];
+}
+
+function finiteMask(t: Tensor): Tensor {
+  return lt(abs(t), Number.POSITIVE_INFINITY);
+}
+
+/** (x - m) - log(sum(exp(x - m))): subtracting in the shifted frame keeps float32 precision for large x. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  return sub(x, logSumExp(x, axis, true));
+  const [shifted] = shiftByMax(x, axis);
+  return sub(shifted, log(sum(exp(shifted), axis, true)));
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
-  return exp(logSoftmax(x, axis));
+  const [shifted] = shiftByMax(x, axis);
+  const e = exp(shifted);
+  return div(e, sum(e, axis, true));
 }

@@ -1,0 +1,184 @@
+import { WASM_BASE64 } from "./module";
+
+/** The exports of asm/kernels.ts; every pointer is a byte offset into `memory`. */
+export interface WasmKernels {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  gemmScratchBytes(): number;
+  gemm(
+    a: number,
+    b: number,
+    c: number,
+    batch: number,
+    batchA: number,
+    batchB: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: number,
+    transB: number,
+    scratch: number,
+  ): void;
+  batchNormTrain(
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    mean: number,
+    invstd: number,
+    varU: number,
+    outer: number,
+    channels: number,
+    inner: number,
+    eps: number,
+    scratch: number,
+  ): void;
+  batchNormGrad(
+    dy: number,
+    x: number,
+    gamma: number,
+    mean: number,
+    invstd: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    outer: number,
+    channels: number,
+    inner: number,
+    scratch: number,
+  ): void;
+}
+
+function decodeBase64(s: string): Uint8Array {
+  const B = (globalThis as { Buffer?: { from(s: string, enc: string): Uint8Array } }).Buffer;
+  if (B) return B.from(s, "base64");
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/**
+ * The wasm kernels with a bump allocator over their linear memory. Each kernel call resets the
+ * allocator, copies its inputs in, runs and copies its outputs out, so nothing outside a call
+ * points into this memory: growing it (which detaches old views) is safe between calls.
+ */
+export class WasmRuntime {
+  readonly exports: WasmKernels;
+  private f32: Float32Array;
+  private top = 0;
+  private readonly base: number;
+
+  constructor(instance: WebAssembly.Instance) {
+    this.exports = instance.exports as unknown as WasmKernels;
+    // 16-byte aligned so v128 loads of whole rows are aligned where the shapes allow.
+    this.base = (this.exports.heapBase() + 15) & ~15;
+    this.f32 = new Float32Array(this.exports.memory.buffer);
+  }
+
+  /** Starts a kernel call: frees everything the previous call allocated. */
+  reset(): void {
+    this.top = this.base;
+  }
+
+  /** Reserves `bytes` (16-byte aligned) and returns the byte offset; grows memory when needed. */
+  alloc(bytes: number): number {
+    const p = this.top;
+    this.top = (p + bytes + 15) & ~15;
+    const mem = this.exports.memory;
+    if (this.top > mem.buffer.byteLength) {
+      const pages = Math.ceil((this.top - mem.buffer.byteLength) / 65536);
+      mem.grow(pages);
+    }
+    return p;
+  }
+
+  /** A float32 view of the whole memory, recreated after growth detached the old one. */
+  view(): Float32Array {
+    if (this.f32.buffer !== this.exports.memory.buffer) this.f32 = new Float32Array(this.exports.memory.buffer);
+    return this.f32;
+  }
+
+  /** Allocates room for `src` and copies it in. */
+  put(src: Float32Array): number {
+    const p = this.alloc(src.length * 4);
+    this.view().set(src, p >> 2);
+    return p;
+  }
+
+  /** Copies `dst.length` floats at byte offset `p` out into `dst`. */
+  get(p: number, dst: Float32Array): void {
+    const v = this.view();
+    dst.set(v.subarray(p >> 2, (p >> 2) + dst.length));
+  }
+}
+
+let runtime: WasmRuntime | null | undefined;
+let disabledReason = "";
+
+function bytes(): Uint8Array {
+  return decodeBase64(WASM_BASE64);
+}
+
+function disabledByEnv(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.MINIBATCH_WASM === "0";
+}
+
+/**
+ * The kernels, or null where WebAssembly SIMD is unavailable (the TypeScript kernels run then).
+ * Compiles synchronously on first use; browsers refuse synchronous compiles of larger modules on
+ * the main thread, so there the first calls fall back until `initWasm()` has finished.
+ */
+export function wasmRuntime(): WasmRuntime | null {
+  if (runtime !== undefined) return runtime;
+  if (disabledByEnv()) {
+    disabledReason = "disabled by MINIBATCH_WASM=0";
+    runtime = null;
+    return runtime;
+  }
+  try {
+    const b = bytes();
+    if (typeof WebAssembly === "undefined" || !WebAssembly.validate(b)) {
+      disabledReason = "WebAssembly SIMD is not supported here";
+      runtime = null;
+      return runtime;
+    }
+    runtime = new WasmRuntime(new WebAssembly.Instance(new WebAssembly.Module(b), {}));
+  } catch (e) {
+    // Synchronous compilation refused (browser main thread): stay on the TypeScript kernels until
+    // the asynchronous compile started by initWasm() lands.
+    disabledReason = `synchronous compile failed: ${(e as Error).message}`;
+    runtime = null;
+    void initWasm();
+  }
+  return runtime;
+}
+
+let pending: Promise<boolean> | null = null;
+
+/** Compiles the kernels asynchronously (works everywhere); resolves to whether they are in use. */
+export function initWasm(): Promise<boolean> {
+  if (runtime) return Promise.resolve(true);
+  if (disabledByEnv()) return Promise.resolve(false);
+  pending ??= (async () => {
+    try {
+      const b = bytes();
+      if (!WebAssembly.validate(b)) return false;
+      const { instance } = await WebAssembly.instantiate(b, {});
+      runtime = new WasmRuntime(instance);
+      disabledReason = "";
+      return true;
+    } catch (e) {
+      disabledReason = `compile failed: ${(e as Error).message}`;
+      return false;
+    }
+  })();
+  return pending;
+}
+
+/** Whether the WebAssembly kernels are in use, and why not when they are not. */
+export function wasmStatus(): { enabled: boolean; reason: string } {
+  const r = wasmRuntime();
+  return { enabled: r !== null, reason: r ? "" : disabledReason };
+}

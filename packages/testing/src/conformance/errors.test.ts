@@ -1,0 +1,66 @@
+import * as mb from "@minibatch/tensor";
+import { expect, it } from "vitest";
+import { describeBackends } from "../index";
+
+describeBackends("conformance: errors name the op, the shapes and what was expected", () => {
+  it("mismatched shapes", () => {
+    expect(() => mb.add(mb.zeros([2, 3]), mb.zeros([4]))).toThrow(
+      /add: shapes \[2, 3\] and \[4\] cannot be broadcast/,
+    );
+    expect(() => mb.matmul(mb.zeros([2, 3]), mb.zeros([4, 2]))).toThrow(
+      /matmul: inner dimensions must agree, got \[2, 3\] @ \[4, 2\]/,
+    );
+    expect(() => mb.reshape(mb.zeros([2, 3]), [4, 2])).toThrow(
+      /reshape: cannot reshape a tensor of shape \[2, 3\]/,
+    );
+    expect(() => mb.concat([mb.zeros([2, 3]), mb.zeros([3, 3])], 1)).toThrow(
+      /concat: shapes \[2, 3\], \[3, 3\]/,
+    );
+    expect(() => mb.conv2d(mb.zeros([1, 3, 4, 4]), mb.zeros([2, 2, 3, 3]))).toThrow(
+      /conv2d: weight \[2, 2, 3, 3\] expects 2 input channels/,
+    );
+  });
+  it("bad axes", () => {
+    expect(() => mb.sum(mb.zeros([2, 3]), 2)).toThrow(/sum: axis 2 is out of range for a tensor of rank 2/);
+    expect(() => mb.softmax(mb.zeros([2]), -3)).toThrow(/axis -3 is out of range/);
+    expect(() => mb.permute(mb.zeros([2, 3]), [0, 0])).toThrow(/permute: \[0, 0\] is not a permutation/);
+  });
+  it("wrong dtypes", () => {
+    expect(() => mb.where(mb.zeros([2]), 1, 0)).toThrow(/where: condition must have dtype bool, got float32/);
+    expect(() => mb.indexSelect(mb.zeros([3]), 0, mb.zeros([1]))).toThrow(
+      /indexSelect: indices must be int32, got float32/,
+    );
+    expect(() => mb.zeros([2], { dtype: "int32" }).requiresGrad_()).toThrow(
+      /only float32 tensors can require gradients, got int32/,
+    );
+    expect(() => mb.tensor([1.5], { dtype: "int32" })).toThrow(/not an integer/);
+  });
+  it("reading a disposed tensor", async () => {
+    const t = mb.ones([2, 2]);
+    t.dispose();
+    await expect(t.data()).rejects.toThrow(/data: tensor #\d+ of shape \[2, 2\] was already disposed/);
+    expect(() => mb.add(t, 1)).toThrow(/add: tensor #\d+ of shape \[2, 2\] was already disposed/);
+  });
+  it("backward on a non-scalar without a gradient", () => {
+    const x = mb.ones([3], { requiresGrad: true });
+    expect(() => x.mul(2).backward()).toThrow(
+      /backward: a gradient can only be created implicitly for a scalar output, got shape \[3\]/,
+    );
+    expect(() => mb.ones([2]).sum().backward()).toThrow(/does not require a gradient/);
+  });
+  it("ragged nested arrays and bad values", () => {
+    expect(() => mb.tensor([[1, 2], [3]])).toThrow(
+      /ragged nested array: \[1\] has length 1, expected length 2/,
+    );
+    expect(() => mb.tensor([1, 2, 3], [2, 2])).toThrow(/3 values cannot fill shape \[2, 2\]/);
+  });
+  it("batch norm with one value per channel in training", () => {
+    expect(() => mb.batchNormTrain(mb.ones([1, 3]), null, null)).toThrow(
+      /expected more than 1 value per channel when training, got input of shape \[1, 3\]/,
+    );
+    expect(() => mb.batchNormTrain(mb.ones([1, 3, 1, 1]), null, null)).toThrow(
+      /more than 1 value per channel/,
+    );
+    expect(() => mb.batchNormTrain(mb.ones([1, 3, 2]), null, null)).not.toThrow();
+  });
+});
