@@ -50,6 +50,11 @@ export class Tensor implements TensorInfo {
     return this._dataId;
   }
 
+  /** True for tensors not produced by a recorded op (user-created tensors and parameters). */
+  get isLeaf(): boolean {
+    return this._node === null;
+  }
+
   get isDisposed(): boolean {
     return this._disposed;
   }

@@ -1,0 +1,112 @@
+import { type Tensor, zerosLike } from "@minibatch/tensor";
+import {
+  defined,
+  nonNegative,
+  Optimizer,
+  optionChecker,
+  type ParamGroup,
+  type ParamState,
+  type Params,
+} from "./optimizer";
+
+export interface AdamOptions {
+  lr: number;
+  /** Decay rates of the first and second moment averages. */
+  betas: readonly [number, number];
+  /** Added to the denominator for numerical stability. */
+  eps: number;
+  /** Adam: L2 penalty added to the gradient. AdamW: decoupled decay, p *= 1 - lr·weightDecay. */
+  weightDecay: number;
+  /** Divide by the largest second moment seen so far (AMSGrad). */
+  amsgrad: boolean;
+  maximize: boolean;
+}
+
+/**
+ * Adam (PyTorch `torch.optim.Adam`): m = β1·m + (1-β1)·g, v = β2·v + (1-β2)·g²,
+ * p -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps), with v replaced by its running maximum
+ * under AMSGrad and weight decay added to g.
+ */
+export class Adam extends Optimizer<AdamOptions> {
+  constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
+    super(params, adamDefaults(options));
+  }
+
+  protected validate(o: AdamOptions, where: string): void {
+    const expect = optionChecker(this.constructor.name, where);
+    expect(nonNegative(o.lr), "lr", o.lr, "a number >= 0");
+    expect(nonNegative(o.eps), "eps", o.eps, "a number >= 0");
+    const b = o.betas;
+    expect(Array.isArray(b) && b.length === 2, "betas", b, "two numbers");
+    const inUnit = (v: unknown) => typeof v === "number" && v >= 0 && v < 1;
+    expect(inUnit(b[0]), "betas[0]", b[0], "a number in [0, 1)");
+    expect(inUnit(b[1]), "betas[1]", b[1], "a number in [0, 1)");
+    expect(nonNegative(o.weightDecay), "weightDecay", o.weightDecay, "a number >= 0");
+    expect(typeof o.amsgrad === "boolean", "amsgrad", o.amsgrad, "a boolean");
+    expect(typeof o.maximize === "boolean", "maximize", o.maximize, "a boolean");
+  }
+
+  protected updateParam(p: Tensor, grad: Tensor, group: ParamGroup<AdamOptions>, state: ParamState): void {
+    const {
+      lr,
+      betas: [beta1, beta2],
+      eps,
+      weightDecay,
+      amsgrad,
+      maximize,
+    } = group;
+    const step = ((state.step as number | undefined) ?? 0) + 1;
+    state.step = step;
+    let g = maximize ? grad.neg() : grad;
+    let param = p;
+    if (weightDecay !== 0) {
+      if (this.isDecoupled()) param = p.mul(1 - lr * weightDecay);
+      else g = g.add(p.mul(weightDecay));
+    }
+    const m0 = (state.expAvg as Tensor | undefined) ?? zerosLike(p);
+    const v0 = (state.expAvgSq as Tensor | undefined) ?? zerosLike(p);
+    const m = this.setState(state, "expAvg", m0.mul(beta1).add(g.mul(1 - beta1)));
+    let v = this.setState(state, "expAvgSq", v0.mul(beta2).add(g.mul(g).mul(1 - beta2)));
+    if (amsgrad) {
+      const prevMax = state.maxExpAvgSq as Tensor | undefined;
+      v = this.setState(state, "maxExpAvgSq", prevMax ? prevMax.maximum(v) : v.clone());
+    }
+    const stepSize = lr / (1 - beta1 ** step);
+    const denom = v
+      .sqrt()
+      .div(Math.sqrt(1 - beta2 ** step))
+      .add(eps);
+    p.assign(param.sub(m.div(denom).mul(stepSize)));
+  }
+
+  /** Whether weight decay scales the parameter directly (AdamW) instead of entering the gradient. */
+  protected isDecoupled(): boolean {
+    return false;
+  }
+}
+
+/**
+ * AdamW (PyTorch `torch.optim.AdamW`): Adam whose weight decay is decoupled from the gradient,
+ * p *= 1 - lr·weightDecay before the Adam step; weightDecay defaults to 1e-2.
+ */
+export class AdamW extends Adam {
+  constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
+    super(params, { weightDecay: 1e-2, ...defined(options) });
+  }
+
+  protected override isDecoupled(): boolean {
+    return true;
+  }
+}
+
+function adamDefaults(options: Partial<AdamOptions>): AdamOptions {
+  return {
+    lr: 1e-3,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    weightDecay: 0,
+    amsgrad: false,
+    maximize: false,
+    ...defined(options),
+  };
+}
