@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: "es2022",
+  // Dawn for Node is a native addon, loaded lazily and only outside browsers.
+  external: ["webgpu"],
 });

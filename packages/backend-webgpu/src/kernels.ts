@@ -1,0 +1,1252 @@
+import type {
+  BatchNormAttrs,
+  BinaryOp,
+  CompareOp,
+  Conv2dAttrs,
+  DType,
+  Kernel,
+  KernelTable,
+  Pool2dAttrs,
+  ReduceOp,
+  TensorInfo,
+  UnaryOp,
+} from "@minibatch/tensor";
+import type { GPUData, WebGPUBackend } from "./backend";
+import { bindings, elementwiseMain, MATH, PRELUDE, wgslType } from "./wgsl";
+
+const data = (t: TensorInfo) => t.dataId as GPUData;
+
+const F32 = new Float32Array(1);
+const I32 = new Int32Array(F32.buffer);
+/** A float parameter, passed bit-for-bit through the i32 parameter block. */
+function f32bits(v: number): number {
+  F32[0] = v;
+  return I32[0];
+}
+
+/** A grid of `groups` workgroups, folded into 2-d past the per-dimension limit. */
+function grid(b: WebGPUBackend, groups: number): [number, number] {
+  const max = b.maxGroups;
+  return groups <= max ? [groups, 1] : [max, Math.ceil(groups / max)];
+}
+
+function runElementwise(
+  b: WebGPUBackend,
+  key: string,
+  source: () => string,
+  inputs: readonly TensorInfo[],
+  outputs: readonly TensorInfo[],
+  params: number[],
+  total: number,
+): void {
+  if (total === 0) return;
+  b.dispatch(key, source, inputs.map(data), outputs.map(data), params, grid(b, Math.ceil(total / 256)));
+}
+
+// ---- strides ----------------------------------------------------------------------------------
+
+/** Largest rank a strided kernel takes once dimensions are merged (parameters are 64 x i32). */
+const MAX_RANK = 12;
+
+/**
+ * Drops size-1 dimensions and merges neighbours that every operand walks contiguously, so most
+ * elementwise kernels run at rank 1 or 2 whatever the tensor's rank.
+ */
+export function coalesce(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const s: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const k = s.length - 1;
+    if (k >= 0 && strides.every((x, j) => st[j][k] === x[d] * shape[d])) {
+      s[k] *= shape[d];
+      for (let j = 0; j < strides.length; j++) st[j][k] = strides[j][d];
+    } else {
+      s.push(shape[d]);
+      for (let j = 0; j < strides.length; j++) st[j].push(strides[j][d]);
+    }
+  }
+  if (s.length === 0) return { shape: [1], strides: strides.map(() => [0]) };
+  return { shape: s, strides: st };
+}
+
+/**
+ * WGSL that turns the flat output index `i` into one offset per operand (o0, o1, ...); params
+ * hold [total, shape (rank), strides of operand 0 (rank), strides of operand 1, ...].
+ */
+function offsetsCode(rank: number, operands: number): string {
+  const lines = ["  var rem = i;"];
+  for (let j = 0; j < operands; j++) lines.push(`  var o${j} = 0u;`);
+  for (let d = rank - 1; d >= 0; d--) {
+    lines.push("  {");
+    if (d > 0) lines.push(`    let s = U(${1 + d}u); let c = rem % s; rem = rem / s;`);
+    else lines.push("    let c = rem;");
+    for (let j = 0; j < operands; j++) lines.push(`    o${j} = o${j} + c * U(${1 + (j + 1) * rank + d}u);`);
+    lines.push("  }");
+  }
+  return lines.join("\n");
+}
+
+function stridedParams(op: string, total: number, shape: number[], strides: number[][]): number[] {
+  if (shape.length > MAX_RANK) {
+    throw new Error(
+      `minibatch webgpu: ${op} supports up to ${MAX_RANK} non-mergeable dimensions, got ${shape.length}`,
+    );
+  }
+  return [total, ...shape, ...strides.flat()];
+}
+
+// ---- unary ------------------------------------------------------------------------------------
+
+function unaryExpr(op: UnaryOp | "clamp", t: string): string {
+  const f = t === "f32";
+  switch (op) {
+    case "neg":
+      return t === "u32" ? "x" : "-x";
+    case "abs":
+      return t === "u32" ? "x" : "abs(x)";
+    case "sign":
+      return f ? "select(select(x, -1.0, x < 0.0), 1.0, x > 0.0)" : t === "i32" ? "sign(x)" : "min(x, 1u)";
+    case "exp":
+      return "exp_(x)";
+    case "log":
+      return "log_(x)";
+    case "sqrt":
+      return "sqrt_(x)";
+    case "rsqrt":
+      return "1.0 / sqrt_(x)";
+    case "relu":
+      return f ? "select(select(0.0, x, isnan_(x)), x, x > 0.0)" : t === "i32" ? "max(x, 0)" : "x";
+    case "sigmoid":
+      return "sigmoid_(x)";
+    case "tanh":
+      return "tanh_(x)";
+    case "gelu":
+      return "gelu_(x)";
+    case "logicalNot":
+      return "select(0u, 1u, x == 0u)";
+    case "clamp":
+      return f
+        ? "clampNaN(x, F(1u), F(2u))"
+        : t === "i32"
+          ? "clamp(x, P(1u), P(2u))"
+          : "clamp(x, U(1u), U(2u))";
+  }
+}
+
+function unarySource(op: UnaryOp | "clamp", t: string, tOut: string): string {
+  return `${PRELUDE}${MATH}
+fn clampNaN(x: f32, lo: f32, hi: f32) -> f32 {
+  var v = x;
+  if (v < lo) { v = lo; }
+  if (v > hi) { v = hi; }
+  return v;
+}
+${bindings([["X", t]], [["Y", tOut]])}
+${elementwiseMain(`  let x = X[i];\n  Y[i] = ${t === "f32" && tOut === "f32" ? `select(${unaryExpr(op, t)}, x, isnan_(x))` : unaryExpr(op, t)};`)}`;
+}
+
+const unary =
+  (op: UnaryOp): Kernel<UnaryOp, WebGPUBackend> =>
+  (b, [x], [y]) => {
+    const t = wgslType(x.dtype);
+    const tOut = wgslType(y.dtype);
+    runElementwise(b, `unary:${op}:${t}:${tOut}`, () => unarySource(op, t, tOut), [x], [y], [y.size], y.size);
+  };
+
+const clampKernel: Kernel<"clamp", WebGPUBackend> = (b, [x], [y], { min, max }) => {
+  const t = wgslType(x.dtype);
+  let lo: number;
+  let hi: number;
+  if (t === "f32") {
+    lo = f32bits(min);
+    hi = f32bits(max);
+  } else {
+    const floor = t === "i32" ? -2147483648 : 0;
+    const ceil = t === "i32" ? 2147483647 : 1;
+    lo = Math.min(ceil, Math.max(floor, Math.ceil(min)));
+    hi = Math.max(floor, Math.min(ceil, Math.floor(max)));
+    if (t === "u32") {
+      lo |= 0;
+      hi |= 0;
+    }
+  }
+  runElementwise(b, `unary:clamp:${t}`, () => unarySource("clamp", t, t), [x], [y], [y.size, lo, hi], y.size);
+};
+
+function castExpr(from: string, to: string): string {
+  if (from === to) return "x";
+  // !(x == 0) rather than x != 0: compilers emit an ordered compare, false for NaN
+  if (to === "u32") return from === "f32" ? "select(0u, 1u, !(x == 0.0))" : "select(0u, 1u, x != 0)";
+  if (to === "f32") return "f32(x)";
+  // to i32
+  if (from === "u32") return "i32(x)";
+  return "castToI32(x)";
+}
+
+const castKernel: Kernel<"cast", WebGPUBackend> = (b, [x], [y]) => {
+  const from = wgslType(x.dtype);
+  const to = wgslType(y.dtype);
+  const source = () => `${PRELUDE}
+// JavaScript's ToInt32(Math.trunc(x)): toward zero, NaN and infinities to 0, wrapping modulo 2^32.
+fn castToI32(x: f32) -> i32 {
+  if (isnan_(x) || abs(x) == inf_()) { return 0; }
+  let t = trunc(x);
+  if (abs(t) < 2147483648.0) { return i32(t); }
+  // |t| >= 2^31 is a multiple of 256, so this modulo is exact in f32
+  let m = t - floor(t / 4294967296.0) * 4294967296.0;
+  return bitcast<i32>(u32(m));
+}
+${bindings([["X", from]], [["Y", to]])}
+${elementwiseMain(`  let x = X[i];\n  Y[i] = ${castExpr(from, to)};`)}`;
+  runElementwise(b, `cast:${from}:${to}`, source, [x], [y], [y.size], y.size);
+};
+
+// ---- binary, compare, where -----------------------------------------------------------------
+
+function binaryExpr(op: BinaryOp | CompareOp, t: string): string {
+  const f = t === "f32";
+  const cmp = (c: string) => `select(0u, 1u, ${c})`;
+  switch (op) {
+    case "add":
+      return "a + b";
+    case "sub":
+      return "a - b";
+    case "mul":
+      return "a * b";
+    case "div":
+      return "a / b";
+    case "pow":
+      return f ? "pow_(a, b)" : "a";
+    case "maximum":
+      return f ? "select(b, a, a > b || isnan_(a))" : "max(a, b)";
+    case "minimum":
+      return f ? "select(b, a, a < b || isnan_(a))" : "min(a, b)";
+    case "eq":
+      return cmp("a == b");
+    case "ne":
+      return cmp("!(a == b)");
+    case "lt":
+      return cmp("a < b");
+    case "le":
+      return cmp("a <= b");
+    case "gt":
+      return cmp("a > b");
+    case "ge":
+      return cmp("a >= b");
+  }
+}
+
+function binarySource(op: BinaryOp | CompareOp, t: string, tOut: string, rank: number): string {
+  return `${PRELUDE}${MATH}
+${bindings(
+  [
+    ["A", t],
+    ["B", t],
+  ],
+  [["Y", tOut]],
+)}
+${elementwiseMain(`${offsetsCode(rank, 2)}
+  let a = A[o0];
+  let b = B[o1];
+  Y[i] = ${binaryExpr(op, t)};`)}`;
+}
+
+const binary =
+  <K extends BinaryOp | CompareOp>(op: K): Kernel<K, WebGPUBackend> =>
+  (b, [x1, x2], [y], attrs) => {
+    const { aStrides, bStrides } = attrs as { aStrides: number[]; bStrides: number[] };
+    if (op === "pow" && x1.dtype !== "float32")
+      throw new Error("internal: integer pow reached the webgpu kernel");
+    const t = wgslType(x1.dtype);
+    const tOut = wgslType(y.dtype);
+    const c = coalesce(y.shape, [aStrides, bStrides]);
+    const rank = c.shape.length;
+    const source = () => binarySource(op, t, tOut, rank);
+    runElementwise(
+      b,
+      `binary:${op}:${t}:${rank}`,
+      source,
+      [x1, x2],
+      [y],
+      stridedParams(op, y.size, c.shape, c.strides),
+      y.size,
+    );
+  };
+
+// Values move as raw 32-bit words: one pipeline serves every dtype.
+const whereKernel: Kernel<"where", WebGPUBackend> = (b, [cond, x1, x2], [y], attrs) => {
+  const c = coalesce(y.shape, [attrs.condStrides, attrs.aStrides, attrs.bStrides]);
+  const rank = c.shape.length;
+  const source = () => `${PRELUDE}
+${bindings(
+  [
+    ["C", "u32"],
+    ["A", "u32"],
+    ["B", "u32"],
+  ],
+  [["Y", "u32"]],
+)}
+${elementwiseMain(`${offsetsCode(rank, 3)}
+  Y[i] = select(B[o2], A[o1], C[o0] != 0u);`)}`;
+  runElementwise(
+    b,
+    `where:${rank}`,
+    source,
+    [cond, x1, x2],
+    [y],
+    stridedParams("where", y.size, c.shape, c.strides),
+    y.size,
+  );
+};
+
+// ---- data movement ----------------------------------------------------------------------------
+
+function stridedSource(rank: number): string {
+  return `${PRELUDE}
+${bindings([["X", "u32"]], [["Y", "u32"]])}
+${elementwiseMain(`${offsetsCode(rank, 1)}
+  Y[i] = X[U(${1 + 2 * rank}u) + o0];`)}`;
+}
+
+const stridedKernel: Kernel<"strided", WebGPUBackend> = (b, [x], [y], { strides, offset }) => {
+  const c = coalesce(y.shape, [strides]);
+  const rank = c.shape.length;
+  const params = stridedParams("strided", y.size, c.shape, c.strides);
+  params.push(offset);
+  runElementwise(b, `strided:${rank}`, () => stridedSource(rank), [x], [y], params, y.size);
+};
+
+const CONCAT_SRC = `${PRELUDE}
+${bindings([["X", "u32"]], [["Y", "u32"]])}
+${elementwiseMain(`  // params: total, row length of this input, row length of the output, column offset
+  let len = U(1u);
+  let row = i / len;
+  Y[row * U(2u) + U(3u) + (i - row * len)] = X[i];`)}`;
+
+/** One dispatch per input, each copying its rows into its column range of the output. */
+const concatKernel: Kernel<"concat", WebGPUBackend> = (b, xs, [y], { outer, sizes, inner }) => {
+  const rowOut = sizes.reduce((p, c) => p + c, 0) * inner;
+  let col = 0;
+  xs.forEach((x, i) => {
+    const len = sizes[i] * inner;
+    runElementwise(b, "concat", () => CONCAT_SRC, [x], [y], [outer * len, len, rowOut, col], outer * len);
+    col += len;
+  });
+};
+
+const GATHER_SRC = `${PRELUDE}
+${bindings(
+  [
+    ["X", "u32"],
+    ["IDX", "i32"],
+  ],
+  [["Y", "u32"]],
+)}
+${elementwiseMain(`  // params: total, dim, inner, n
+  let dim = P(1u);
+  let inner = U(2u);
+  let n = U(3u);
+  let k = i % inner;
+  let t = i / inner;
+  let j = t % n;
+  let o = t / n;
+  var idx = IDX[j];
+  if (idx < 0) { idx = idx + dim; }
+  if (idx < 0 || idx >= dim) { Y[i] = 0u; return; }
+  Y[i] = X[(o * u32(dim) + u32(idx)) * inner + k];`)}`;
+
+const gatherKernel: Kernel<"gather", WebGPUBackend> = (b, [x, idx], [y], { dim, inner, n }) => {
+  runElementwise(b, "gather", () => GATHER_SRC, [x, idx], [y], [y.size, dim, inner, n], y.size);
+};
+
+/** One thread per output element scanning all n indices: deterministic, no atomics. */
+const scatterAddKernel: Kernel<"scatterAdd", WebGPUBackend> = (b, [src, idx], [y], { dim, inner, n }) => {
+  const t = wgslType(y.dtype);
+  const source = () => `${PRELUDE}
+${bindings(
+  [
+    ["S", t],
+    ["IDX", "i32"],
+  ],
+  [["Y", t]],
+)}
+${elementwiseMain(`  // params: total, dim, inner, n
+  let dim = P(1u);
+  let inner = U(2u);
+  let n = U(3u);
+  let k = i % inner;
+  let t = i / inner;
+  let d = i32(t % u32(dim));
+  let o = t / u32(dim);
+  var acc = ${t}(0);
+  for (var j = 0u; j < n; j = j + 1u) {
+    var idx = IDX[j];
+    if (idx < 0) { idx = idx + dim; }
+    if (idx == d) { acc = acc + S[(o * n + j) * inner + k]; }
+  }
+  Y[i] = acc;`)}`;
+  runElementwise(b, `scatterAdd:${t}`, source, [src, idx], [y], [y.size, dim, inner, n], y.size);
+};
+
+// ---- reductions -------------------------------------------------------------------------------
+
+/**
+ * Reductions over [outer, reduce, inner]. Short axes: one thread per output. Longer axes: one
+ * workgroup per output, each thread striding over the axis, then a tree in workgroup memory.
+ */
+function reduceSource(op: ReduceOp, t: string, wg: number): string {
+  const f = t === "f32";
+  const arg = op === "argmax" || op === "argmin";
+  const isMax = op === "max" || op === "argmax";
+  const lowest = f ? "-inf_()" : t === "i32" ? "bitcast<i32>(0x80000000u)" : "0u";
+  const highest = f ? "inf_()" : t === "i32" ? "2147483647" : "0xffffffffu";
+  const init = op === "sum" ? `${t}(0)` : isMax ? lowest : highest;
+  const nan = f ? "isnan_(v)" : "false";
+  const better = isMax ? "b > a" : "b < a";
+  const helpers = `
+fn nanv(v: ${t}) -> bool { return ${nan}; }
+// Whether (b, ib) replaces (a, ia): NaN wins, then the extreme, then the lower index.
+fn take(a: ${t}, ia: i32, b: ${t}, ib: i32) -> bool {
+  if (ib < 0) { return false; }
+  if (ia < 0) { return true; }
+  let an = nanv(a);
+  let bn = nanv(b);
+  if (an || bn) { return bn && (!an || ib < ia); }
+  if (${better}) { return true; }
+  return b == a && ib < ia;
+}
+fn comb(a: ${t}, b: ${t}) -> ${t} {
+  ${op === "sum" ? "return a + b;" : `if (nanv(a)) { return a; } if (nanv(b)) { return b; } return select(a, b, ${better});`}
+}`;
+  const step = arg ? "if (take(acc, ai, v, i32(r))) { acc = v; ai = i32(r); }" : "acc = comb(acc, v);";
+  const head = `${PRELUDE}
+${bindings([["X", t]], [["Y", arg ? "i32" : t]])}
+${helpers}
+`;
+  if (wg === 0) {
+    return `${head}
+${elementwiseMain(`  // params: outputs, reduce, inner
+  let reduce = U(1u);
+  let inner = U(2u);
+  let base = (i / inner) * reduce * inner + i % inner;
+  var acc: ${t} = ${init};
+  var ai = -1;
+  for (var r = 0u; r < reduce; r = r + 1u) {
+    let v = X[base + r * inner];
+    ${step}
+  }
+  Y[i] = ${arg ? "ai" : "acc"};`)}`;
+  }
+  const treeStep = arg
+    ? "if (take(sv[li], si[li], sv[li + s], si[li + s])) { sv[li] = sv[li + s]; si[li] = si[li + s]; }"
+    : "sv[li] = comb(sv[li], sv[li + s]);";
+  return `${head}
+var<workgroup> sv: array<${t}, ${wg}>;
+var<workgroup> si: array<i32, ${wg}>;
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let out = wid.y * nwg.x + wid.x;
+  if (out >= U(0u)) { return; }
+  let reduce = U(1u);
+  let inner = U(2u);
+  let base = (out / inner) * reduce * inner + out % inner;
+  var acc: ${t} = ${init};
+  var ai = -1;
+  for (var r = li; r < reduce; r = r + ${wg}u) {
+    let v = X[base + r * inner];
+    ${step}
+  }
+  sv[li] = acc;
+  si[li] = ai;
+  workgroupBarrier();
+  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
+    if (li < s) { ${treeStep} }
+    workgroupBarrier();
+  }
+  if (li == 0u) { Y[out] = ${arg ? "si[0]" : "sv[0]"}; }
+}`;
+}
+
+const reduceKernel =
+  <K extends ReduceOp>(op: K): Kernel<K, WebGPUBackend> =>
+  (b, [x], [y], attrs) => {
+    const { outer, reduce, inner } = attrs as { outer: number; reduce: number; inner: number };
+    const outputs = outer * inner;
+    if (outputs === 0) return;
+    const t = wgslType(x.dtype);
+    const wg = reduce <= 32 ? 0 : reduce <= 2048 ? 64 : 256;
+    const key = `reduce:${op}:${t}:${wg}`;
+    const params = [outputs, reduce, inner];
+    const source = () => reduceSource(op, t, wg);
+    if (wg === 0) runElementwise(b, key, source, [x], [y], params, outputs);
+    else b.dispatch(key, source, [data(x)], [data(y)], params, grid(b, outputs));
+  };
+
+// ---- matmul -----------------------------------------------------------------------------------
+
+/**
+ * Tiled matmul: a 16x16 workgroup computes a 64x64 output tile, 4x4 per thread (four vec4
+ * accumulators), staging 16-deep slices of A and B in workgroup memory. Loads follow the
+ * operand's memory order (coalesced) for either transposition. The per-thread work is written
+ * out without private arrays, which some shader compilers (SwiftShader) are slow to optimize.
+ */
+function matmulSource(transA: boolean, transB: boolean): string {
+  // Tile element (m, kk) of A and (kk, n) of B for load slot e in [0, 1024).
+  const aLoad = transA
+    ? "let m = e % 64u; let kk = e / 64u; let gm = row0 + m; let gk = k0 + kk; var v = 0.0; if (gm < M && gk < K) { v = A[aOff + gk * M + gm]; }"
+    : "let kk = e % 16u; let m = e / 16u; let gm = row0 + m; let gk = k0 + kk; var v = 0.0; if (gm < M && gk < K) { v = A[aOff + gm * K + gk]; }";
+  const bLoad = transB
+    ? "let kk = e % 16u; let n = e / 16u; let gn = col0 + n; let gk = k0 + kk; var w = 0.0; if (gn < N && gk < K) { w = B[bOff + gn * K + gk]; }"
+    : "let n = e % 64u; let kk = e / 64u; let gn = col0 + n; let gk = k0 + kk; var w = 0.0; if (gn < N && gk < K) { w = B[bOff + gk * N + gn]; }";
+  const rows = [0, 1, 2, 3];
+  return `${PRELUDE}
+${bindings(
+  [
+    ["A", "f32"],
+    ["B", "f32"],
+  ],
+  [["Y", "f32"]],
+)}
+var<workgroup> As: array<vec4<f32>, 256>; // [kk][m / 4]
+var<workgroup> Bs: array<vec4<f32>, 256>; // [kk][n / 4]
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  // params: M, N, K, batchA, batchB
+  let M = U(0u);
+  let N = U(1u);
+  let K = U(2u);
+  let bat = wid.z;
+  let aOff = select(bat, 0u, U(3u) == 1u) * M * K;
+  let bOff = select(bat, 0u, U(4u) == 1u) * K * N;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+${rows.map((r) => `  var acc${r} = vec4<f32>(0.0);`).join("\n")}
+  for (var k0 = 0u; k0 < K; k0 = k0 + 16u) {
+    for (var l = 0u; l < 4u; l = l + 1u) {
+      let e = li + l * 256u;
+      { ${aLoad} As[kk * 16u + m / 4u][m % 4u] = v; }
+      { ${bLoad} Bs[kk * 16u + n / 4u][n % 4u] = w; }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk = kk + 1u) {
+      let a = As[kk * 16u + lid.y];
+      let b = Bs[kk * 16u + lid.x];
+${rows.map((r) => `      acc${r} = acc${r} + a[${r}] * b;`).join("\n")}
+    }
+    workgroupBarrier();
+  }
+  let yOff = bat * M * N;
+  let gn = col0 + lid.x * 4u;
+${rows
+  .map(
+    (r) => `  {
+    let gm = row0 + lid.y * 4u + ${r}u;
+    if (gm < M) {
+      for (var c = 0u; c < 4u; c = c + 1u) {
+        if (gn + c < N) { Y[yOff + gm * N + gn + c] = acc${r}[c]; }
+      }
+    }
+  }`,
+  )
+  .join("\n")}
+}`;
+}
+
+/**
+ * The small tile: 16x16 outputs per workgroup, one per thread, through 16x16 slices of A and B in
+ * workgroup memory. Used on software adapters (SwiftShader), where the 64x64 kernel takes
+ * seconds to compile and brings nothing.
+ */
+function matmulSmallSource(transA: boolean, transB: boolean): string {
+  const aIdx = transA ? "aOff + ka * M + row" : "aOff + row * K + ka";
+  const bIdx = transB ? "bOff + col * K + kb" : "bOff + kb * N + col";
+  return `${PRELUDE}
+${bindings(
+  [
+    ["A", "f32"],
+    ["B", "f32"],
+  ],
+  [["Y", "f32"]],
+)}
+var<workgroup> As: array<f32, 256>; // [row][kk]
+var<workgroup> Bs: array<f32, 256>; // [kk][col]
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let M = U(0u);
+  let N = U(1u);
+  let K = U(2u);
+  let bat = wid.z;
+  let aOff = select(bat, 0u, U(3u) == 1u) * M * K;
+  let bOff = select(bat, 0u, U(4u) == 1u) * K * N;
+  let row = wid.y * 16u + lid.y;
+  let col = wid.x * 16u + lid.x;
+  var acc = 0.0;
+  for (var k0 = 0u; k0 < K; k0 = k0 + 16u) {
+    let ka = k0 + lid.x;
+    var v = 0.0;
+    if (row < M && ka < K) { v = A[${aIdx}]; }
+    As[lid.y * 16u + lid.x] = v;
+    let kb = k0 + lid.y;
+    var w = 0.0;
+    if (col < N && kb < K) { w = B[${bIdx}]; }
+    Bs[lid.y * 16u + lid.x] = w;
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk = kk + 1u) {
+      acc = acc + As[lid.y * 16u + kk] * Bs[kk * 16u + lid.x];
+    }
+    workgroupBarrier();
+  }
+  if (row < M && col < N) { Y[bat * M * N + row * N + col] = acc; }
+}`;
+}
+
+export type MatmulTile = "small" | "large";
+
+export function matmulPipeline(tile: MatmulTile, transA: boolean, transB: boolean): [string, () => string] {
+  const key = `matmul:${tile}:${transA ? "T" : "N"}${transB ? "T" : "N"}`;
+  return [key, () => (tile === "large" ? matmulSource(transA, transB) : matmulSmallSource(transA, transB))];
+}
+
+const matmulKernel: Kernel<"matmul", WebGPUBackend> = (b, [x1, x2], [y], at) => {
+  if (y.size === 0) return;
+  if (at.k === 0) {
+    runElementwise(b, "fill0", () => FILL0_SRC, [], [y], [y.size], y.size);
+    return;
+  }
+  const [key, source] = matmulPipeline(b.matmulTile, at.transA, at.transB);
+  const tile = b.matmulTile === "large" ? 64 : 16;
+  b.dispatch(
+    key,
+    source,
+    [data(x1), data(x2)],
+    [data(y)],
+    [at.m, at.n, at.k, at.batchA, at.batchB],
+    [Math.ceil(at.n / tile), Math.ceil(at.m / tile), at.batch],
+  );
+};
+
+const FILL0_SRC = `${PRELUDE}
+${bindings([], [["Y", "u32"]])}
+${elementwiseMain("  Y[i] = 0u;")}`;
+
+// ---- convolution ------------------------------------------------------------------------------
+
+/** [total, N, C, H, W, O, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, groups] */
+function convParams(
+  total: number,
+  x: readonly number[],
+  y: readonly number[],
+  w: readonly number[],
+  at: Conv2dAttrs,
+): number[] {
+  return [
+    total,
+    x[0],
+    x[1],
+    x[2],
+    x[3],
+    y[1],
+    y[2],
+    y[3],
+    w[2],
+    w[3],
+    ...at.stride,
+    ...at.padding,
+    ...at.dilation,
+    at.groups,
+  ];
+}
+
+const CONV_HEAD = `
+  let N = P(1u); let C = P(2u); let H = P(3u); let W = P(4u);
+  let O = P(5u); let OH = P(6u); let OW = P(7u); let KH = P(8u); let KW = P(9u);
+  let sh = P(10u); let sw = P(11u); let ph = P(12u); let pw = P(13u); let dh = P(14u); let dw = P(15u);
+  let G = P(16u);
+  let cg = C / G;
+  let og = O / G;`;
+
+const CONV_SRC = `${PRELUDE}
+${bindings(
+  [
+    ["X", "f32"],
+    ["Wt", "f32"],
+  ],
+  [["Y", "f32"]],
+)}
+${elementwiseMain(`${CONV_HEAD}
+  let ii = i32(i);
+  let ow = ii % OW;
+  let oh = (ii / OW) % OH;
+  let o = (ii / (OW * OH)) % O;
+  let n = ii / (OW * OH * O);
+  let g = o / og;
+  var acc = 0.0;
+  for (var ci = 0; ci < cg; ci = ci + 1) {
+    let xPlane = (n * C + g * cg + ci) * H;
+    let wPlane = (o * cg + ci) * KH;
+    for (var kh = 0; kh < KH; kh = kh + 1) {
+      let ih = oh * sh - ph + kh * dh;
+      if (ih < 0 || ih >= H) { continue; }
+      for (var kw = 0; kw < KW; kw = kw + 1) {
+        let iw = ow * sw - pw + kw * dw;
+        if (iw < 0 || iw >= W) { continue; }
+        acc = acc + X[(xPlane + ih) * W + iw] * Wt[(wPlane + kh) * KW + kw];
+      }
+    }
+  }
+  Y[i] = acc;`)}`;
+
+const conv2dKernel: Kernel<"conv2d", WebGPUBackend> = (b, [x, w], [y], at) => {
+  runElementwise(
+    b,
+    "conv2d",
+    () => CONV_SRC,
+    [x, w],
+    [y],
+    convParams(y.size, x.shape, y.shape, w.shape, at),
+    y.size,
+  );
+};
+
+/** One thread per input position, gathering from every output that read it (no atomics). */
+const CONV_GRAD_INPUT_SRC = `${PRELUDE}
+${bindings(
+  [
+    ["DY", "f32"],
+    ["Wt", "f32"],
+  ],
+  [["DX", "f32"]],
+)}
+${elementwiseMain(`${CONV_HEAD}
+  let ii = i32(i);
+  let iw = ii % W;
+  let ih = (ii / W) % H;
+  let c = (ii / (W * H)) % C;
+  let n = ii / (W * H * C);
+  let g = c / cg;
+  let ci = c % cg;
+  var acc = 0.0;
+  for (var o = g * og; o < (g + 1) * og; o = o + 1) {
+    for (var kh = 0; kh < KH; kh = kh + 1) {
+      let th = ih + ph - kh * dh;
+      if (th < 0 || th % sh != 0) { continue; }
+      let oh = th / sh;
+      if (oh >= OH) { continue; }
+      for (var kw = 0; kw < KW; kw = kw + 1) {
+        let tw = iw + pw - kw * dw;
+        if (tw < 0 || tw % sw != 0) { continue; }
+        let ow = tw / sw;
+        if (ow >= OW) { continue; }
+        acc = acc + DY[((n * O + o) * OH + oh) * OW + ow] * Wt[((o * cg + ci) * KH + kh) * KW + kw];
+      }
+    }
+  }
+  DX[i] = acc;`)}`;
+
+const conv2dGradInputKernel: Kernel<"conv2dGradInput", WebGPUBackend> = (b, [dy, w], [dx], at) => {
+  runElementwise(
+    b,
+    "conv2dGradInput",
+    () => CONV_GRAD_INPUT_SRC,
+    [dy, w],
+    [dx],
+    convParams(dx.size, dx.shape, dy.shape, w.shape, at),
+    dx.size,
+  );
+};
+
+/** One workgroup per filter weight, reducing over batch and output positions as a tree. */
+const CONV_GRAD_FILTER_SRC = `${PRELUDE}
+${bindings(
+  [
+    ["X", "f32"],
+    ["DY", "f32"],
+  ],
+  [["DW", "f32"]],
+)}
+var<workgroup> sv: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let idx = wid.y * nwg.x + wid.x;
+  if (idx >= U(0u)) { return; }
+${CONV_HEAD}
+  let ii = i32(idx);
+  let kw = ii % KW;
+  let kh = (ii / KW) % KH;
+  let ci = (ii / (KW * KH)) % cg;
+  let o = ii / (KW * KH * cg);
+  let c = (o / og) * cg + ci;
+  let count = N * OH * OW;
+  var acc = 0.0;
+  for (var t = i32(li); t < count; t = t + 256) {
+    let ow = t % OW;
+    let oh = (t / OW) % OH;
+    let n = t / (OW * OH);
+    let ih = oh * sh - ph + kh * dh;
+    let iw = ow * sw - pw + kw * dw;
+    if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+      acc = acc + X[((n * C + c) * H + ih) * W + iw] * DY[((n * O + o) * OH + oh) * OW + ow];
+    }
+  }
+  sv[li] = acc;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (li < s) { sv[li] = sv[li] + sv[li + s]; }
+    workgroupBarrier();
+  }
+  if (li == 0u) { DW[idx] = sv[0]; }
+}`;
+
+const conv2dGradFilterKernel: Kernel<"conv2dGradFilter", WebGPUBackend> = (b, [x, dy], [dw], at) => {
+  if (dw.size === 0) return;
+  b.dispatch(
+    "conv2dGradFilter",
+    () => CONV_GRAD_FILTER_SRC,
+    [data(x), data(dy)],
+    [data(dw)],
+    convParams(dw.size, x.shape, dy.shape, dw.shape, at),
+    grid(b, dw.size),
+  );
+};
+
+// ---- pooling ----------------------------------------------------------------------------------
+
+/** [total, H, W, OH, OW, KH, KW, sh, sw, ph, pw] */
+function poolParams(total: number, x: readonly number[], y: readonly number[], at: Pool2dAttrs): number[] {
+  return [total, x[2], x[3], y[2], y[3], ...at.kernel, ...at.stride, ...at.padding];
+}
+
+/** The max-pool helpers; the caller declares X (the input) among its bindings. */
+const POOL_FUNCS = `
+fn H_() -> i32 { return P(1u); }
+fn W_() -> i32 { return P(2u); }
+fn OH_() -> i32 { return P(3u); }
+fn OW_() -> i32 { return P(4u); }
+// Index within the plane of a window's maximum: the first on ties, the first NaN wins;
+// padding is ignored.
+fn argmaxWindow(plane: i32, oh: i32, ow: i32) -> i32 {
+  let ih0 = oh * P(7u) - P(9u);
+  let iw0 = ow * P(8u) - P(10u);
+  var best = 0.0;
+  var at = -1;
+  for (var ih = max(ih0, 0); ih < min(ih0 + P(5u), H_()); ih = ih + 1) {
+    for (var iw = max(iw0, 0); iw < min(iw0 + P(6u), W_()); iw = iw + 1) {
+      let v = X[plane + ih * W_() + iw];
+      if (at < 0 || v > best || (isnan_(v) && !isnan_(best))) {
+        best = v;
+        at = ih * W_() + iw;
+      }
+    }
+  }
+  return at;
+}
+`;
+
+const MAX_POOL_SRC = `${PRELUDE}
+${bindings([["X", "f32"]], [["Y", "f32"]])}
+${POOL_FUNCS}
+${elementwiseMain(`  let ii = i32(i);
+  let ow = ii % OW_();
+  let oh = (ii / OW_()) % OH_();
+  let p = ii / (OW_() * OH_());
+  let plane = p * H_() * W_();
+  Y[i] = X[plane + argmaxWindow(plane, oh, ow)];`)}`;
+
+/** The first output window row/column whose window (start r*s - p, length k) covers position x. */
+const WINDOW_RANGE = `
+fn firstWindow(x: i32, k: i32, s: i32, p: i32) -> i32 {
+  let t = x + p - k + 1;
+  if (t <= 0) { return 0; }
+  return (t + s - 1) / s;
+}`;
+
+const MAX_POOL_GRAD_SRC = `${PRELUDE}
+${bindings(
+  [
+    ["X", "f32"],
+    ["DY", "f32"],
+  ],
+  [["DX", "f32"]],
+)}
+${POOL_FUNCS}
+${WINDOW_RANGE}
+${elementwiseMain(`  let ii = i32(i);
+  let pos = ii % (H_() * W_());
+  let p = ii / (H_() * W_());
+  let h = pos / W_();
+  let w = pos % W_();
+  let plane = p * H_() * W_();
+  var acc = 0.0;
+  let ohEnd = min(OH_() - 1, (h + P(9u)) / P(7u));
+  let owEnd = min(OW_() - 1, (w + P(10u)) / P(8u));
+  for (var oh = firstWindow(h, P(5u), P(7u), P(9u)); oh <= ohEnd; oh = oh + 1) {
+    for (var ow = firstWindow(w, P(6u), P(8u), P(10u)); ow <= owEnd; ow = ow + 1) {
+      if (argmaxWindow(plane, oh, ow) == pos) {
+        acc = acc + DY[(p * OH_() + oh) * OW_() + ow];
+      }
+    }
+  }
+  DX[i] = acc;`)}`;
+
+const AVG_POOL_SRC = `${PRELUDE}
+${bindings([["X", "f32"]], [["Y", "f32"]])}
+${elementwiseMain(`  let H = P(1u); let W = P(2u); let OH = P(3u); let OW = P(4u);
+  let ii = i32(i);
+  let ow = ii % OW;
+  let oh = (ii / OW) % OH;
+  let plane = (ii / (OW * OH)) * H * W;
+  let ih0 = oh * P(7u) - P(9u);
+  let iw0 = ow * P(8u) - P(10u);
+  var s = 0.0;
+  for (var ih = max(ih0, 0); ih < min(ih0 + P(5u), H); ih = ih + 1) {
+    for (var iw = max(iw0, 0); iw < min(iw0 + P(6u), W); iw = iw + 1) {
+      s = s + X[plane + ih * W + iw];
+    }
+  }
+  // padded zeros count (count_include_pad)
+  Y[i] = s / f32(P(5u) * P(6u));`)}`;
+
+const AVG_POOL_GRAD_SRC = `${PRELUDE}
+${bindings([["DY", "f32"]], [["DX", "f32"]])}
+${WINDOW_RANGE}
+${elementwiseMain(`  let H = P(1u); let W = P(2u); let OH = P(3u); let OW = P(4u);
+  let ii = i32(i);
+  let w = ii % W;
+  let h = (ii / W) % H;
+  let p = ii / (W * H);
+  let area = f32(P(5u) * P(6u));
+  var acc = 0.0;
+  let ohEnd = min(OH - 1, (h + P(9u)) / P(7u));
+  let owEnd = min(OW - 1, (w + P(10u)) / P(8u));
+  for (var oh = firstWindow(h, P(5u), P(7u), P(9u)); oh <= ohEnd; oh = oh + 1) {
+    for (var ow = firstWindow(w, P(6u), P(8u), P(10u)); ow <= owEnd; ow = ow + 1) {
+      acc = acc + DY[(p * OH + oh) * OW + ow] / area;
+    }
+  }
+  DX[i] = acc;`)}`;
+
+const maxPool2dKernel: Kernel<"maxPool2d", WebGPUBackend> = (b, [x], [y], at) => {
+  runElementwise(
+    b,
+    "maxPool2d",
+    () => MAX_POOL_SRC,
+    [x],
+    [y],
+    poolParams(y.size, x.shape, y.shape, at),
+    y.size,
+  );
+};
+const maxPool2dGradKernel: Kernel<"maxPool2dGrad", WebGPUBackend> = (b, [x, dy], [dx], at) => {
+  runElementwise(
+    b,
+    "maxPool2dGrad",
+    () => MAX_POOL_GRAD_SRC,
+    [x, dy],
+    [dx],
+    poolParams(dx.size, x.shape, dy.shape, at),
+    dx.size,
+  );
+};
+const avgPool2dKernel: Kernel<"avgPool2d", WebGPUBackend> = (b, [x], [y], at) => {
+  runElementwise(
+    b,
+    "avgPool2d",
+    () => AVG_POOL_SRC,
+    [x],
+    [y],
+    poolParams(y.size, x.shape, y.shape, at),
+    y.size,
+  );
+};
+const avgPool2dGradKernel: Kernel<"avgPool2dGrad", WebGPUBackend> = (b, [dy], [dx], at) => {
+  runElementwise(
+    b,
+    "avgPool2dGrad",
+    () => AVG_POOL_GRAD_SRC,
+    [dy],
+    [dx],
+    poolParams(dx.size, dx.shape, dy.shape, at),
+    dx.size,
+  );
+};
+
+// ---- batch norm -------------------------------------------------------------------------------
+
+/** params: [C, outer, inner, eps]; x is [outer, C, inner]; one workgroup per channel. */
+const BN_STATS_SRC = `${PRELUDE}
+${bindings(
+  [["X", "f32"]],
+  [
+    ["MEAN", "f32"],
+    ["INVSTD", "f32"],
+    ["VAR", "f32"],
+  ],
+)}
+var<workgroup> sv: array<f32, 256>;
+fn total(li: u32) -> f32 {
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (li < s) { sv[li] = sv[li] + sv[li + s]; }
+    workgroupBarrier();
+  }
+  let r = sv[0];
+  workgroupBarrier();
+  return r;
+}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let c = wid.y * nwg.x + wid.x;
+  let C = U(0u);
+  if (c >= C) { return; }
+  let inner = U(2u);
+  let count = U(1u) * inner;
+  var acc = 0.0;
+  for (var t = li; t < count; t = t + 256u) {
+    acc = acc + X[((t / inner) * C + c) * inner + t % inner];
+  }
+  sv[li] = acc;
+  let mean = total(li) / f32(count);
+  // a second pass over centred values: no cancellation from E[x^2] - E[x]^2
+  acc = 0.0;
+  for (var t = li; t < count; t = t + 256u) {
+    let d = X[((t / inner) * C + c) * inner + t % inner] - mean;
+    acc = acc + d * d;
+  }
+  sv[li] = acc;
+  let ssd = total(li);
+  if (li == 0u) {
+    MEAN[c] = mean;
+    INVSTD[c] = 1.0 / sqrt(ssd / f32(count) + F(3u));
+    VAR[c] = ssd / f32(count - 1u);
+  }
+}`;
+
+const BN_APPLY_SRC = `${PRELUDE}
+${bindings(
+  [
+    ["X", "f32"],
+    ["GAMMA", "f32"],
+    ["BETA", "f32"],
+    ["MEAN", "f32"],
+    ["INVSTD", "f32"],
+  ],
+  [["Y", "f32"]],
+)}
+${elementwiseMain(`  // params: total, C, inner
+  let c = (i / U(2u)) % U(1u);
+  Y[i] = (X[i] - MEAN[c]) * INVSTD[c] * GAMMA[c] + BETA[c];`)}`;
+
+const batchNormTrainKernel: Kernel<"batchNormTrain", WebGPUBackend> = (
+  b,
+  [x, gamma, beta],
+  [y, mean, invstd, varU],
+  at: BatchNormAttrs,
+) => {
+  if (at.channels === 0) return;
+  b.dispatch(
+    "bnStats",
+    () => BN_STATS_SRC,
+    [data(x)],
+    [data(mean), data(invstd), data(varU)],
+    [at.channels, at.outer, at.inner, f32bits(at.eps)],
+    grid(b, at.channels),
+  );
+  runElementwise(
+    b,
+    "bnApply",
+    () => BN_APPLY_SRC,
+    [x, gamma, beta, mean, invstd],
+    [y],
+    [y.size, at.channels, at.inner],
+    y.size,
+  );
+};
+
+/** Per channel: dbeta = sum(dy), dgamma = sum(dy * xhat), as two trees in one workgroup. */
+const BN_GRAD_STATS_SRC = `${PRELUDE}
+${bindings(
+  [
+    ["DY", "f32"],
+    ["X", "f32"],
+    ["MEAN", "f32"],
+    ["INVSTD", "f32"],
+  ],
+  [
+    ["DGAMMA", "f32"],
+    ["DBETA", "f32"],
+  ],
+)}
+var<workgroup> s1: array<f32, 256>;
+var<workgroup> s2: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let c = wid.y * nwg.x + wid.x;
+  let C = U(0u);
+  if (c >= C) { return; }
+  let inner = U(2u);
+  let count = U(1u) * inner;
+  let m = MEAN[c];
+  let is = INVSTD[c];
+  var a1 = 0.0;
+  var a2 = 0.0;
+  for (var t = li; t < count; t = t + 256u) {
+    let j = ((t / inner) * C + c) * inner + t % inner;
+    let g = DY[j];
+    a1 = a1 + g;
+    a2 = a2 + g * (X[j] - m) * is;
+  }
+  s1[li] = a1;
+  s2[li] = a2;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (li < s) {
+      s1[li] = s1[li] + s1[li + s];
+      s2[li] = s2[li] + s2[li + s];
+    }
+    workgroupBarrier();
+  }
+  if (li == 0u) {
+    DBETA[c] = s1[0];
+    DGAMMA[c] = s2[0];
+  }
+}`;
+
+const BN_GRAD_DX_SRC = `${PRELUDE}
+${bindings(
+  [
+    ["DY", "f32"],
+    ["X", "f32"],
+    ["GAMMA", "f32"],
+    ["MEAN", "f32"],
+    ["INVSTD", "f32"],
+    ["DGAMMA", "f32"],
+    ["DBETA", "f32"],
+  ],
+  [["DX", "f32"]],
+)}
+${elementwiseMain(`  // params: total, C, inner, count
+  let c = (i / U(2u)) % U(1u);
+  let n = f32(U(3u));
+  let is = INVSTD[c];
+  let xhat = (X[i] - MEAN[c]) * is;
+  DX[i] = GAMMA[c] * is * (DY[i] - DBETA[c] / n - xhat * DGAMMA[c] / n);`)}`;
+
+const batchNormGradKernel: Kernel<"batchNormGrad", WebGPUBackend> = (
+  b,
+  [dy, x, gamma, mean, invstd],
+  [dx, dgamma, dbeta],
+  at,
+) => {
+  if (at.channels === 0) return;
+  b.dispatch(
+    "bnGradStats",
+    () => BN_GRAD_STATS_SRC,
+    [data(dy), data(x), data(mean), data(invstd)],
+    [data(dgamma), data(dbeta)],
+    [at.channels, at.outer, at.inner],
+    grid(b, at.channels),
+  );
+  runElementwise(
+    b,
+    "bnGradDx",
+    () => BN_GRAD_DX_SRC,
+    [dy, x, gamma, mean, invstd, dgamma, dbeta],
+    [dx],
+    [dx.size, at.channels, at.inner, at.outer * at.inner],
+    dx.size,
+  );
+};
+
+// ---- the table --------------------------------------------------------------------------------
+
+export const KERNELS: KernelTable<WebGPUBackend> = {
+  neg: unary("neg"),
+  abs: unary("abs"),
+  sign: unary("sign"),
+  exp: unary("exp"),
+  log: unary("log"),
+  sqrt: unary("sqrt"),
+  rsqrt: unary("rsqrt"),
+  relu: unary("relu"),
+  sigmoid: unary("sigmoid"),
+  tanh: unary("tanh"),
+  gelu: unary("gelu"),
+  logicalNot: unary("logicalNot"),
+  clamp: clampKernel,
+  cast: castKernel,
+  add: binary("add"),
+  sub: binary("sub"),
+  mul: binary("mul"),
+  div: binary("div"),
+  pow: binary("pow"),
+  maximum: binary("maximum"),
+  minimum: binary("minimum"),
+  eq: binary("eq"),
+  ne: binary("ne"),
+  lt: binary("lt"),
+  le: binary("le"),
+  gt: binary("gt"),
+  ge: binary("ge"),
+  where: whereKernel,
+  sum: reduceKernel("sum"),
+  max: reduceKernel("max"),
+  min: reduceKernel("min"),
+  argmax: reduceKernel("argmax"),
+  argmin: reduceKernel("argmin"),
+  matmul: matmulKernel,
+  strided: stridedKernel,
+  concat: concatKernel,
+  gather: gatherKernel,
+  scatterAdd: scatterAddKernel,
+  conv2d: conv2dKernel,
+  conv2dGradInput: conv2dGradInputKernel,
+  conv2dGradFilter: conv2dGradFilterKernel,
+  maxPool2d: maxPool2dKernel,
+  maxPool2dGrad: maxPool2dGradKernel,
+  avgPool2d: avgPool2dKernel,
+  avgPool2dGrad: avgPool2dGradKernel,
+  batchNormTrain: batchNormTrainKernel,
+  batchNormGrad: batchNormGradKernel,
+};
+
+/** Pipelines worth compiling ahead, asynchronously, when the backend starts. */
+type Warm = [key: string, inputs: number, outputs: number, source: () => string];
+export function warmPipelines(tile: MatmulTile): Warm[] {
+  return [
+    ...(
+      [
+        [false, false],
+        [false, true],
+        [true, false],
+      ] as const
+    ).map(([ta, tb]): Warm => {
+      const [key, src] = matmulPipeline(tile, ta, tb);
+      return [key, 2, 1, src];
+    }),
+    ...WARM_PIPELINES,
+  ];
+}
+
+const WARM_PIPELINES: readonly Warm[] = [
+  ["strided:2", 1, 1, () => stridedSource(2)],
+  ...(["add", "sub", "mul"] as const).flatMap((op) =>
+    [1, 2].map(
+      (rank): Warm => [`binary:${op}:f32:${rank}`, 2, 1, () => binarySource(op, "f32", "f32", rank)],
+    ),
+  ),
+  ["unary:sigmoid:f32:f32", 1, 1, () => unarySource("sigmoid", "f32", "f32")],
+  ["unary:relu:f32:f32", 1, 1, () => unarySource("relu", "f32", "f32")],
+  ["reduce:sum:f32:0", 1, 1, () => reduceSource("sum", "f32", 0)],
+  ["reduce:sum:f32:64", 1, 1, () => reduceSource("sum", "f32", 64)],
+];
+
+export type { DType };
