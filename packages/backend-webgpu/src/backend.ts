@@ -94,6 +94,11 @@ export class WebGPUBackend implements Backend {
   private lostError: Error | null = null;
   private disposed = false;
 
+  /** Seen by the engine: a lost device is replaced on the next `setBackend('webgpu')`. */
+  get lost(): boolean {
+    return this.lostError !== null;
+  }
+
   /**
    * Matmul kernel: "large" (64x64 tiles, 4x4 outputs per thread) for hardware GPUs, "small"
    * (16x16) for software adapters, whose shader compiler is slow on the large one.

@@ -21,6 +21,8 @@ export interface Backend {
   /** Waits for queued work; errors from the device surface here or on the next read. */
   sync?(): Promise<void>;
   dispose?(): void;
+  /** True once the device is gone (a GPU lost); `setBackend` then creates a fresh backend. */
+  readonly lost?: boolean;
   readonly kernels: KernelTable<any>;
 }
 

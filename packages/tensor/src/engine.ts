@@ -31,6 +31,12 @@ export class Engine {
 
   async setBackend(name: string): Promise<Backend> {
     let b = this.backends.get(name);
+    if (b?.lost) {
+      // A lost device cannot come back: drop it so that a fresh one is created.
+      this.backends.delete(name);
+      if (this.active === b) this.active = null;
+      b = undefined;
+    }
     if (!b) {
       const entry = this.factories.get(name);
       if (!entry) {
