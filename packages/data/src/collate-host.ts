@@ -1,5 +1,5 @@
-import { NDArray, allocHost, dtypeOfTypedArray, formatShape, isTypedArray } from "./ndarray";
 import type { HostDType } from "./ndarray";
+import { allocHost, dtypeOfTypedArray, formatShape, isNDArray, isTypedArray, NDArray } from "./ndarray";
 
 /**
  * A collated batch before it becomes tensors: plain data that survives structured cloning, so a
@@ -37,7 +37,7 @@ function kindOf(x: unknown): string {
   if (typeof x === "number") return "number";
   if (typeof x === "boolean") return "boolean";
   if (typeof x === "string") return "string";
-  if (x instanceof NDArray) return "ndarray";
+  if (isNDArray(x)) return "ndarray";
   if (isTypedArray(x)) return "typedarray";
   if (isTensorLike(x)) return "tensor";
   if (Array.isArray(x)) return "tuple";
@@ -57,7 +57,9 @@ export function collateHost(samples: readonly unknown[], path = ""): HostBatch {
   const kind = kindOf(first);
   for (let i = 1; i < samples.length; i++) {
     const k = kindOf(samples[i]);
-    const same = k === kind || ((k === "ndarray" || k === "typedarray") && (kind === "ndarray" || kind === "typedarray"));
+    const same =
+      k === kind ||
+      ((k === "ndarray" || k === "typedarray") && (kind === "ndarray" || kind === "typedarray"));
     if (!same) {
       throw new Error(`collate: sample 0 is a ${kind} but sample ${i} is a ${k}${where(path)}`);
     }
@@ -83,7 +85,9 @@ export function collateHost(samples: readonly unknown[], path = ""): HostBatch {
       for (let i = 1; i < samples.length; i++) {
         const m = (samples[i] as unknown[]).length;
         if (m !== n) {
-          throw new Error(`collate: sample 0 is a tuple of ${n} items but sample ${i} has ${m}${where(path)}`);
+          throw new Error(
+            `collate: sample 0 is a tuple of ${n} items but sample ${i} has ${m}${where(path)}`,
+          );
         }
       }
       const items: HostBatch[] = [];
@@ -128,7 +132,7 @@ export function collateHost(samples: readonly unknown[], path = ""): HostBatch {
 }
 
 function stackArrays(samples: readonly unknown[], path: string): HostBatch {
-  const asNd = (x: unknown) => (x instanceof NDArray ? x : new NDArray(x as NDArray["data"]));
+  const asNd = (x: unknown) => (isNDArray(x) ? x : new NDArray(x as NDArray["data"]));
   const first = asNd(samples[0]);
   const shape = first.shape;
   const size = first.size;
@@ -142,7 +146,9 @@ function stackArrays(samples: readonly unknown[], path: string): HostBatch {
       );
     }
     if (a.dtype !== dtype) {
-      throw new Error(`collate: samples have different dtypes${where(path)}: sample 0 is ${dtype}, sample ${i} is ${a.dtype}`);
+      throw new Error(
+        `collate: samples have different dtypes${where(path)}: sample 0 is ${dtype}, sample ${i} is ${a.dtype}`,
+      );
     }
     out.set(a.data, i * size);
   }

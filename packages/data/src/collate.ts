@@ -1,5 +1,5 @@
-import { type Tensor, fromArray, stack } from "@minibatch/tensor";
-import { type HostBatch, collateHost } from "./collate-host";
+import { fromArray, stack, type Tensor } from "@minibatch/tensor";
+import { collateHost, type HostBatch } from "./collate-host";
 import { formatShape } from "./ndarray";
 
 /** Turns a host batch into tensors on the active backend (one upload per leaf). */
@@ -27,7 +27,9 @@ export function hostBatchToTensors(b: HostBatch, path = ""): unknown {
           );
         }
         if (ts[i].dtype !== ts[0].dtype) {
-          throw new Error(`collate: samples have different dtypes${path ? ` at '${path}'` : ""}: ${ts[0].dtype} and ${ts[i].dtype}`);
+          throw new Error(
+            `collate: samples have different dtypes${path ? ` at '${path}'` : ""}: ${ts[0].dtype} and ${ts[i].dtype}`,
+          );
         }
       }
       return stack(ts, 0);

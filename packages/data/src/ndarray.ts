@@ -16,8 +16,13 @@ export type HostTypedArray =
   | Uint8Array
   | Uint8ClampedArray;
 
+// A registry symbol rather than instanceof, so that NDArrays made by the CJS and ESM builds (or by
+// the separately bundled node entry) are recognized alike.
+const BRAND = Symbol.for("@minibatch/data.NDArray");
+
 /** A typed array with a shape and the tensor dtype it becomes when collated. */
 export class NDArray {
+  readonly [BRAND] = true;
   readonly shape: readonly number[];
   readonly size: number;
   constructor(
@@ -46,8 +51,17 @@ export function int32Scalar(value: number): NDArray {
   return new NDArray(Int32Array.of(value), [], "int32");
 }
 
+export function isNDArray(x: unknown): x is NDArray {
+  return typeof x === "object" && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
+}
+
 export function isTypedArray(x: unknown): x is HostTypedArray {
-  return ArrayBuffer.isView(x) && !(x instanceof DataView) && !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array);
+  return (
+    ArrayBuffer.isView(x) &&
+    !(x instanceof DataView) &&
+    !(x instanceof BigInt64Array) &&
+    !(x instanceof BigUint64Array)
+  );
 }
 
 /** The tensor dtype a typed array collates to; integer arrays become int32, like `tensor()` does. */
