@@ -11,7 +11,9 @@ export class Generator {
   }
 
   manualSeed(seed: number): this {
-    let x = (seed >>> 0) ^ Math.floor(seed / 2 ** 32);
+    // Both 32-bit halves of the seed enter the state, the high one scrambled, so seeds that
+    // differ only in their high bits give different streams.
+    let x = (seed >>> 0) ^ Math.imul(Math.floor(seed / 2 ** 32) >>> 0, 0x9e3779b1);
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) | 0;
       let z = x;

@@ -1,5 +1,5 @@
 import type { Backend } from "../backend";
-import { allocArray, type DType, isDType, type TypedArray } from "../dtype";
+import { allocArray, type DType, dtypeOfArray, isDType, type TypedArray } from "../dtype";
 import { ENGINE } from "../engine";
 import { defaultGenerator, type Generator } from "../random";
 import { assertShape, fmt, type Shape, sizeOf } from "../shape";
@@ -98,7 +98,7 @@ export function tensor(
   if (ArrayBuffer.isView(values)) {
     flat = values as unknown as ArrayLike<number>;
     inferred = [flat.length];
-    dtype ??= values instanceof Int32Array ? "int32" : "float32";
+    dtype ??= dtypeOfArray(values as unknown as ArrayLike<number>) ?? "float32"; // integer arrays -> int32, as TF.js
   } else if (typeof values === "number" || typeof values === "boolean") {
     flat = [typeof values === "boolean" ? (values ? 1 : 0) : values];
     inferred = [];
