@@ -110,6 +110,24 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /** Calls `fn` on every module of the tree, children first, then this one (PyTorch `apply`), e.g. for custom init. */
+  apply(fn: (m: Module) => void): this {
+    for (const m of this._modules.values()) m.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /** Freezes (false) or unfreezes every parameter (PyTorch `requires_grad_`). */
+  requiresGrad_(flag = true): this {
+    for (const p of this.parameters()) p.requiresGrad_(flag);
+    return this;
+  }
+
+  /** The number of trainable values (elements of all parameters). */
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+
   /** Drops (disposes) the gradients of every parameter (PyTorch's set_to_none=True default). */
   zeroGrad(): void {
     for (const p of this.parameters()) {
