@@ -3,7 +3,8 @@ import { defineConfig } from "tsup";
 export default defineConfig({
   entry: ["src/index.ts"],
   format: ["esm", "cjs"],
-  dts: true,
+  // The public types mention GPUBuffer and GPUDevice: point consumers at their declarations.
+  dts: { banner: `/// <reference types="@webgpu/types" />` },
   sourcemap: true,
   clean: true,
   target: "es2022",
