@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { broadcastShapes, broadcastStrides, normalizeAxes, normalizeAxis, sizeOf, stridesOf } from "./shape";
+
+describe("shape helpers", () => {
+  it("sizes and row-major strides", () => {
+    expect(sizeOf([])).toBe(1);
+    expect(sizeOf([2, 0, 3])).toBe(0);
+    expect(stridesOf([2, 3, 4])).toEqual([12, 4, 1]);
+  });
+  it("broadcasts like NumPy and names the op and shapes when it cannot", () => {
+    expect(broadcastShapes("add", [2, 1, 4], [3, 1])).toEqual([2, 3, 4]);
+    expect(broadcastShapes("add", [], [5])).toEqual([5]);
+    expect(() => broadcastShapes("mul", [2, 3], [4, 3])).toThrow(
+      "mul: shapes [2, 3] and [4, 3] cannot be broadcast together (dimension -2 is 2 vs 4)",
+    );
+  });
+  it("broadcast strides are 0 on broadcast axes", () => {
+    expect(broadcastStrides([3, 1], [2, 3, 4])).toEqual([0, 1, 0]);
+  });
+  it("normalizes negative axes, rejects out-of-range and repeated ones", () => {
+    expect(normalizeAxis(-1, 3, "sum")).toBe(2);
+    expect(normalizeAxes([-1, 0], 3, "sum")).toEqual([0, 2]);
+    expect(normalizeAxes(undefined, 2, "sum")).toEqual([0, 1]);
+    expect(() => normalizeAxis(3, 3, "sum")).toThrow(
+      "sum: axis 3 is out of range for a tensor of rank 3 (expected -3..2)",
+    );
+    expect(() => normalizeAxes([1, -1], 2, "mean")).toThrow("mean: repeated axis in [1, -1]");
+  });
+});
