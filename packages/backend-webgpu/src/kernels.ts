@@ -114,6 +114,10 @@ function unaryExpr(op: UnaryOp | "clamp", t: string): string {
       return "exp_(x)";
     case "log":
       return "log_(x)";
+    case "log1p":
+      return "log1p_(x)";
+    case "expm1":
+      return "expm1_(x)";
     case "sqrt":
       return "sqrt_(x)";
     case "rsqrt":
@@ -1176,6 +1180,8 @@ export const KERNELS: KernelTable<WebGPUBackend> = {
   log: unary("log"),
   sqrt: unary("sqrt"),
   rsqrt: unary("rsqrt"),
+  log1p: unary("log1p"),
+  expm1: unary("expm1"),
   relu: unary("relu"),
   sigmoid: unary("sigmoid"),
   tanh: unary("tanh"),

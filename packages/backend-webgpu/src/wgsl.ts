@@ -53,6 +53,24 @@ fn log_(x: f32) -> f32 {
   if (x == inf_()) { return x; }
   return log(x);
 }
+// log1p and expm1 by Kahan's correction: the rounding of 1 + x (or of exp(x)) cancels out.
+fn log1p_(x: f32) -> f32 {
+  if (x == -1.0) { return -inf_(); }
+  if (x < -1.0) { return nan_(); }
+  if (x == inf_()) { return x; }
+  let u = 1.0 + x;
+  if (u == 1.0) { return x; }
+  return log(u) * x / (u - 1.0);
+}
+fn expm1_(x: f32) -> f32 {
+  if (x == -inf_()) { return -1.0; }
+  if (x > 88.7) { return inf_(); }
+  let u = exp(x);
+  if (u == 1.0) { return x; }
+  let um1 = u - 1.0;
+  if (um1 == -1.0) { return -1.0; }
+  return um1 * x / log(u);
+}
 fn sqrt_(x: f32) -> f32 {
   if (x < 0.0) { return nan_(); }
   if (x == 0.0 || x == inf_()) { return x; }

@@ -240,7 +240,7 @@ function checkBroadcastable(w: Tensor, input: Tensor, what: string, op: string):
 
 /**
  * Binary cross entropy on logits, in the stable form (PyTorch `F.binary_cross_entropy_with_logits`):
- * (1 - t) x - (1 + (pw - 1) t) log sigmoid(x), with log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)),
+ * (1 - t) x - (1 + (pw - 1) t) log sigmoid(x), with log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)),
  * which never exponentiates a large positive number.
  */
 export function binaryCrossEntropyWithLogits(
@@ -250,7 +250,7 @@ export function binaryCrossEntropyWithLogits(
 ): Tensor {
   const op = "binaryCrossEntropyWithLogits";
   checkPair(input, target, op);
-  const logSig = input.minimum(0).sub(input.abs().neg().exp().add(1).log());
+  const logSig = input.minimum(0).sub(input.abs().neg().exp().log1p());
   const oneMinusT = target.neg().add(1);
   let loss: Tensor;
   if (opts.posWeight) {

@@ -79,6 +79,8 @@ export interface OpAttrs {
   sign: None;
   exp: None;
   log: None;
+  log1p: None;
+  expm1: None;
   sqrt: None;
   rsqrt: None;
   relu: None;
@@ -171,6 +173,8 @@ export const UNARY_OPS = [
   "sign",
   "exp",
   "log",
+  "log1p",
+  "expm1",
   "sqrt",
   "rsqrt",
   "relu",

@@ -215,6 +215,12 @@ export class Tensor implements TensorInfo {
   exp(): Tensor {
     return ops.exp(this);
   }
+  log1p(): Tensor {
+    return ops.log1p(this);
+  }
+  expm1(): Tensor {
+    return ops.expm1(this);
+  }
   log(): Tensor {
     return ops.log(this);
   }

@@ -26,6 +26,12 @@ function unaryLoop(op: UnaryOp, x: TypedArray, y: TypedArray): void {
     case "log":
       for (let i = 0; i < n; i++) y[i] = Math.log(x[i]);
       break;
+    case "log1p":
+      for (let i = 0; i < n; i++) y[i] = Math.log1p(x[i]);
+      break;
+    case "expm1":
+      for (let i = 0; i < n; i++) y[i] = Math.expm1(x[i]);
+      break;
     case "sqrt":
       for (let i = 0; i < n; i++) y[i] = Math.sqrt(x[i]);
       break;

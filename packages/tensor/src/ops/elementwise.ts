@@ -5,7 +5,17 @@ import type { Tensor } from "../tensor";
 import { fromArray } from "./create";
 import { run1 } from "./run";
 
-const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(["exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh", "gelu"]);
+const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set([
+  "exp",
+  "log",
+  "log1p",
+  "expm1",
+  "sqrt",
+  "rsqrt",
+  "sigmoid",
+  "tanh",
+  "gelu",
+]);
 
 /** A number operand becomes a 0-d tensor of the other operand's dtype (float if it has a fraction). */
 export function asTensor(x: Tensor | number, like: Tensor): Tensor {
@@ -32,6 +42,10 @@ export const abs = (x: Tensor) => unary("abs", x);
 export const sign = (x: Tensor) => unary("sign", x);
 export const exp = (x: Tensor) => unary("exp", x);
 export const log = (x: Tensor) => unary("log", x);
+/** log(1 + x), exact for small x. */
+export const log1p = (x: Tensor) => unary("log1p", x);
+/** exp(x) - 1, exact for small x. */
+export const expm1 = (x: Tensor) => unary("expm1", x);
 export const sqrt = (x: Tensor) => unary("sqrt", x);
 export const rsqrt = (x: Tensor) => unary("rsqrt", x);
 export const relu = (x: Tensor) => unary("relu", x);

@@ -22,6 +22,8 @@ const CASES: [string, (...xs: Tensor[]) => Tensor, ReturnType<typeof inp>[]][] =
   ["abs", mb.abs, [inp([2, 3], 2, 0.2, 1)]],
   ["exp", mb.exp, [inp([2, 3], 3)]],
   ["log", mb.log, [inp([2, 3], 4, 0.5, 2)]],
+  ["log1p", mb.log1p, [inp([2, 3], 62, -0.5, 2)]],
+  ["expm1", mb.expm1, [inp([2, 3], 63)]],
   ["sqrt", mb.sqrt, [inp([2, 3], 5, 0.5, 2)]],
   ["rsqrt", mb.rsqrt, [inp([2, 3], 6, 0.5, 2)]],
   ["relu", mb.relu, [inp([2, 3], 7, 0.2, 1)]],

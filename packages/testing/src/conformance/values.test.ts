@@ -36,6 +36,8 @@ const UNARY: [string, (x: Tensor) => Tensor, (v: number) => number, Ref][] = [
   ["sign", mb.sign, Math.sign, X],
   ["exp", mb.exp, Math.exp, X],
   ["log", mb.log, Math.log, POS],
+  ["log1p (tiny and large x)", mb.log1p, Math.log1p, ref([1e-7, -1e-6, 3e-4, -0.5, 2, 100], [2, 3])],
+  ["expm1 (tiny and large x)", mb.expm1, Math.expm1, ref([1e-7, -1e-6, 3e-4, -0.5, 2, -20], [2, 3])],
   ["sqrt", mb.sqrt, Math.sqrt, POS],
   ["rsqrt", mb.rsqrt, (v) => 1 / Math.sqrt(v), POS],
   ["relu", mb.relu, (v) => Math.max(0, v), X],
