@@ -7,3 +7,10 @@ export { KERNELS as cpuKernels } from "./kernels";
 // Importing this package makes the CPU backend available and, being synchronous and
 // registered with the highest priority, the default one.
 registerBackend("cpu", () => new CpuBackend(), 2);
+
+/**
+ * The matmul and batch-norm kernels run in WebAssembly SIMD where available. Node.js compiles them
+ * synchronously on first use; in a browser, `await initWasm()` once at startup (the main thread
+ * refuses synchronous compiles; until then the TypeScript kernels run).
+ */
+export { initWasm, wasmStatus } from "./wasm/runtime";

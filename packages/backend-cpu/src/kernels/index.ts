@@ -1,6 +1,5 @@
 import type { KernelTable } from "@minibatch/tensor";
 import type { CpuBackend } from "../backend";
-import { batchNormGradKernel, batchNormTrainKernel } from "./batchnorm";
 import { conv2dGradFilterKernel, conv2dGradInputKernel, conv2dKernel } from "./conv";
 import {
   binaryKernel,
@@ -11,8 +10,8 @@ import {
   unaryKernel,
   whereKernel,
 } from "./elementwise";
+import { fastBatchNormGradKernel, fastBatchNormTrainKernel, fastMatmulKernel } from "./fast";
 import { concatKernel, gatherKernel, scatterAddKernel, stridedKernel } from "./layout";
-import { matmulKernel } from "./matmul";
 import { avgPool2dGradKernel, avgPool2dKernel, maxPool2dGradKernel, maxPool2dKernel } from "./pool";
 import { reduceKernel } from "./reduce";
 
@@ -22,6 +21,8 @@ export const KERNELS: KernelTable<CpuBackend> = {
   sign: unaryKernel("sign"),
   exp: unaryKernel("exp"),
   log: unaryKernel("log"),
+  log1p: unaryKernel("log1p"),
+  expm1: unaryKernel("expm1"),
   sqrt: unaryKernel("sqrt"),
   rsqrt: unaryKernel("rsqrt"),
   relu: unaryKernel("relu"),
@@ -50,7 +51,8 @@ export const KERNELS: KernelTable<CpuBackend> = {
   min: reduceKernel("min"),
   argmax: reduceKernel("argmax"),
   argmin: reduceKernel("argmin"),
-  matmul: matmulKernel,
+  // WebAssembly SIMD with the TypeScript kernel as fallback (see ./fast.ts).
+  matmul: fastMatmulKernel,
   strided: stridedKernel,
   concat: concatKernel,
   gather: gatherKernel,
@@ -62,6 +64,6 @@ export const KERNELS: KernelTable<CpuBackend> = {
   maxPool2dGrad: maxPool2dGradKernel,
   avgPool2d: avgPool2dKernel,
   avgPool2dGrad: avgPool2dGradKernel,
-  batchNormTrain: batchNormTrainKernel,
-  batchNormGrad: batchNormGradKernel,
+  batchNormTrain: fastBatchNormTrainKernel,
+  batchNormGrad: fastBatchNormGradKernel,
 };

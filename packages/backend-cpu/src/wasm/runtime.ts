@@ -49,9 +49,9 @@ export interface WasmKernels {
   ): void;
 }
 
-function decodeBase64(s: string): Uint8Array {
+function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const B = (globalThis as { Buffer?: { from(s: string, enc: string): Uint8Array } }).Buffer;
-  if (B) return B.from(s, "base64");
+  if (B) return new Uint8Array(B.from(s, "base64"));
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -74,6 +74,60 @@ export class WasmRuntime {
     // 16-byte aligned so v128 loads of whole rows are aligned where the shapes allow.
     this.base = (this.exports.heapBase() + 15) & ~15;
     this.f32 = new Float32Array(this.exports.memory.buffer);
+    this.warmUp();
+  }
+
+  /**
+   * V8 first runs wasm in its baseline compiler (Liftoff, about half speed for these loops) and
+   * swaps in optimized code only for calls that start after a function got hot: a kernel that
+   * runs once for a long time would stay slow. A few small calls here (well under a millisecond)
+   * make every kernel hot, so real calls start on optimized code once the background compile has
+   * finished.
+   */
+  private warmUp(): void {
+    const e = this.exports;
+    this.reset();
+    const n = 48;
+    const a = this.alloc(n * n * 4);
+    const b = this.alloc(n * n * 4);
+    const c = this.alloc(n * n * 4);
+    const g = this.alloc(n * 4);
+    const stats = this.alloc(n * 4 * 5);
+    const scratch = this.alloc(e.gemmScratchBytes() + 128);
+    const f = this.view();
+    f.fill(0.5, a >> 2, (a >> 2) + 2 * n * n);
+    f.fill(1, g >> 2, (g >> 2) + n);
+    for (let i = 0; i < WARM_UP_CALLS; i++) {
+      e.gemm(a, b, c, 1, 1, 1, n, n, n, i & 1, (i >> 1) & 1, scratch);
+      e.batchNormTrain(
+        a,
+        g,
+        g,
+        c,
+        stats,
+        stats + n * 4,
+        stats + n * 8,
+        n >> 2,
+        n,
+        (i & 1) * 3 + 1,
+        1e-5,
+        scratch,
+      );
+      e.batchNormGrad(
+        b,
+        a,
+        g,
+        stats,
+        stats + n * 4,
+        c,
+        stats + n * 12,
+        stats + n * 16,
+        n >> 2,
+        n,
+        (i & 1) * 3 + 1,
+        scratch,
+      );
+    }
   }
 
   /** Starts a kernel call: frees everything the previous call allocated. */
@@ -95,7 +149,8 @@ export class WasmRuntime {
 
   /** A float32 view of the whole memory, recreated after growth detached the old one. */
   view(): Float32Array {
-    if (this.f32.buffer !== this.exports.memory.buffer) this.f32 = new Float32Array(this.exports.memory.buffer);
+    if (this.f32.buffer !== this.exports.memory.buffer)
+      this.f32 = new Float32Array(this.exports.memory.buffer);
     return this.f32;
   }
 
@@ -113,10 +168,12 @@ export class WasmRuntime {
   }
 }
 
+const WARM_UP_CALLS = 16;
+
 let runtime: WasmRuntime | null | undefined;
 let disabledReason = "";
 
-function bytes(): Uint8Array {
+function bytes(): Uint8Array<ArrayBuffer> {
   return decodeBase64(WASM_BASE64);
 }
 

@@ -1,0 +1,345 @@
+// The minibatch implementations of the workloads, written with tensor ops only so that the
+// bench does not depend on packages still in development (nn, norm, optim). The optional
+// DataLoader (W4) and WebGPU backend are loaded dynamically and reported as not available when
+// they cannot be.
+import type { Tensor } from "@minibatch/tensor";
+import * as mb from "@minibatch/tensor";
+import {
+  bnReference,
+  type CaseResult,
+  gatherBatch,
+  initialParams,
+  LAYERS,
+  loadMnist,
+  type Mnist,
+  maxRelErr,
+  measure,
+  permutation,
+  randomArray,
+} from "./common";
+
+export const EPS = 1e-5;
+export const LR = 0.5;
+const MOMENTUM = 0.1;
+
+export async function setup(impl: string): Promise<string> {
+  await import("@minibatch/backend-cpu");
+  if (impl === "minibatch-webgpu") {
+    await import("@minibatch/backend-webgpu");
+    await mb.setBackend("webgpu");
+    return "webgpu";
+  }
+  await mb.setBackend("cpu");
+  return "cpu";
+}
+
+async function read(t: Tensor): Promise<Float32Array> {
+  return (await t.data()) as Float32Array;
+}
+
+export async function w1(impl: string, sizes: number[]): Promise<CaseResult[]> {
+  const out: CaseResult[] = [];
+  for (const n of sizes) {
+    const a = mb.fromArray(randomArray(n * n, 1), [n, n], "float32");
+    const b = mb.fromArray(randomArray(n * n, 2), [n, n], "float32");
+    const slow = impl === "minibatch-ts" && n >= 512;
+    const times = await measure(
+      async () => {
+        const c = mb.matmul(a, b);
+        await read(c);
+        c.dispose();
+      },
+      // The plain-JavaScript kernels take seconds per product at N >= 512: fewer runs there.
+      slow
+        ? { warmup: 0, reps: n >= 1024 ? 1 : 2, minReps: 1, budgetMs: 0 }
+        : { warmup: 3, reps: 20, budgetMs: 2500 },
+    );
+    out.push({
+      workload: "W1",
+      case: `matmul N=${n}`,
+      impl,
+      metric: "GFLOP/s",
+      values: times.map((t) => (2 * n ** 3) / t / 1e6),
+    });
+    a.dispose();
+    b.dispose();
+  }
+  return out;
+}
+
+export const W2_CASES: { name: string; shape: number[]; outer: number; c: number; inner: number }[] = [
+  { name: "BN [256,1024] features last", shape: [256, 1024], outer: 256, c: 1024, inner: 1 },
+  { name: "BN NCHW [32,64,32,32]", shape: [32, 64, 32, 32], outer: 32, c: 64, inner: 1024 },
+];
+
+export async function w2(impl: string): Promise<CaseResult[]> {
+  const out: CaseResult[] = [];
+  for (const cs of W2_CASES) {
+    const size = cs.outer * cs.c * cs.inner;
+    const xv = randomArray(size, 11, -2, 3);
+    const gv = randomArray(cs.c, 12, 0.5, 1.5);
+    const bv = randomArray(cs.c, 13, -0.5, 0.5);
+    const dyv = randomArray(size, 14);
+    const x = mb.fromArray(xv, cs.shape, "float32").requiresGrad_();
+    const gamma = mb.fromArray(gv, [cs.c], "float32").requiresGrad_();
+    const beta = mb.fromArray(bv, [cs.c], "float32").requiresGrad_();
+    const dy = mb.fromArray(dyv, cs.shape, "float32");
+    let last: Float32Array[] = [];
+    const step = async () => {
+      const y = mb.tidy(() => {
+        const r = mb.batchNormTrain(x, gamma, beta, { eps: EPS, channelAxis: cs.inner === 1 ? -1 : 1 });
+        r.y.backward(dy);
+        return r.y;
+      });
+      last = [await read(y), await read(x.grad!), await read(gamma.grad!), await read(beta.grad!)];
+      for (const p of [x, gamma, beta]) {
+        p.grad?.dispose();
+        p.grad = null;
+      }
+      y.dispose();
+    };
+    const times = await measure(step, { warmup: 3, reps: 20, budgetMs: 2500 });
+    const ref = bnReference(xv, gv, bv, dyv, cs.outer, cs.c, cs.inner, EPS);
+    const err = Math.max(
+      maxRelErr(last[0], ref.y),
+      maxRelErr(last[1], ref.dx),
+      maxRelErr(last[2], ref.dgamma),
+      maxRelErr(last[3], ref.dbeta),
+    );
+    out.push({
+      workload: "W2",
+      case: cs.name,
+      impl,
+      metric: "GB/s",
+      values: times.map((t) => (5 * size * 4) / t / 1e6),
+      extra: { ms: times.reduce((a, b) => Math.min(a, b)), maxRelErr: err },
+    });
+    for (const t of [x, gamma, beta, dy]) t.dispose();
+  }
+  return out;
+}
+
+/** The paper's MNIST net on minibatch tensors: matmul, fused batch norm, sigmoid, SGD by assign. */
+export class MbNet {
+  readonly W: Tensor[];
+  readonly b: Tensor[];
+  readonly gamma: Tensor[] = [];
+  readonly beta: Tensor[] = [];
+  readonly runMean: Tensor[] = [];
+  readonly runVar: Tensor[] = [];
+
+  constructor(
+    readonly bn: boolean,
+    seed: number,
+  ) {
+    const p = initialParams(seed);
+    const param = (v: Float32Array, shape: number[]) =>
+      mb.keep(mb.fromArray(v, shape, "float32").requiresGrad_());
+    this.W = p.W.map((w, l) => param(w, [LAYERS[l], LAYERS[l + 1]]));
+    this.b = p.b.map((b, l) => param(b, [LAYERS[l + 1]]));
+    if (bn) {
+      for (let l = 0; l < 3; l++) {
+        const c = LAYERS[l + 1];
+        this.gamma.push(param(new Float32Array(c).fill(1), [c]));
+        this.beta.push(param(new Float32Array(c), [c]));
+        this.runMean.push(mb.keep(mb.fromArray(new Float32Array(c), [c], "float32")));
+        this.runVar.push(mb.keep(mb.fromArray(new Float32Array(c).fill(1), [c], "float32")));
+      }
+    }
+  }
+
+  /** Trainable parameters; with BN the hidden layers' bias is beta (a bias before BN cancels). */
+  params(): Tensor[] {
+    return this.bn ? [...this.W, this.b[3], ...this.gamma, ...this.beta] : [...this.W, ...this.b];
+  }
+
+  forward(x: Tensor, train: boolean): Tensor {
+    let h = x;
+    for (let l = 0; l < 4; l++) {
+      h = mb.matmul(h, this.W[l]);
+      if (this.bn && l < 3) {
+        if (train) {
+          const r = mb.batchNormTrain(h, this.gamma[l], this.beta[l], { eps: EPS, channelAxis: -1 });
+          mb.noGrad(() => {
+            this.runMean[l].assign(this.runMean[l].mul(1 - MOMENTUM).add(r.mean.mul(MOMENTUM)));
+            this.runVar[l].assign(this.runVar[l].mul(1 - MOMENTUM).add(r.varUnbiased.mul(MOMENTUM)));
+          });
+          h = r.y;
+        } else {
+          const scale = this.gamma[l].div(this.runVar[l].add(EPS).sqrt());
+          h = h.sub(this.runMean[l]).mul(scale).add(this.beta[l]);
+        }
+      } else {
+        h = h.add(this.b[l]);
+      }
+      if (l < 3) h = h.sigmoid();
+    }
+    return h;
+  }
+
+  step(x: Float32Array, y: Int32Array, batch: number): void {
+    mb.tidy(() => {
+      const xt = mb.fromArray(x, [batch, 784], "float32");
+      const onehot = mb.oneHot(mb.fromArray(y, [batch], "int32"), 10);
+      const logits = this.forward(xt, true);
+      const loss = logits.logSoftmax(1).mul(onehot).sum().neg().div(batch);
+      loss.backward();
+      mb.noGrad(() => {
+        for (const p of this.params()) {
+          p.assign(p.sub(p.grad!.mul(LR)));
+          p.grad!.dispose();
+          p.grad = null;
+        }
+      });
+    });
+  }
+
+  async accuracy(data: Mnist): Promise<number> {
+    const n = data.testY.length;
+    const idx = Int32Array.from({ length: n }, (_, i) => i);
+    const { x } = gatherBatch(data.testX, data.testY, idx, 0, n);
+    const pred = mb.noGrad(() =>
+      mb.tidy(() => this.forward(mb.fromArray(x, [n, 784], "float32"), false).argmax(1)),
+    );
+    const p = await pred.data();
+    pred.dispose();
+    let ok = 0;
+    for (let i = 0; i < n; i++) if (p[i] === data.testY[i]) ok++;
+    return (100 * ok) / n;
+  }
+
+  dispose(): void {
+    for (const t of [...this.W, ...this.b, ...this.gamma, ...this.beta, ...this.runMean, ...this.runVar])
+      t.dispose();
+  }
+}
+
+/** Keeps async backends honest: a step is finished when its results can be read. */
+async function settle(net: MbNet): Promise<void> {
+  await net.W[0].data();
+}
+
+export const W3_CASES = [
+  { bn: true, batch: 60 },
+  { bn: true, batch: 256 },
+  { bn: false, batch: 60 },
+  { bn: false, batch: 256 },
+];
+
+/**
+ * One epoch from the shared initial weights and batch order, timed in segments (the median
+ * segment is the throughput). Warm-up steps run on a separate throwaway net so that training
+ * sees exactly the same updates as every other implementation. `budgetMs` stops slow
+ * implementations early: their accuracy is then not reported.
+ */
+export async function w3Generic(
+  impl: string,
+  data: Mnist,
+  make: (bn: boolean) => {
+    step(x: Float32Array, y: Int32Array, b: number): void;
+    accuracy(d: Mnist): Promise<number>;
+    settle(): Promise<void>;
+    dispose(): void;
+  },
+  budgetMs: number,
+  onlyBn = false,
+): Promise<CaseResult[]> {
+  const out: CaseResult[] = [];
+  const order = permutation(60000, 42);
+  for (const cs of W3_CASES) {
+    if (onlyBn && !(cs.bn && cs.batch === 60)) continue;
+    const steps = Math.floor(60000 / cs.batch);
+    const warm = make(cs.bn);
+    const bx = new Float32Array(cs.batch * 784);
+    const by = new Int32Array(cs.batch);
+    for (let s = 0; s < 5; s++) {
+      gatherBatch(data.trainX, data.trainY, order, s * cs.batch, cs.batch, bx, by);
+      warm.step(bx, by, cs.batch);
+    }
+    await warm.settle();
+    warm.dispose();
+    const net = make(cs.bn);
+    const segments = 10;
+    const perSeg = Math.ceil(steps / segments);
+    const rates: number[] = [];
+    const start = performance.now();
+    let done = 0;
+    while (done < steps && performance.now() - start < budgetMs) {
+      const t0 = performance.now();
+      const end = Math.min(steps, done + perSeg);
+      const first = done;
+      // Checked every step too: on a software GPU one segment alone can take minutes.
+      for (; done < end && (done === first || performance.now() - start < budgetMs); done++) {
+        gatherBatch(data.trainX, data.trainY, order, done * cs.batch, cs.batch, bx, by);
+        net.step(bx, by, cs.batch);
+      }
+      await net.settle();
+      rates.push(((done - first) * cs.batch) / ((performance.now() - t0) / 1000));
+    }
+    const complete = done === steps;
+    const extra: Record<string, number | string> = { steps: done, of: steps };
+    if (complete) extra.accuracy = await net.accuracy(data);
+    else extra.note = `stopped after ${done}/${steps} steps (time budget)`;
+    out.push({
+      workload: "W3",
+      case: `MNIST ${cs.bn ? "BN" : "no BN"} batch ${cs.batch}`,
+      impl,
+      metric: "samples/s",
+      values: rates,
+      extra,
+    });
+    net.dispose();
+  }
+  return out;
+}
+
+export async function w3(impl: string, budgetMs: number, onlyBn = false): Promise<CaseResult[]> {
+  const data = loadMnist();
+  return w3Generic(
+    impl,
+    data,
+    (bn) => {
+      const net = new MbNet(bn, 7);
+      return {
+        step: (x, y, b) => net.step(x, y, b),
+        accuracy: (d) => net.accuracy(d),
+        settle: () => settle(net),
+        dispose: () => net.dispose(),
+      };
+    },
+    budgetMs,
+    onlyBn,
+  );
+}
+
+/** W4 with minibatch's DataLoader over the IDX file, if @minibatch/data provides one. */
+export async function w4(impl: string, sizes: number[]): Promise<CaseResult[]> {
+  const data: any = await import("@minibatch/data");
+  if (typeof data.DataLoader !== "function") throw new Error("@minibatch/data has no DataLoader yet");
+  const { mnistDir } = await import("./common");
+  const { join } = await import("node:path");
+  const file = join(mnistDir(), "train-images-idx3-ubyte");
+  if (!data.IdxDataset?.open) throw new Error("@minibatch/data has no IdxDataset.open");
+  const out: CaseResult[] = [];
+  for (const b of sizes) {
+    let epoch = 0;
+    const times = await measure(
+      async () => {
+        // Opening (reading) the file is part of the pipeline, as in the other rows.
+        const ds = await data.IdxDataset.open(file, { scale: 1 / 255 });
+        const loader = new data.DataLoader(ds, { batchSize: b, shuffle: true, seed: 42 });
+        loader.setEpoch?.(epoch++);
+        for await (const batch of loader) mb.dispose(batch);
+      },
+      { warmup: 1, reps: 5, minReps: 3, budgetMs: 4000 },
+    );
+    out.push({
+      workload: "W4",
+      case: `pipeline B=${b}`,
+      impl,
+      metric: "samples/s",
+      values: times.map((t) => 60000 / (t / 1000)),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,147 @@
+import type { TensorInfo } from "@minibatch/tensor";
+import { describe, expect, it } from "vitest";
+import { CpuBackend } from "../src/backend";
+import { batchNormGradKernel, batchNormTrainKernel } from "../src/kernels/batchnorm";
+import { fastBatchNormGradKernel, fastBatchNormTrainKernel, fastMatmulKernel } from "../src/kernels/fast";
+import { matmulKernel } from "../src/kernels/matmul";
+import { wasmRuntime, wasmStatus } from "../src/wasm/runtime";
+
+const backend = new CpuBackend();
+
+/** A small deterministic generator, so a failure reproduces. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function info(shape: number[], fill?: () => number): TensorInfo {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const dataId = backend.alloc(size, "float32");
+  if (fill) for (let i = 0; i < size; i++) dataId.values[i] = fill();
+  return { dataId, shape, dtype: "float32", size };
+}
+
+const vals = (t: TensorInfo) => (t.dataId as { values: Float32Array }).values;
+
+function expectClose(got: Float32Array, want: Float32Array, rtol: number, atol: number): void {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(got[i] - want[i]) - (atol + rtol * Math.abs(want[i]));
+    if (!(err <= worst)) {
+      worst = Number.isNaN(err) ? Number.POSITIVE_INFINITY : err;
+      at = i;
+    }
+  }
+  if (at >= 0) expect(`index ${at}: ${got[at]}`).toBe(`index ${at}: ${want[at]}`);
+}
+
+describe("wasm runtime", () => {
+  it("loads with SIMD on Node.js 20", () => {
+    expect(wasmStatus()).toEqual({ enabled: true, reason: "" });
+  });
+
+  it("the committed module matches a fresh compile of asm/", async () => {
+    // @ts-expect-error: a plain .mjs script without types
+    const { render, TARGET } = await import("../scripts/build-wasm.mjs");
+    const { readFileSync } = await import("node:fs");
+    expect(readFileSync(TARGET, "utf8")).toBe(await render());
+  }, 60_000);
+});
+
+describe("fast matmul matches the TypeScript kernel", () => {
+  const r = rng(1);
+  const cases: [number, number, number, number, number, number][] = [
+    // [batch, batchA, batchB, m, n, k]
+    [1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 64, 64, 64],
+    [1, 1, 1, 60, 100, 784],
+    [1, 1, 1, 13, 17, 19],
+    [1, 1, 1, 5, 3, 1300],
+    [1, 1, 1, 67, 1030, 257],
+    [3, 3, 3, 7, 9, 11],
+    [4, 1, 4, 6, 10, 5],
+    [4, 4, 1, 33, 8, 3],
+    [2, 2, 2, 0 + 9, 4, 0],
+  ];
+  for (const [batch, batchA, batchB, m, n, k] of cases) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        it(`batch ${batch} (${batchA}, ${batchB}) ${m}x${k} @ ${k}x${n} transA=${transA} transB=${transB}`, () => {
+          const a = info(transA ? [batchA, k, m] : [batchA, m, k], () => r() * 2 - 1);
+          const b = info(transB ? [batchB, n, k] : [batchB, k, n], () => r() * 2 - 1);
+          const want = info([batch, m, n]);
+          const got = info([batch, m, n], () => Number.NaN); // every value must be written
+          const at = { batch, m, n, k, transA, transB, batchA, batchB };
+          matmulKernel(backend, [a, b], [want], at);
+          fastMatmulKernel(backend, [a, b], [got], at);
+          expectClose(vals(got), vals(want), 1e-5, 1e-5 * Math.sqrt(k));
+        });
+      }
+    }
+  }
+
+  it("survives memory growth between calls (views are refreshed)", () => {
+    const w = wasmRuntime();
+    expect(w).not.toBeNull();
+    const before = w?.exports.memory.buffer.byteLength ?? 0;
+    const n = 700; // 3 x 700^2 floats > the memory the small cases used
+    const a = info([1, n, n], () => r());
+    const b = info([1, n, n], () => r());
+    const got = info([1, n, n]);
+    const at = { batch: 1, m: n, n, k: n, transA: false, transB: false, batchA: 1, batchB: 1 };
+    fastMatmulKernel(backend, [a, b], [got], at);
+    expect(w?.exports.memory.buffer.byteLength).toBeGreaterThan(before);
+    const want = info([1, n, n]);
+    matmulKernel(backend, [a, b], [want], at);
+    expectClose(vals(got), vals(want), 1e-5, 1e-4);
+  });
+});
+
+describe("fast batch norm matches the TypeScript kernels", () => {
+  const r = rng(2);
+  const shapes: [number, number, number][] = [
+    // [outer, C, inner]
+    [256, 1024, 1],
+    [60, 100, 1],
+    [7, 13, 1],
+    [2, 3, 1],
+    [32, 64, 64],
+    [3, 5, 7],
+    [4, 3, 2],
+    [1, 6, 9],
+    [5, 1, 17],
+  ];
+  for (const [outer, channels, inner] of shapes) {
+    for (const offset of [0, 100]) {
+      it(`[${outer}, ${channels}, ${inner}] mean offset ${offset}`, () => {
+        const at = { outer, channels, inner, eps: 1e-5 };
+        const x = info([outer, channels, inner], () => offset + r() * 4 - 2);
+        const g = info([channels], () => r() + 0.5);
+        const b = info([channels], () => r() - 0.5);
+        const want = [info([outer, channels, inner]), info([channels]), info([channels]), info([channels])];
+        const got = want.map((t) => info([...t.shape], () => Number.NaN));
+        batchNormTrainKernel(backend, [x, g, b], want, at);
+        fastBatchNormTrainKernel(backend, [x, g, b], got, at);
+        for (let i = 0; i < 4; i++) expectClose(vals(got[i]), vals(want[i]), 1e-4, 1e-4);
+
+        const dy = info([outer, channels, inner], () => r() * 2 - 1);
+        const gin = [dy, x, g, want[1], want[2]];
+        const gw = [info([outer, channels, inner]), info([channels]), info([channels])];
+        const gg = gw.map((t) => info([...t.shape], () => Number.NaN));
+        batchNormGradKernel(backend, gin, gw, at);
+        fastBatchNormGradKernel(backend, gin, gg, at);
+        const n = outer * inner;
+        expectClose(vals(gg[0]), vals(gw[0]), 1e-3, 1e-4);
+        for (let i = 1; i < 3; i++) expectClose(vals(gg[i]), vals(gw[i]), 1e-4, 1e-5 * n);
+      });
+    }
+  }
+});
