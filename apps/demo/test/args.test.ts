@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+import { ArgError, HELP, parseArgs } from "../src/args";
+
+describe("parseArgs", () => {
+  it("gives the paper's defaults with no flags", () => {
+    const o = parseArgs([]);
+    expect(o).toMatchObject({
+      command: "train",
+      backend: "cpu",
+      model: "mlp",
+      batchSize: 60,
+      lr: 0.5,
+      json: false,
+    });
+    expect(o.norms).toEqual(["batch", "none"]);
+    expect(o.steps).toBeNull();
+  });
+
+  it("reads every flag, with a space or '='", () => {
+    const o = parseArgs([
+      "--backend=webgpu",
+      "--steps",
+      "20",
+      "--batch-size",
+      "32",
+      "--lr=0.1",
+      "--seed",
+      "7",
+      "--norm",
+      "none,batch,layer,group,renorm,ghost",
+      "--model",
+      "cnn",
+      "--out",
+      "x",
+      "--json",
+    ]);
+    expect(o).toMatchObject({
+      backend: "webgpu",
+      steps: 20,
+      batchSize: 32,
+      lr: 0.1,
+      seed: 7,
+      model: "cnn",
+      out: "x",
+    });
+    expect(o.norms).toHaveLength(6);
+    expect(o.json).toBe(true);
+  });
+
+  it("reads the subcommands and their flags", () => {
+    expect(
+      parseArgs(["batch-sizes", "--batch-sizes", "1,8", "--budget", "3", "--target", "0.8"]),
+    ).toMatchObject({
+      command: "batch-sizes",
+      batchSizes: [1, 8],
+      budget: 3,
+      target: 0.8,
+    });
+    expect(parseArgs(["lr", "--lrs", "0.5,15"]).lrs).toEqual([0.5, 15]);
+    expect(parseArgs(["--", "lr"]).command).toBe("lr");
+  });
+
+  it.each([
+    [["--bogus"], /unknown flag '--bogus'/],
+    [["--steps"], /--steps expects a value/],
+    [["--steps", "0"], /positive integer/],
+    [["--steps", "ten"], /expects a number/],
+    [["--lr", "-1"], /--lr must be positive/],
+    [["--norm", "batch,weird"], /--norm must be one of/],
+    [["--model", "rnn"], /--model must be one of mlp, cnn/],
+    [["--backend", "tpu"], /--backend must be one of cpu, webgpu/],
+    [["--steps", "5", "--epochs", "1"], /not both/],
+    [["--batch-size", "1"], /needs --batch-size 2 or more/],
+    [["fly"], /unknown command 'fly'/],
+    [["--json=1"], /takes no value/],
+    [["--seed", "1", "--seed", "2"], /given twice/],
+  ])("rejects %j", (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(ArgError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+
+  it("lets the baseline alone train on batches of one", () => {
+    expect(parseArgs(["--norm", "none", "--batch-size", "1"]).batchSize).toBe(1);
+  });
+
+  it("documents every flag in the help", () => {
+    for (const flag of [
+      "--backend",
+      "--steps",
+      "--epochs",
+      "--batch-size",
+      "--lr",
+      "--seed",
+      "--norm",
+      "--model",
+      "--out",
+      "--json",
+      "--help",
+    ]) {
+      expect(HELP).toContain(flag);
+    }
+  });
+});
