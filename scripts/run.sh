@@ -64,7 +64,8 @@ case "$cmd" in
     # In the test command a missing WebGPU adapter is a failure, never a skip.
     export MINIBATCH_REQUIRE_WEBGPU=${MINIBATCH_REQUIRE_WEBGPU:-1}
     pnpm exec biome check .
-    pnpm exec turbo run build typecheck lint test --output-logs=errors-only "$@"
+    # Two tasks at a time: the machines have 2 cores, and the WebGPU suites run on the CPU (SwiftShader).
+    pnpm exec turbo run build typecheck lint test --output-logs=errors-only --concurrency=2 --continue "$@"
     node scripts/install-test.mjs
     ;;
   demo)

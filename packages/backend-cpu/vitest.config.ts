@@ -5,6 +5,8 @@ export default defineProject({
   resolve: { alias: workspaceAliases },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    testTimeout: 60_000,
+    // Generous: WebGPU suites run on a software GPU (SwiftShader) on 2 shared cores in CI.
+    testTimeout: 300_000,
+    hookTimeout: 120_000,
   },
 });

@@ -5,7 +5,9 @@ export default defineProject({
   resolve: { alias: workspaceAliases },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    testTimeout: 60_000,
+    // Generous: WebGPU suites run on a software GPU (SwiftShader) on 2 shared cores in CI.
+    testTimeout: 300_000,
+    hookTimeout: 120_000,
     globalSetup: ["test/build-worker.ts"],
   },
 });
