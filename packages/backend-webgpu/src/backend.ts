@@ -100,8 +100,9 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * Matmul kernel: "large" (64x64 tiles, 4x4 outputs per thread) for hardware GPUs, "small"
-   * (16x16) for software adapters, whose shader compiler is slow on the large one.
+   * Matmul kernel: "large" (64x64 tiles, 4x4 outputs per thread) for hardware GPUs, "small" (4x4
+   * outputs per thread with no workgroup memory) for software adapters, whose shader compiler is
+   * slow on the large one and whose workgroup barriers are costly.
    */
   matmulTile: MatmulTile;
 

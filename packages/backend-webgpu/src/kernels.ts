@@ -399,10 +399,54 @@ ${elementwiseMain(`  // params: total, dim, inner, n
 // ---- reductions -------------------------------------------------------------------------------
 
 /**
- * Reductions over [outer, reduce, inner]. Short axes: one thread per output. Longer axes: one
- * workgroup per output, each thread striding over the axis, then a tree in workgroup memory.
+ * Tree reductions are sized to their work: `lanes` threads (a power of two) share one output, each
+ * first folding about REDUCE_CHUNK values of the axis in a loop, then the lanes combine as a tree
+ * in workgroup memory. Several outputs share a workgroup when the axis is short, so a [60, 100]
+ * column sum is 13 workgroups of 64 threads, not 100 of 256: on software adapters (SwiftShader)
+ * every workgroup barrier costs time in proportion to the workgroup's threads, and a short axis
+ * gains nothing from a wide tree.
  */
-function reduceSource(op: ReduceOp, t: string, wg: number): string {
+const REDUCE_CHUNK = 8;
+/** The most threads on one output (also the largest workgroup). */
+const MAX_LANES = 256;
+/** Workgroups never get fewer threads than this: short axes pack MIN_GROUP / lanes outputs. */
+const MIN_GROUP = 64;
+
+/** Threads per output for a reduction over `count` values. */
+export function reduceLanes(count: number): number {
+  let l = 1;
+  while (l < MAX_LANES && l * REDUCE_CHUNK < count) l *= 2;
+  return l;
+}
+
+/** Threads in a workgroup whose outputs each get `lanes` threads. */
+export const groupThreads = (lanes: number): number => Math.max(MIN_GROUP, lanes);
+
+/**
+ * WGSL declaring, for `lanes` threads per output: `lane` (this thread's place among them), `out`
+ * (its output index) and `valid` (out < params[0]). Threads past the end stay to the barriers.
+ */
+function lanesHead(lanes: number): string {
+  return `  let lane = li % ${lanes}u;
+  let out = (wid.y * nwg.x + wid.x) * ${groupThreads(lanes) / lanes}u + li / ${lanes}u;
+  let valid = out < U(0u);`;
+}
+
+/** The tree over each output's lanes; `step` combines slot li with slot li + s. */
+function lanesTree(lanes: number, step: string): string {
+  return `  for (var s = ${lanes >> 1}u; s > 0u; s = s >> 1u) {
+    if (lane < s) { ${step} }
+    workgroupBarrier();
+  }`;
+}
+
+/** The workgroup count for `outputs` outputs at `lanes` threads each. */
+function lanesGrid(b: WebGPUBackend, outputs: number, lanes: number): [number, number] {
+  return grid(b, Math.ceil(outputs / (groupThreads(lanes) / lanes)));
+}
+
+/** Reductions over [outer, reduce, inner]: `lanes` threads per output (see reduceLanes). */
+function reduceSource(op: ReduceOp, t: string, lanes: number): string {
   const f = t === "f32";
   const arg = op === "argmax" || op === "argmin";
   const isMax = op === "max" || op === "argmax";
@@ -411,7 +455,13 @@ function reduceSource(op: ReduceOp, t: string, wg: number): string {
   const init = op === "sum" ? `${t}(0)` : isMax ? lowest : highest;
   const nan = f ? "isnan_(v)" : "false";
   const better = isMax ? "b > a" : "b < a";
-  const helpers = `
+  const wg = groupThreads(lanes);
+  const step = arg ? "if (take(acc, ai, v, i32(r))) { acc = v; ai = i32(r); }" : "acc = comb(acc, v);";
+  const treeStep = arg
+    ? "if (take(sv[li], si[li], sv[li + s], si[li + s])) { sv[li] = sv[li + s]; si[li] = si[li + s]; }"
+    : "sv[li] = comb(sv[li], sv[li + s]);";
+  return `${PRELUDE}
+${bindings([["X", t]], [["Y", arg ? "i32" : t]])}
 fn nanv(v: ${t}) -> bool { return ${nan}; }
 // Whether (b, ib) replaces (a, ia): NaN wins, then the extreme, then the lower index.
 fn take(a: ${t}, ia: i32, b: ${t}, ib: i32) -> bool {
@@ -425,54 +475,28 @@ fn take(a: ${t}, ia: i32, b: ${t}, ib: i32) -> bool {
 }
 fn comb(a: ${t}, b: ${t}) -> ${t} {
   ${op === "sum" ? "return a + b;" : `if (nanv(a)) { return a; } if (nanv(b)) { return b; } return select(a, b, ${better});`}
-}`;
-  const step = arg ? "if (take(acc, ai, v, i32(r))) { acc = v; ai = i32(r); }" : "acc = comb(acc, v);";
-  const head = `${PRELUDE}
-${bindings([["X", t]], [["Y", arg ? "i32" : t]])}
-${helpers}
-`;
-  if (wg === 0) {
-    return `${head}
-${elementwiseMain(`  // params: outputs, reduce, inner
-  let reduce = U(1u);
-  let inner = U(2u);
-  let base = (i / inner) * reduce * inner + i % inner;
-  var acc: ${t} = ${init};
-  var ai = -1;
-  for (var r = 0u; r < reduce; r = r + 1u) {
-    let v = X[base + r * inner];
-    ${step}
-  }
-  Y[i] = ${arg ? "ai" : "acc"};`)}`;
-  }
-  const treeStep = arg
-    ? "if (take(sv[li], si[li], sv[li + s], si[li + s])) { sv[li] = sv[li + s]; si[li] = si[li + s]; }"
-    : "sv[li] = comb(sv[li], sv[li + s]);";
-  return `${head}
+}
 var<workgroup> sv: array<${t}, ${wg}>;
 var<workgroup> si: array<i32, ${wg}>;
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let out = wid.y * nwg.x + wid.x;
-  if (out >= U(0u)) { return; }
-  let reduce = U(1u);
+  // params: outputs, reduce, inner
+${lanesHead(lanes)}
+  let reduce = select(0u, U(1u), valid);
   let inner = U(2u);
   let base = (out / inner) * reduce * inner + out % inner;
   var acc: ${t} = ${init};
   var ai = -1;
-  for (var r = li; r < reduce; r = r + ${wg}u) {
+  for (var r = lane; r < reduce; r = r + ${lanes}u) {
     let v = X[base + r * inner];
     ${step}
   }
   sv[li] = acc;
   si[li] = ai;
   workgroupBarrier();
-  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
-    if (li < s) { ${treeStep} }
-    workgroupBarrier();
-  }
-  if (li == 0u) { Y[out] = ${arg ? "si[0]" : "sv[0]"}; }
+${lanesTree(lanes, treeStep)}
+  if (valid && lane == 0u) { Y[out] = ${arg ? "si[li]" : "sv[li]"}; }
 }`;
 }
 
@@ -483,12 +507,15 @@ const reduceKernel =
     const outputs = outer * inner;
     if (outputs === 0) return;
     const t = wgslType(x.dtype);
-    const wg = reduce <= 32 ? 0 : reduce <= 2048 ? 64 : 256;
-    const key = `reduce:${op}:${t}:${wg}`;
-    const params = [outputs, reduce, inner];
-    const source = () => reduceSource(op, t, wg);
-    if (wg === 0) runElementwise(b, key, source, [x], [y], params, outputs);
-    else b.dispatch(key, source, [data(x)], [data(y)], params, grid(b, outputs));
+    const lanes = reduceLanes(reduce);
+    b.dispatch(
+      `reduce:${op}:${t}:${lanes}`,
+      () => reduceSource(op, t, lanes),
+      [data(x)],
+      [data(y)],
+      [outputs, reduce, inner],
+      lanesGrid(b, outputs, lanes),
+    );
   };
 
 // ---- matmul -----------------------------------------------------------------------------------
@@ -563,13 +590,17 @@ ${rows
 }
 
 /**
- * The small tile: 16x16 outputs per workgroup, one per thread, through 16x16 slices of A and B in
- * workgroup memory. Used on software adapters (SwiftShader), where the 64x64 kernel takes
- * seconds to compile and brings nothing.
+ * The small tile, for software adapters (SwiftShader): each thread computes a 4x4 block of outputs
+ * straight from A and B, an 8x8 workgroup a 32x32 tile, with no workgroup memory and no barriers.
+ * On a CPU the operands are in cache anyway, while every barrier makes SwiftShader switch between
+ * all of the workgroup's threads; a tiled 16x16 kernel spent most of its time there. Out-of-range
+ * rows and columns load a clamped (valid) index and are not written.
  */
 function matmulSmallSource(transA: boolean, transB: boolean): string {
-  const aIdx = transA ? "aOff + ka * M + row" : "aOff + row * K + ka";
-  const bIdx = transB ? "bOff + col * K + kb" : "bOff + kb * N + col";
+  // Element (m, k) of A is at aOff + m * amS + k * akS; (k, n) of B at bOff + k * bkS + n * bnS.
+  const [amS, akS] = transA ? ["1u", "M"] : ["K", "1u"];
+  const [bkS, bnS] = transB ? ["1u", "K"] : ["N", "1u"];
+  const q = [0, 1, 2, 3];
   return `${PRELUDE}
 ${bindings(
   [
@@ -578,35 +609,38 @@ ${bindings(
   ],
   [["Y", "f32"]],
 )}
-var<workgroup> As: array<f32, 256>; // [row][kk]
-var<workgroup> Bs: array<f32, 256>; // [kk][col]
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  // params: M, N, K, batchA, batchB
   let M = U(0u);
   let N = U(1u);
   let K = U(2u);
   let bat = wid.z;
+  let row0 = (wid.y * 8u + lid.y) * 4u;
+  let col0 = (wid.x * 8u + lid.x) * 4u;
+  if (row0 >= M || col0 >= N) { return; }
   let aOff = select(bat, 0u, U(3u) == 1u) * M * K;
   let bOff = select(bat, 0u, U(4u) == 1u) * K * N;
-  let row = wid.y * 16u + lid.y;
-  let col = wid.x * 16u + lid.x;
-  var acc = 0.0;
-  for (var k0 = 0u; k0 < K; k0 = k0 + 16u) {
-    let ka = k0 + lid.x;
-    var v = 0.0;
-    if (row < M && ka < K) { v = A[${aIdx}]; }
-    As[lid.y * 16u + lid.x] = v;
-    let kb = k0 + lid.y;
-    var w = 0.0;
-    if (col < N && kb < K) { w = B[${bIdx}]; }
-    Bs[lid.y * 16u + lid.x] = w;
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk = kk + 1u) {
-      acc = acc + As[lid.y * 16u + kk] * Bs[kk * 16u + lid.x];
-    }
-    workgroupBarrier();
+${q.map((r) => `  let a${r} = aOff + min(row0 + ${r}u, M - 1u) * ${amS};`).join("\n")}
+${q.map((c) => `  let b${c} = bOff + min(col0 + ${c}u, N - 1u) * ${bnS};`).join("\n")}
+${q.map((r) => `  var acc${r} = vec4<f32>(0.0);`).join("\n")}
+  for (var k = 0u; k < K; k = k + 1u) {
+    let ka = k * ${akS};
+    let kb = k * ${bkS};
+    let a = vec4<f32>(A[a0 + ka], A[a1 + ka], A[a2 + ka], A[a3 + ka]);
+    let b = vec4<f32>(B[b0 + kb], B[b1 + kb], B[b2 + kb], B[b3 + kb]);
+${q.map((r) => `    acc${r} = acc${r} + a[${r}] * b;`).join("\n")}
   }
-  if (row < M && col < N) { Y[bat * M * N + row * N + col] = acc; }
+  let yOff = bat * M * N;
+${q
+  .map(
+    (r) => `  if (row0 + ${r}u < M) {
+    for (var c = 0u; c < 4u; c = c + 1u) {
+      if (col0 + c < N) { Y[yOff + (row0 + ${r}u) * N + col0 + c] = acc${r}[c]; }
+    }
+  }`,
+  )
+  .join("\n")}
 }`;
 }
 
@@ -624,7 +658,7 @@ const matmulKernel: Kernel<"matmul", WebGPUBackend> = (b, [x1, x2], [y], at) => 
     return;
   }
   const [key, source] = matmulPipeline(b.matmulTile, at.transA, at.transB);
-  const tile = b.matmulTile === "large" ? 64 : 16;
+  const tile = b.matmulTile === "large" ? 64 : 32;
   b.dispatch(
     key,
     source,
@@ -765,8 +799,9 @@ const conv2dGradInputKernel: Kernel<"conv2dGradInput", WebGPUBackend> = (b, [dy,
   );
 };
 
-/** One workgroup per filter weight, reducing over batch and output positions as a tree. */
-const CONV_GRAD_FILTER_SRC = `${PRELUDE}
+/** Per filter weight, a tree over batch and output positions (`lanes` threads per weight). */
+function convGradFilterSource(lanes: number): string {
+  return `${PRELUDE}
 ${bindings(
   [
     ["X", "f32"],
@@ -774,22 +809,21 @@ ${bindings(
   ],
   [["DW", "f32"]],
 )}
-var<workgroup> sv: array<f32, 256>;
-@compute @workgroup_size(256)
+var<workgroup> sv: array<f32, ${groupThreads(lanes)}>;
+@compute @workgroup_size(${groupThreads(lanes)})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let idx = wid.y * nwg.x + wid.x;
-  if (idx >= U(0u)) { return; }
+${lanesHead(lanes)}
 ${CONV_HEAD}
-  let ii = i32(idx);
+  let ii = i32(out);
   let kw = ii % KW;
   let kh = (ii / KW) % KH;
   let ci = (ii / (KW * KH)) % cg;
   let o = ii / (KW * KH * cg);
   let c = (o / og) * cg + ci;
-  let count = N * OH * OW;
+  let count = select(0, N * OH * OW, valid);
   var acc = 0.0;
-  for (var t = i32(li); t < count; t = t + 256) {
+  for (var t = i32(lane); t < count; t = t + ${lanes}) {
     let ow = t % OW;
     let oh = (t / OW) % OH;
     let n = t / (OW * OH);
@@ -801,22 +835,21 @@ ${CONV_HEAD}
   }
   sv[li] = acc;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (li < s) { sv[li] = sv[li] + sv[li + s]; }
-    workgroupBarrier();
-  }
-  if (li == 0u) { DW[idx] = sv[0]; }
+${lanesTree(lanes, "sv[li] = sv[li] + sv[li + s];")}
+  if (valid && lane == 0u) { DW[out] = sv[li]; }
 }`;
+}
 
 const conv2dGradFilterKernel: Kernel<"conv2dGradFilter", WebGPUBackend> = (b, [x, dy], [dw], at) => {
   if (dw.size === 0) return;
+  const lanes = reduceLanes(dy.shape[0] * dy.shape[2] * dy.shape[3]);
   b.dispatch(
-    "conv2dGradFilter",
-    () => CONV_GRAD_FILTER_SRC,
+    `conv2dGradFilter:${lanes}`,
+    () => convGradFilterSource(lanes),
     [data(x), data(dy)],
     [data(dw)],
     convParams(dw.size, x.shape, dy.shape, dw.shape, at),
-    grid(b, dw.size),
+    lanesGrid(b, dw.size, lanes),
   );
 };
 
@@ -983,8 +1016,12 @@ const avgPool2dGradKernel: Kernel<"avgPool2dGrad", WebGPUBackend> = (b, [dy], [d
 
 // ---- batch norm -------------------------------------------------------------------------------
 
-/** params: [C, outer, inner, eps]; x is [outer, C, inner]; one workgroup per channel. */
-const BN_STATS_SRC = `${PRELUDE}
+/**
+ * params: [C, outer, inner, eps]; x is [outer, C, inner]; `lanes` threads per channel (see
+ * reduceLanes), several channels per workgroup when outer * inner is small.
+ */
+function bnStatsSource(lanes: number): string {
+  return `${PRELUDE}
 ${bindings(
   [["X", "f32"]],
   [
@@ -993,45 +1030,45 @@ ${bindings(
     ["VAR", "f32"],
   ],
 )}
-var<workgroup> sv: array<f32, 256>;
-fn total(li: u32) -> f32 {
+var<workgroup> sv: array<f32, ${groupThreads(lanes)}>;
+// The sum of this channel's lanes, seen by all of them.
+fn total(li: u32, lane: u32) -> f32 {
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (li < s) { sv[li] = sv[li] + sv[li + s]; }
-    workgroupBarrier();
-  }
-  let r = sv[0];
+${lanesTree(lanes, "sv[li] = sv[li] + sv[li + s];")}
+  let r = sv[li - lane];
   workgroupBarrier();
   return r;
 }
-@compute @workgroup_size(256)
+@compute @workgroup_size(${groupThreads(lanes)})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let c = wid.y * nwg.x + wid.x;
+${lanesHead(lanes)}
+  let c = out;
   let C = U(0u);
-  if (c >= C) { return; }
   let inner = U(2u);
   let count = U(1u) * inner;
+  let n = select(0u, count, valid);
   var acc = 0.0;
-  for (var t = li; t < count; t = t + 256u) {
+  for (var t = lane; t < n; t = t + ${lanes}u) {
     acc = acc + X[((t / inner) * C + c) * inner + t % inner];
   }
   sv[li] = acc;
-  let mean = total(li) / f32(count);
+  let mean = total(li, lane) / f32(count);
   // a second pass over centred values: no cancellation from E[x^2] - E[x]^2
   acc = 0.0;
-  for (var t = li; t < count; t = t + 256u) {
+  for (var t = lane; t < n; t = t + ${lanes}u) {
     let d = X[((t / inner) * C + c) * inner + t % inner] - mean;
     acc = acc + d * d;
   }
   sv[li] = acc;
-  let ssd = total(li);
-  if (li == 0u) {
+  let ssd = total(li, lane);
+  if (valid && lane == 0u) {
     MEAN[c] = mean;
     INVSTD[c] = 1.0 / sqrt(ssd / f32(count) + F(3u));
     VAR[c] = ssd / f32(count - 1u);
   }
 }`;
+}
 
 const BN_APPLY_SRC = `${PRELUDE}
 ${bindings(
@@ -1055,13 +1092,14 @@ const batchNormTrainKernel: Kernel<"batchNormTrain", WebGPUBackend> = (
   at: BatchNormAttrs,
 ) => {
   if (at.channels === 0) return;
+  const lanes = reduceLanes(at.outer * at.inner);
   b.dispatch(
-    "bnStats",
-    () => BN_STATS_SRC,
+    `bnStats:${lanes}`,
+    () => bnStatsSource(lanes),
     [data(x)],
     [data(mean), data(invstd), data(varU)],
     [at.channels, at.outer, at.inner, f32bits(at.eps)],
-    grid(b, at.channels),
+    lanesGrid(b, at.channels, lanes),
   );
   runElementwise(
     b,
@@ -1074,8 +1112,9 @@ const batchNormTrainKernel: Kernel<"batchNormTrain", WebGPUBackend> = (
   );
 };
 
-/** Per channel: dbeta = sum(dy), dgamma = sum(dy * xhat), as two trees in one workgroup. */
-const BN_GRAD_STATS_SRC = `${PRELUDE}
+/** Per channel: dbeta = sum(dy), dgamma = sum(dy * xhat), as two trees (`lanes` threads each). */
+function bnGradStatsSource(lanes: number): string {
+  return `${PRELUDE}
 ${bindings(
   [
     ["DY", "f32"],
@@ -1088,21 +1127,21 @@ ${bindings(
     ["DBETA", "f32"],
   ],
 )}
-var<workgroup> s1: array<f32, 256>;
-var<workgroup> s2: array<f32, 256>;
-@compute @workgroup_size(256)
+var<workgroup> s1: array<f32, ${groupThreads(lanes)}>;
+var<workgroup> s2: array<f32, ${groupThreads(lanes)}>;
+@compute @workgroup_size(${groupThreads(lanes)})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let c = wid.y * nwg.x + wid.x;
+${lanesHead(lanes)}
   let C = U(0u);
-  if (c >= C) { return; }
+  let c = select(0u, out, valid);
   let inner = U(2u);
-  let count = U(1u) * inner;
+  let n = select(0u, U(1u) * inner, valid);
   let m = MEAN[c];
   let is = INVSTD[c];
   var a1 = 0.0;
   var a2 = 0.0;
-  for (var t = li; t < count; t = t + 256u) {
+  for (var t = lane; t < n; t = t + ${lanes}u) {
     let j = ((t / inner) * C + c) * inner + t % inner;
     let g = DY[j];
     a1 = a1 + g;
@@ -1111,18 +1150,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   s1[li] = a1;
   s2[li] = a2;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (li < s) {
-      s1[li] = s1[li] + s1[li + s];
-      s2[li] = s2[li] + s2[li + s];
-    }
-    workgroupBarrier();
-  }
-  if (li == 0u) {
-    DBETA[c] = s1[0];
-    DGAMMA[c] = s2[0];
+${lanesTree(lanes, "s1[li] = s1[li] + s1[li + s];\n      s2[li] = s2[li] + s2[li + s];")}
+  if (valid && lane == 0u) {
+    DBETA[c] = s1[li];
+    DGAMMA[c] = s2[li];
   }
 }`;
+}
 
 const BN_GRAD_DX_SRC = `${PRELUDE}
 ${bindings(
@@ -1151,13 +1185,14 @@ const batchNormGradKernel: Kernel<"batchNormGrad", WebGPUBackend> = (
   at,
 ) => {
   if (at.channels === 0) return;
+  const lanes = reduceLanes(at.outer * at.inner);
   b.dispatch(
-    "bnGradStats",
-    () => BN_GRAD_STATS_SRC,
+    `bnGradStats:${lanes}`,
+    () => bnGradStatsSource(lanes),
     [data(dy), data(x), data(mean), data(invstd)],
     [data(dgamma), data(dbeta)],
     [at.channels, at.outer, at.inner],
-    grid(b, at.channels),
+    lanesGrid(b, at.channels, lanes),
   );
   runElementwise(
     b,
@@ -1251,8 +1286,8 @@ const WARM_PIPELINES: readonly Warm[] = [
   ),
   ["unary:sigmoid:f32:f32", 1, 1, () => unarySource("sigmoid", "f32", "f32")],
   ["unary:relu:f32:f32", 1, 1, () => unarySource("relu", "f32", "f32")],
-  ["reduce:sum:f32:0", 1, 1, () => reduceSource("sum", "f32", 0)],
-  ["reduce:sum:f32:64", 1, 1, () => reduceSource("sum", "f32", 64)],
+  ["reduce:sum:f32:8", 1, 1, () => reduceSource("sum", "f32", 8)],
+  ["reduce:sum:f32:128", 1, 1, () => reduceSource("sum", "f32", 128)],
 ];
 
 export type { DType };
