@@ -1,5 +1,5 @@
 import { defineProject } from "vitest/config";
 
-// The bench has no tests (it must never run in `pnpm test`); this keeps a root vitest run from
-// failing on this folder.
+// The benchmarks themselves never run in `pnpm test`: only unit tests of the pure helpers
+// (src/*.test.ts: table formatting, medians, ratios) do.
 export default defineProject({ test: { include: ["src/**/*.test.ts"] } });

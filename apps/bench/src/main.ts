@@ -9,7 +9,8 @@ import { cpus, platform, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { type CaseResult, median, require } from "./common";
+import { type CaseResult, require } from "./common";
+import { cell, speedRatio } from "./format";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -56,8 +57,8 @@ const JOBS: Job[] = [
   { workload: "W3", impl: "tfjs-cpu", budgetMs: 25_000 },
   // onlyBn: just the BN batch-60 case (the one with a target).
   { workload: "W3", impl: "minibatch-ts", budgetMs: 10_000, onlyBn: true, env: TS },
-  { workload: "W3", impl: "minibatch-webgpu", budgetMs: 15_000, onlyBn: true },
-  { workload: "W3", impl: "tfjs-webgpu", budgetMs: 15_000, onlyBn: true },
+  { workload: "W3", impl: "minibatch-webgpu", budgetMs: 30_000, onlyBn: true },
+  { workload: "W3", impl: "tfjs-webgpu", budgetMs: 30_000, onlyBn: true },
   ...["plain loop", "minibatch", "tfjs-data"].map((impl) => ({ workload: "W4", impl, sizes: [60, 256] })),
   ...["minibatch", "tfjs-cpu", "tfjs-wasm"].map((impl) => ({ workload: "startup", impl })),
 ];
@@ -193,21 +194,6 @@ async function bundleSizes(): Promise<CaseResult[]> {
   return out;
 }
 
-function fmt(v: number): string {
-  const a = Math.abs(v);
-  if (a >= 1e5) return `${(v / 1000).toFixed(0)}k`;
-  if (a >= 1000) return v.toFixed(0);
-  if (a >= 100) return v.toFixed(1);
-  if (a >= 10) return v.toFixed(2);
-  return v.toFixed(3);
-}
-
-function cell(r: CaseResult): string {
-  if (!r.values.length) return "n/a";
-  if (r.values.length === 1) return fmt(r.values[0]);
-  return `${fmt(median(r.values))} (${fmt(Math.min(...r.values))}-${fmt(Math.max(...r.values))})`;
-}
-
 function extraText(r: CaseResult): string {
   const e = r.extra ?? {};
   const parts: string[] = [];
@@ -285,9 +271,7 @@ async function main(): Promise<void> {
     const parts: string[] = [];
     for (const r of rs) {
       if (!mine || !r.impl.startsWith("tfjs") || !r.values.length || !mine.values.length) continue;
-      const a = median(mine.values);
-      const b = median(r.values);
-      const ratio = lowerIsBetter ? b / a : a / b;
+      const ratio = speedRatio(mine.values, r.values, lowerIsBetter);
       (ratios[key] ??= {})[r.impl] = ratio;
       parts.push(`vs ${r.impl} ${ratio.toFixed(2)}x`);
     }

@@ -532,6 +532,73 @@ export function batchNormGrad(
   }
 }
 
+// ---- elementwise float32 arithmetic -----------------------------------------------------------
+//
+// y = a op b over n floats, op 0 add, 1 sub, 2 mul, 3 div; aScalar / bScalar make that operand one
+// float broadcast to all n (a stride-0 operand). f32x4 results equal the scalar JavaScript loop's
+// (an f32 op computed in f64 and rounded to f32 gives the correctly rounded f32 result).
+
+@inline
+function apply4(op: i32, p: v128, q: v128): v128 {
+  if (op === 0) return f32x4.add(p, q);
+  if (op === 1) return f32x4.sub(p, q);
+  if (op === 2) return f32x4.mul(p, q);
+  return f32x4.div(p, q);
+}
+
+@inline
+function apply1(op: i32, p: f32, q: f32): f32 {
+  if (op === 0) return p + q;
+  if (op === 1) return p - q;
+  if (op === 2) return p * q;
+  return p / q;
+}
+
+// Inlined into each call site of binaryF32 with constant op / scalar flags, so that Binaryen folds
+// the branches out of the loop.
+@inline
+function binaryLoop(op: i32, a: usize, b: usize, y: usize, n: i32, aScalar: bool, bScalar: bool): void {
+  const nv = n & ~3;
+  const as = load<f32>(a);
+  const bs = load<f32>(b);
+  const av = f32x4.splat(as);
+  const bv = f32x4.splat(bs);
+  for (let i = 0; i < nv; i += 4) {
+    const o = (<usize>i) << 2;
+    const p = aScalar ? av : v128.load(a + o);
+    const q = bScalar ? bv : v128.load(b + o);
+    v128.store(y + o, apply4(op, p, q));
+  }
+  for (let i = nv; i < n; i++) {
+    const o = (<usize>i) << 2;
+    store<f32>(y + o, apply1(op, aScalar ? as : load<f32>(a + o), bScalar ? bs : load<f32>(b + o)));
+  }
+}
+
+export function binaryF32(op: i32, a: usize, b: usize, y: usize, n: i32, aScalar: i32, bScalar: i32): void {
+  // One specialised loop per (op, operand kind) so that the branches leave the inner loop.
+  const sa = aScalar !== 0;
+  const sb = bScalar !== 0;
+  if (op === 0) {
+    if (sb) binaryLoop(0, a, b, y, n, false, true);
+    else if (sa) binaryLoop(0, a, b, y, n, true, false);
+    else binaryLoop(0, a, b, y, n, false, false);
+  } else if (op === 1) {
+    if (sb) binaryLoop(1, a, b, y, n, false, true);
+    else if (sa) binaryLoop(1, a, b, y, n, true, false);
+    else binaryLoop(1, a, b, y, n, false, false);
+  } else if (op === 2) {
+    if (sb) binaryLoop(2, a, b, y, n, false, true);
+    else if (sa) binaryLoop(2, a, b, y, n, true, false);
+    else binaryLoop(2, a, b, y, n, false, false);
+  } else {
+    if (sb) binaryLoop(3, a, b, y, n, false, true);
+    else if (sa) binaryLoop(3, a, b, y, n, true, false);
+    else binaryLoop(3, a, b, y, n, false, false);
+  }
+}
+
+
 /** First free byte after this module's static data: the JS side allocates from here. */
 export function heapBase(): usize {
   return __heap_base;

@@ -2,7 +2,12 @@ import type { TensorInfo } from "@minibatch/tensor";
 import { describe, expect, it } from "vitest";
 import { CpuBackend } from "../src/backend";
 import { batchNormGradKernel, batchNormTrainKernel } from "../src/kernels/batchnorm";
-import { fastBatchNormGradKernel, fastBatchNormTrainKernel, fastMatmulKernel } from "../src/kernels/fast";
+import {
+  fastBatchNormGradKernel,
+  fastBatchNormTrainKernel,
+  fastBinaryF32,
+  fastMatmulKernel,
+} from "../src/kernels/fast";
 import { matmulKernel } from "../src/kernels/matmul";
 import { wasmRuntime, wasmStatus } from "../src/wasm/runtime";
 
@@ -144,4 +149,40 @@ describe("fast batch norm matches the TypeScript kernels", () => {
       });
     }
   }
+});
+
+describe("fast float32 arithmetic equals the JavaScript loop bit for bit", () => {
+  const r = rng(3);
+  const ref: Record<string, (p: number, q: number) => number> = {
+    add: (p, q) => p + q,
+    sub: (p, q) => p - q,
+    mul: (p, q) => p * q,
+    div: (p, q) => p / q,
+  };
+  for (const op of Object.keys(ref)) {
+    for (const [na, nb] of [
+      [78403, 78403],
+      [5001, 1],
+      [1, 4099],
+    ]) {
+      it(`${op} [${na}] with [${nb}]`, () => {
+        const n = Math.max(na, nb);
+        const a = Float32Array.from({ length: na }, () => r() * 4 - 2);
+        const b = Float32Array.from({ length: nb }, () => r() * 4 - 2);
+        const want = new Float32Array(n);
+        for (let i = 0; i < n; i++) want[i] = ref[op](a[na === 1 ? 0 : i], b[nb === 1 ? 0 : i]);
+        const got = new Float32Array(n).fill(Number.NaN);
+        expect(fastBinaryF32(op, a, b, got)).toBe(true);
+        expect(got).toEqual(want);
+      });
+    }
+  }
+  it("declines small, broadcast and other ops", () => {
+    const y = new Float32Array(8192);
+    expect(fastBinaryF32("add", new Float32Array(10), new Float32Array(10), new Float32Array(10))).toBe(
+      false,
+    );
+    expect(fastBinaryF32("add", new Float32Array(8192), new Float32Array(64), y)).toBe(false);
+    expect(fastBinaryF32("pow", new Float32Array(8192), new Float32Array(8192), y)).toBe(false);
+  });
 });

@@ -258,10 +258,18 @@ export class WebGPUBackend implements Backend {
     if (this.disposed) return;
     this.flush();
     this.disposed = true;
-    for (const l of this.pool.values()) for (const b of l) b.destroy();
+    const buffers = [...this.pool.values()].flat();
     this.pool.clear();
     this.pooledBytes = 0;
-    this.device.destroy();
+    const device = this.device;
+    // Destroy only once the queue is idle: destroying a device while a software driver's threads
+    // still run its work has crashed the process (SwiftShader, under load).
+    const destroy = () => {
+      for (const b of buffers) b.destroy();
+      device.destroy();
+    };
+    if (this.lostError) destroy();
+    else device.queue.onSubmittedWorkDone().then(destroy, destroy);
     this.gpu = null;
   }
 

@@ -1,3 +1,4 @@
+import type { HostBatch } from "./collate-host";
 import type { Describe, WorkerDescriptor } from "./workers/descriptor";
 import { isReason } from "./workers/descriptor";
 
@@ -9,6 +10,11 @@ export interface MapStyleDataset<T = unknown> {
   getMany?(indices: readonly number[]): T[] | Promise<T[]>;
   /** How to rebuild this dataset in a worker thread, or why it cannot be. */
   describe?(): Describe;
+  /**
+   * Optional fast path of the default collate: the collated host batch of these samples, equal to
+   * `collateHost(getMany(indices))`, or null when this dataset cannot build it cheaply right now.
+   */
+  getBatch?(indices: readonly number[]): HostBatch | null;
 }
 
 export function isMapStyle(x: unknown): x is MapStyleDataset {
@@ -249,6 +255,20 @@ export class ZipDataset<T = unknown> extends Dataset<T> {
     const parts = this.datasets.map((d) => d.get(i));
     if (parts.some((p) => p instanceof Promise)) return Promise.all(parts).then((p) => this.combine(p));
     return this.combine(parts);
+  }
+  getBatch(indices: readonly number[]): HostBatch | null {
+    const parts: HostBatch[] = [];
+    for (const d of this.datasets) {
+      const p = d.getBatch?.(indices);
+      if (!p) return null;
+      parts.push(p);
+    }
+    if (!this.keys) return { k: "tuple", items: parts };
+    const fields: Record<string, HostBatch> = {};
+    this.keys.forEach((k, j) => {
+      fields[k] = parts[j];
+    });
+    return { k: "record", fields };
   }
   async getMany(indices: readonly number[]): Promise<T[]> {
     const cols = await Promise.all(this.datasets.map((d) => getMany(d, indices)));

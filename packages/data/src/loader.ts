@@ -222,6 +222,10 @@ export class DataLoader<T = unknown, B = unknown> implements AsyncIterable<B> {
       load = (indices, seq) => p.load(seq, indices, raw) as Promise<Loaded<T>>;
     } else {
       load = async (indices) => {
+        // Datasets that can collate a whole batch themselves (preloaded IDX files, zips of them)
+        // skip the per-sample objects of getMany + collateHost.
+        const direct = this.collateFn ? null : (ds.getBatch?.(indices) ?? null);
+        if (direct) return { host: direct };
         const samples = await getMany(ds, indices);
         return this.collateFn ? { samples } : { host: collateHost(samples) };
       };

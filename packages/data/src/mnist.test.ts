@@ -111,3 +111,17 @@ describe("loader timing", () => {
     );
   });
 });
+
+describe("the preloaded batch fast path", () => {
+  it("builds the same batches as collating the samples one by one", async () => {
+    const { collateHost } = await import("./collate-host");
+    const train = await openMnist(dir, { split: "train", flatten: true });
+    const indices = [59999, 0, 7, 8, 9, 31337, 12];
+    const fast = train.getBatch(indices);
+    const slow = collateHost(await train.getMany(indices));
+    expect(fast).toEqual(slow);
+    const lazy = await openMnist(dir, { split: "train", flatten: true, preload: false });
+    expect(lazy.getBatch(indices)).toBeNull();
+    expect(() => train.getBatch([60000])).toThrow(/out of range/);
+  });
+});

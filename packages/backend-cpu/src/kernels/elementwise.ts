@@ -1,5 +1,6 @@
 import type { BinaryOp, CompareOp, Kernel, TypedArray, UnaryOp } from "@minibatch/tensor";
 import { buf, type CpuBackend } from "../backend";
+import { fastBinaryF32 } from "./fast";
 import { forEachRow } from "./iterate";
 import { erf } from "./math";
 
@@ -70,10 +71,62 @@ function unaryLoop(op: UnaryOp, x: TypedArray, y: TypedArray): void {
   }
 }
 
+/**
+ * The float32 -> float32 loops of the common unary ops. unaryLoop sees float32, int32 and bool
+ * arrays, so V8 compiles its element accesses polymorphic (several times slower per element);
+ * this copy only ever sees Float32Array and stays monomorphic. Returns false for other ops.
+ */
+function unaryLoopF32(op: UnaryOp, x: Float32Array, y: Float32Array): boolean {
+  const n = x.length;
+  switch (op) {
+    case "neg":
+      for (let i = 0; i < n; i++) y[i] = -x[i];
+      return true;
+    case "exp":
+      for (let i = 0; i < n; i++) y[i] = Math.exp(x[i]);
+      return true;
+    case "log":
+      for (let i = 0; i < n; i++) y[i] = Math.log(x[i]);
+      return true;
+    case "sqrt":
+      for (let i = 0; i < n; i++) y[i] = Math.sqrt(x[i]);
+      return true;
+    case "rsqrt":
+      for (let i = 0; i < n; i++) y[i] = 1 / Math.sqrt(x[i]);
+      return true;
+    case "relu":
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        y[i] = v > 0 ? v : v === v ? 0 : v;
+      }
+      return true;
+    case "sigmoid":
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        // two forms so that exp never overflows (as in unaryLoop)
+        if (v >= 0) y[i] = 1 / (1 + Math.exp(-v));
+        else {
+          const e = Math.exp(v);
+          y[i] = e / (1 + e);
+        }
+      }
+      return true;
+    case "tanh":
+      for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]);
+      return true;
+    default:
+      return false;
+  }
+}
+
 export const unaryKernel =
   (op: UnaryOp): Kernel<UnaryOp, CpuBackend> =>
-  (_b, [x], [y]) =>
-    unaryLoop(op, buf(x), buf(y));
+  (_b, [x], [y]) => {
+    const xs = buf(x);
+    const ys = buf(y);
+    if (xs instanceof Float32Array && ys instanceof Float32Array && unaryLoopF32(op, xs, ys)) return;
+    unaryLoop(op, xs, ys);
+  };
 
 export const logicalNotKernel = unaryKernel("logicalNot") as Kernel<"logicalNot", CpuBackend>;
 
@@ -161,6 +214,91 @@ function binaryRow(
   }
 }
 
+/**
+ * binaryRow for float32 operands and the arithmetic ops only: monomorphic element accesses (see
+ * unaryLoopF32), and the two dominant shapes of a training step, equal shapes and a scalar
+ * operand (stride 0), get loops without the stride multiply. Returns false for other ops.
+ */
+function binaryRowF32(
+  op: BinaryOp | CompareOp,
+  a: Float32Array,
+  b: Float32Array,
+  y: Float32Array,
+  o: number,
+  ao: number,
+  bo: number,
+  n: number,
+  as: number,
+  bs: number,
+): boolean {
+  if (as === 1 && bs === 1) {
+    switch (op) {
+      case "add":
+        for (let i = 0; i < n; i++) y[o + i] = a[ao + i] + b[bo + i];
+        return true;
+      case "sub":
+        for (let i = 0; i < n; i++) y[o + i] = a[ao + i] - b[bo + i];
+        return true;
+      case "mul":
+        for (let i = 0; i < n; i++) y[o + i] = a[ao + i] * b[bo + i];
+        return true;
+      case "div":
+        for (let i = 0; i < n; i++) y[o + i] = a[ao + i] / b[bo + i];
+        return true;
+    }
+  } else if (as === 1 && bs === 0) {
+    const q = b[bo];
+    switch (op) {
+      case "add":
+        for (let i = 0; i < n; i++) y[o + i] = a[ao + i] + q;
+        return true;
+      case "sub":
+        for (let i = 0; i < n; i++) y[o + i] = a[ao + i] - q;
+        return true;
+      case "mul":
+        for (let i = 0; i < n; i++) y[o + i] = a[ao + i] * q;
+        return true;
+      case "div":
+        for (let i = 0; i < n; i++) y[o + i] = a[ao + i] / q;
+        return true;
+    }
+  } else if (as === 0 && bs === 1) {
+    const p = a[ao];
+    switch (op) {
+      case "add":
+        for (let i = 0; i < n; i++) y[o + i] = p + b[bo + i];
+        return true;
+      case "sub":
+        for (let i = 0; i < n; i++) y[o + i] = p - b[bo + i];
+        return true;
+      case "mul":
+        for (let i = 0; i < n; i++) y[o + i] = p * b[bo + i];
+        return true;
+      case "div":
+        for (let i = 0; i < n; i++) y[o + i] = p / b[bo + i];
+        return true;
+    }
+  }
+  switch (op) {
+    case "add":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] + b[bo + i * bs];
+      return true;
+    case "sub":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] - b[bo + i * bs];
+      return true;
+    case "mul":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] * b[bo + i * bs];
+      return true;
+    case "div":
+      for (let i = 0; i < n; i++) y[o + i] = a[ao + i * as] / b[bo + i * bs];
+      return true;
+    default:
+      return false;
+  }
+}
+
+const F32_ARITHMETIC = new Set<string>(["add", "sub", "mul", "div"]);
+
 export const binaryKernel =
   <K extends BinaryOp | CompareOp>(op: K): Kernel<K, CpuBackend> =>
   (_b, [a, b], [y], { aStrides, bStrides }) => {
@@ -168,6 +306,18 @@ export const binaryKernel =
     const bv = buf(b);
     const yv = buf(y);
     if (y.dtype === "int32" && op === "div") throw new Error("internal: integer div reached the kernel");
+    if (
+      F32_ARITHMETIC.has(op) &&
+      av instanceof Float32Array &&
+      bv instanceof Float32Array &&
+      yv instanceof Float32Array
+    ) {
+      if (fastBinaryF32(op, av, bv, yv)) return;
+      forEachRow(y.shape, [aStrides, bStrides], (o, off, n, inner) =>
+        binaryRowF32(op, av, bv, yv, o, off[0], off[1], n, inner[0], inner[1]),
+      );
+      return;
+    }
     forEachRow(y.shape, [aStrides, bStrides], (o, off, n, inner) =>
       binaryRow(op, av, bv, yv, o, off[0], off[1], n, inner[0], inner[1]),
     );

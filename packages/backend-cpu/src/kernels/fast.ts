@@ -28,6 +28,31 @@ export const fastMatmulKernel: Kernel<"matmul", CpuBackend> = (backend, inputs, 
   w.get(pc, C);
 };
 
+/** Below this many elements the two copies and the call cost more than SIMD saves over the JS loop. */
+const BINARY_MIN_SIZE = 4096;
+const BINARY_OPS: Record<string, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+
+/**
+ * Float32 add / sub / mul / div in wasm SIMD when both operands are either the output's full size
+ * (same layout: CPU buffers are contiguous) or a single value, the shapes of a training step's
+ * big elementwise ops (SGD updates, activation gradients). Returns false when it did not run.
+ */
+export function fastBinaryF32(op: string, a: Float32Array, b: Float32Array, y: Float32Array): boolean {
+  const code = BINARY_OPS[op];
+  const n = y.length;
+  if (code === undefined || n < BINARY_MIN_SIZE) return false;
+  if ((a.length !== n && a.length !== 1) || (b.length !== n && b.length !== 1)) return false;
+  const w = wasmRuntime();
+  if (!w) return false;
+  w.reset();
+  const pa = w.put(a);
+  const pb = w.put(b);
+  const py = w.alloc(n * 4);
+  w.exports.binaryF32(code, pa, pb, py, n, a.length === 1 ? 1 : 0, b.length === 1 ? 1 : 0);
+  w.get(py, y);
+  return true;
+}
+
 export const fastBatchNormTrainKernel: Kernel<"batchNormTrain", CpuBackend> = (
   backend,
   inputs,

@@ -19,6 +19,8 @@ export interface WasmKernels {
     transB: number,
     scratch: number,
   ): void;
+  /** y = a op b over n floats (op 0 add, 1 sub, 2 mul, 3 div); a scalar flag broadcasts one float. */
+  binaryF32(op: number, a: number, b: number, y: number, n: number, aScalar: number, bScalar: number): void;
   batchNormTrain(
     x: number,
     gamma: number,
