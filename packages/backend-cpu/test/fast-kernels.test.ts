@@ -71,6 +71,7 @@ describe("fast matmul matches the TypeScript kernel", () => {
     [1, 1, 1, 13, 17, 19],
     [1, 1, 1, 5, 3, 1300],
     [1, 1, 1, 67, 1030, 257],
+    [1, 1, 1, 173, 24, 40], // several MC row blocks, m not a multiple of the 5-row tile
     [3, 3, 3, 7, 9, 11],
     [4, 1, 4, 6, 10, 5],
     [4, 4, 1, 33, 8, 3],

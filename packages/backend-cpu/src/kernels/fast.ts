@@ -23,7 +23,7 @@ export const fastMatmulKernel: Kernel<"matmul", CpuBackend> = (backend, inputs, 
   const pa = w.put(A);
   const pb = w.put(B);
   const pc = w.alloc(C.length * 4);
-  const scratch = w.alloc(w.exports.gemmScratchBytes() + 128);
+  const scratch = w.alloc(w.exports.gemmScratchBytes());
   w.exports.gemm(pa, pb, pc, batch, batchA, batchB, m, n, k, transA ? 1 : 0, transB ? 1 : 0, scratch);
   w.get(pc, C);
 };

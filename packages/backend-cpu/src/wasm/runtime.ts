@@ -95,7 +95,7 @@ export class WasmRuntime {
     const c = this.alloc(n * n * 4);
     const g = this.alloc(n * 4);
     const stats = this.alloc(n * 4 * 5);
-    const scratch = this.alloc(e.gemmScratchBytes() + 128);
+    const scratch = this.alloc(e.gemmScratchBytes());
     const f = this.view();
     f.fill(0.5, a >> 2, (a >> 2) + 2 * n * n);
     f.fill(1, g >> 2, (g >> 2) + n);
