@@ -65,7 +65,7 @@ case "$cmd" in
     export MINIBATCH_REQUIRE_WEBGPU=${MINIBATCH_REQUIRE_WEBGPU:-1}
     pnpm exec biome check .
     # Two tasks at a time: the machines have 2 cores, and the WebGPU suites run on the CPU (SwiftShader).
-    pnpm exec turbo run build typecheck lint test --output-logs=errors-only --concurrency=2 --continue "$@"
+    pnpm exec turbo run build typecheck lint test --output-logs=new-only --concurrency=2 --continue "$@"
     node scripts/install-test.mjs
     ;;
   demo)
