@@ -139,10 +139,15 @@ export function checkpointFromBytes(
   return { extra, metadata };
 }
 
+// A variable specifier keeps browser bundlers from resolving Node's fs: only these two
+// Node-only functions load it, when called.
+const NODE_FS = "node:fs/promises";
+const nodeFs = (): Promise<typeof import("node:fs/promises")> => import(/* @vite-ignore */ NODE_FS);
+
 /** Writes a checkpoint file (Node.js; through a temporary file, so a crash never leaves half a checkpoint). */
 export async function saveCheckpoint(path: string, contents: CheckpointContents): Promise<void> {
   const bytes = await checkpointToBytes(contents);
-  const fs = await import("node:fs/promises");
+  const fs = await nodeFs();
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   await fs.writeFile(tmp, bytes);
   await fs.rename(tmp, path);
@@ -150,7 +155,7 @@ export async function saveCheckpoint(path: string, contents: CheckpointContents)
 
 /** Reads a checkpoint file (Node.js) into `model` and, when given, `optimizer`. */
 export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions): Promise<LoadedCheckpoint> {
-  const fs = await import("node:fs/promises");
+  const fs = await nodeFs();
   const bytes = await fs.readFile(path);
   return checkpointFromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), opts);
 }

@@ -1,5 +1,5 @@
 import { ENGINE } from "./engine";
-import { add, onesLike } from "./ops";
+import { add, onesLike, view } from "./ops";
 import { fmt, sameShape } from "./shape";
 import type { Tensor } from "./tensor";
 
@@ -130,7 +130,8 @@ export function backward(root: Tensor, grad?: Tensor): void {
     }
   };
   try {
-    accumulate(root, grad ? grad.clone() : onesLike(root));
+    // Views share the buffer (tensors are immutable), so handing gradients around copies nothing.
+    accumulate(root, grad ? view(grad, grad.shape, false) : onesLike(root));
     for (let k = order.length - 1; k >= 0; k--) {
       const node = order[k];
       const dys = node.outputs.map((o) => grads.get(o) ?? null);
@@ -146,7 +147,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
           );
         }
         // A gradient function may hand back the incoming gradient itself: never alias it.
-        accumulate(input, dys.includes(g) ? g.clone() : g);
+        accumulate(input, dys.includes(g) ? view(g, g.shape, false) : g);
       });
       for (const d of dys) d?.dispose();
     }
