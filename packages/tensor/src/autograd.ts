@@ -136,7 +136,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
       const node = order[k];
       const dys = node.outputs.map((o) => grads.get(o) ?? null);
       if (dys.every((d) => d === null)) continue;
-      const dxs = node.backward(dys);
+      const dxs = runNodeBackward(node, dys);
       for (const o of node.outputs) grads.delete(o);
       node.inputs.forEach((input, i) => {
         const g = dxs[i];
@@ -154,6 +154,21 @@ export function backward(root: Tensor, grad?: Tensor): void {
   } finally {
     ENGINE.gradEnabled = prev;
     for (const g of grads.values()) g.dispose();
+  }
+}
+
+function runNodeBackward(node: Node, dys: readonly (Tensor | null)[]): readonly (Tensor | null)[] {
+  try {
+    return node.backward(dys);
+  } catch (e) {
+    // The usual cause: the forward ran in a tidy() that has ended, disposing what the gradient needs.
+    if (e instanceof Error && /already disposed/.test(e.message)) {
+      throw new Error(
+        `backward: a tensor saved for the gradient of ${node.op} was already disposed (${e.message}); ` +
+          "call backward() inside the tidy() that built the graph, or keep() what it needs",
+      );
+    }
+    throw e;
   }
 }
 

@@ -48,6 +48,13 @@ describeBackends("conformance: errors name the op, the shapes and what was expec
     );
     expect(() => mb.ones([2]).sum().backward()).toThrow(/does not require a gradient/);
   });
+  it("backward after the tidy that built the graph has ended", () => {
+    const x = mb.ones([3], { requiresGrad: true });
+    const y = mb.tidy(() => x.mul(2).exp().sum());
+    expect(() => y.backward()).toThrow(
+      /backward: a tensor saved for the gradient of .* was already disposed .*call backward\(\) inside the tidy\(\)/,
+    );
+  });
   it("ragged nested arrays and bad values", () => {
     expect(() => mb.tensor([[1, 2], [3]])).toThrow(
       /ragged nested array: \[1\] has length 1, expected length 2/,
