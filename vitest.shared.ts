@@ -14,3 +14,10 @@ export const workspaceAliases: Record<string, string> = Object.fromEntries(
     join(root, "packages", name, "src", "index.ts"),
   ]),
 );
+
+/**
+ * Environment for every package's tests. MINIBATCH_CPU_POISON fills each new CPU buffer with NaN:
+ * the CPU backend reuses wasm heap blocks without clearing them, so a kernel that leaves an output
+ * element unwritten shows up as a NaN in some test instead of as a stale value in production.
+ */
+export const testEnv: Record<string, string> = { MINIBATCH_CPU_POISON: "1" };

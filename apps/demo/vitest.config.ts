@@ -1,9 +1,10 @@
 import { defineProject } from "vitest/config";
-import { workspaceAliases } from "../../vitest.shared.ts";
+import { testEnv, workspaceAliases } from "../../vitest.shared.ts";
 
 export default defineProject({
   resolve: { alias: workspaceAliases },
   test: {
+    env: testEnv,
     include: ["test/**/*.test.ts"],
     // The CLI tests run the built CLI (dist/cli.js); build it once before any test file.
     globalSetup: ["test/global-setup.ts"],

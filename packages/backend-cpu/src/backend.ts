@@ -8,11 +8,29 @@ import {
   type TypedArray,
 } from "@minibatch/tensor";
 import { KERNELS } from "./kernels";
+import { wasmRuntime } from "./wasm/runtime";
 
-/** A CPU buffer: the typed array is the storage itself. */
+/**
+ * A CPU buffer: the typed array is the storage itself. Float32 buffers of at least
+ * `RESIDENT_MIN_SIZE` values live in WebAssembly memory where the wasm kernels run (`ptr` is then
+ * their byte offset there, else -1), so those kernels work in place instead of copying. Such a
+ * `values` view is replaced when that memory grows: hold it only while no tensor is allocated.
+ */
 export interface CpuData {
   values: TypedArray;
   dtype: DType;
+  size: number;
+  ptr: number;
+}
+
+/** Below this, copying into wasm memory is cheaper than the bookkeeping of a heap block. */
+export const RESIDENT_MIN_SIZE = 64;
+
+const EMPTY = new Float32Array(0);
+
+function poisonRequested(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.MINIBATCH_CPU_POISON === "1";
 }
 
 export class CpuBackend implements Backend {
@@ -21,10 +39,20 @@ export class CpuBackend implements Backend {
   private live = 0;
   private liveBytes = 0;
 
+  /**
+   * Tests set MINIBATCH_CPU_POISON=1 to fill every new buffer with NaN (or -1 for integers): a
+   * reused heap block holds old values, so a kernel must write every output element.
+   */
+  private readonly poison = poisonRequested();
+
   alloc(size: number, dtype: DType): CpuData {
     this.live++;
     this.liveBytes += size * BYTES_PER_ELEMENT[dtype];
-    return { values: allocArray(dtype, size), dtype };
+    const d: CpuData = { values: EMPTY, dtype, size, ptr: -1 };
+    const w = dtype === "float32" && size >= RESIDENT_MIN_SIZE ? wasmRuntime() : null;
+    if (!w?.makeResident(d)) d.values = allocArray(dtype, size);
+    if (this.poison) d.values.fill(dtype === "float32" ? Number.NaN : -1);
+    return d;
   }
 
   write(id: object, values: TypedArray): void {
@@ -46,7 +74,8 @@ export class CpuBackend implements Backend {
   free(id: object): void {
     const d = id as CpuData;
     this.live--;
-    this.liveBytes -= d.values.length * BYTES_PER_ELEMENT[d.dtype];
+    this.liveBytes -= d.size * BYTES_PER_ELEMENT[d.dtype];
+    if (d.ptr >= 0) wasmRuntime()?.freeResident(d);
   }
 
   memory(): { buffers: number; bytes: number } {

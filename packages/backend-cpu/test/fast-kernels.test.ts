@@ -1,6 +1,6 @@
 import type { TensorInfo } from "@minibatch/tensor";
 import { describe, expect, it } from "vitest";
-import { CpuBackend } from "../src/backend";
+import { CpuBackend, type CpuData } from "../src/backend";
 import { batchNormGradKernel, batchNormTrainKernel } from "../src/kernels/batchnorm";
 import {
   fastBatchNormGradKernel,
@@ -25,10 +25,17 @@ function rng(seed: number): () => number {
   };
 }
 
-function info(shape: number[], fill?: () => number): TensorInfo {
+/**
+ * A float32 buffer; `resident: false` makes an ordinary array (as for small tensors, or ones made
+ * before the wasm module loaded), which the fast kernels copy in and out instead of using in place.
+ */
+function info(shape: number[], fill?: () => number, resident = true): TensorInfo {
   const size = shape.reduce((a, b) => a * b, 1);
-  const dataId = backend.alloc(size, "float32");
+  const dataId: CpuData = resident
+    ? backend.alloc(size, "float32")
+    : { values: new Float32Array(size), dtype: "float32", size, ptr: -1 };
   if (fill) for (let i = 0; i < size; i++) dataId.values[i] = fill();
+  else dataId.values.fill(0);
   return { dataId, shape, dtype: "float32", size };
 }
 
@@ -80,11 +87,13 @@ describe("fast matmul matches the TypeScript kernel", () => {
   for (const [batch, batchA, batchB, m, n, k] of cases) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
+        // Operands in wasm memory (used in place) and ordinary arrays (copied), mixed.
+        const resident = !transA || transB;
         it(`batch ${batch} (${batchA}, ${batchB}) ${m}x${k} @ ${k}x${n} transA=${transA} transB=${transB}`, () => {
-          const a = info(transA ? [batchA, k, m] : [batchA, m, k], () => r() * 2 - 1);
-          const b = info(transB ? [batchB, n, k] : [batchB, k, n], () => r() * 2 - 1);
+          const a = info(transA ? [batchA, k, m] : [batchA, m, k], () => r() * 2 - 1, resident);
+          const b = info(transB ? [batchB, n, k] : [batchB, k, n], () => r() * 2 - 1, !transB);
           const want = info([batch, m, n]);
-          const got = info([batch, m, n], () => Number.NaN); // every value must be written
+          const got = info([batch, m, n], () => Number.NaN, transA); // every value must be written
           const at = { batch, m, n, k, transA, transB, batchA, batchB };
           matmulKernel(backend, [a, b], [want], at);
           fastMatmulKernel(backend, [a, b], [got], at);
@@ -94,20 +103,26 @@ describe("fast matmul matches the TypeScript kernel", () => {
     }
   }
 
-  it("survives memory growth between calls (views are refreshed)", () => {
+  it("keeps resident views valid when wasm memory grows", () => {
     const w = wasmRuntime();
     expect(w).not.toBeNull();
-    const before = w?.exports.memory.buffer.byteLength ?? 0;
-    const n = 700; // 3 x 700^2 floats > the memory the small cases used
+    const n = 300;
     const a = info([1, n, n], () => r());
     const b = info([1, n, n], () => r());
+    const before = w?.exports.memory.buffer.byteLength ?? 0;
+    const copyA = vals(a).slice();
+    // Enough to force growth: every resident view (a's and b's included) is rebound.
+    const big = backend.alloc(before / 4 + 1024, "float32");
+    expect(w?.exports.memory.buffer.byteLength).toBeGreaterThan(before);
+    expect(vals(a).buffer).toBe(w?.exports.memory.buffer);
+    expect(vals(a)).toEqual(copyA);
     const got = info([1, n, n]);
     const at = { batch: 1, m: n, n, k: n, transA: false, transB: false, batchA: 1, batchB: 1 };
     fastMatmulKernel(backend, [a, b], [got], at);
-    expect(w?.exports.memory.buffer.byteLength).toBeGreaterThan(before);
     const want = info([1, n, n]);
     matmulKernel(backend, [a, b], [want], at);
     expectClose(vals(got), vals(want), 1e-5, 1e-4);
+    for (const d of [big, a.dataId, b.dataId, got.dataId, want.dataId]) backend.free(d);
   });
 });
 
@@ -129,19 +144,21 @@ describe("fast batch norm matches the TypeScript kernels", () => {
     for (const offset of [0, 100]) {
       it(`[${outer}, ${channels}, ${inner}] mean offset ${offset}`, () => {
         const at = { outer, channels, inner, eps: 1e-5 };
-        const x = info([outer, channels, inner], () => offset + r() * 4 - 2);
+        // With offset 100 the big operands are ordinary arrays, copied in and out.
+        const resident = offset === 0;
+        const x = info([outer, channels, inner], () => offset + r() * 4 - 2, resident);
         const g = info([channels], () => r() + 0.5);
         const b = info([channels], () => r() - 0.5);
         const want = [info([outer, channels, inner]), info([channels]), info([channels]), info([channels])];
-        const got = want.map((t) => info([...t.shape], () => Number.NaN));
+        const got = want.map((t) => info([...t.shape], () => Number.NaN, resident));
         batchNormTrainKernel(backend, [x, g, b], want, at);
         fastBatchNormTrainKernel(backend, [x, g, b], got, at);
         for (let i = 0; i < 4; i++) expectClose(vals(got[i]), vals(want[i]), 1e-4, 1e-4);
 
-        const dy = info([outer, channels, inner], () => r() * 2 - 1);
+        const dy = info([outer, channels, inner], () => r() * 2 - 1, resident);
         const gin = [dy, x, g, want[1], want[2]];
         const gw = [info([outer, channels, inner]), info([channels]), info([channels])];
-        const gg = gw.map((t) => info([...t.shape], () => Number.NaN));
+        const gg = gw.map((t) => info([...t.shape], () => Number.NaN, !resident));
         batchNormGradKernel(backend, gin, gw, at);
         fastBatchNormGradKernel(backend, gin, gg, at);
         const n = outer * inner;
@@ -166,24 +183,26 @@ describe("fast float32 arithmetic equals the JavaScript loop bit for bit", () =>
       [5001, 1],
       [1, 4099],
     ]) {
-      it(`${op} [${na}] with [${nb}]`, () => {
-        const n = Math.max(na, nb);
-        const a = Float32Array.from({ length: na }, () => r() * 4 - 2);
-        const b = Float32Array.from({ length: nb }, () => r() * 4 - 2);
-        const want = new Float32Array(n);
-        for (let i = 0; i < n; i++) want[i] = ref[op](a[na === 1 ? 0 : i], b[nb === 1 ? 0 : i]);
-        const got = new Float32Array(n).fill(Number.NaN);
-        expect(fastBinaryF32(op, a, b, got)).toBe(true);
-        expect(got).toEqual(want);
-      });
+      for (const resident of [true, false]) {
+        it(`${op} [${na}] with [${nb}]${resident ? "" : ", ordinary arrays"}`, () => {
+          const n = Math.max(na, nb);
+          const a = info([na], () => r() * 4 - 2, resident);
+          const b = info([nb], () => r() * 4 - 2, resident && nb > 1);
+          const want = new Float32Array(n);
+          const av = vals(a);
+          const bv = vals(b);
+          for (let i = 0; i < n; i++) want[i] = ref[op](av[na === 1 ? 0 : i], bv[nb === 1 ? 0 : i]);
+          const got = info([n], () => Number.NaN, !resident);
+          expect(fastBinaryF32(op, a, b, got)).toBe(true);
+          expect(vals(got)).toEqual(want);
+        });
+      }
     }
   }
   it("declines small, broadcast and other ops", () => {
-    const y = new Float32Array(8192);
-    expect(fastBinaryF32("add", new Float32Array(10), new Float32Array(10), new Float32Array(10))).toBe(
-      false,
-    );
-    expect(fastBinaryF32("add", new Float32Array(8192), new Float32Array(64), y)).toBe(false);
-    expect(fastBinaryF32("pow", new Float32Array(8192), new Float32Array(8192), y)).toBe(false);
+    const y = info([8192]);
+    expect(fastBinaryF32("add", info([10]), info([10]), info([10]))).toBe(false);
+    expect(fastBinaryF32("add", info([8192]), info([64]), y)).toBe(false);
+    expect(fastBinaryF32("pow", info([8192]), info([8192]), y)).toBe(false);
   });
 });

@@ -312,7 +312,7 @@ export const binaryKernel =
       bv instanceof Float32Array &&
       yv instanceof Float32Array
     ) {
-      if (fastBinaryF32(op, av, bv, yv)) return;
+      if (fastBinaryF32(op, a, b, y)) return;
       forEachRow(y.shape, [aStrides, bStrides], (o, off, n, inner) =>
         binaryRowF32(op, av, bv, yv, o, off[0], off[1], n, inner[0], inner[1]),
       );

@@ -1,34 +1,52 @@
-import type { Kernel } from "@minibatch/tensor";
-import { buf, type CpuBackend } from "../backend";
-import { wasmRuntime } from "../wasm/runtime";
+import type { Kernel, TensorInfo } from "@minibatch/tensor";
+import type { CpuBackend, CpuData } from "../backend";
+import { type WasmRuntime, wasmRuntime } from "../wasm/runtime";
 import { batchNormGradKernel, batchNormTrainKernel } from "./batchnorm";
 import { matmulKernel } from "./matmul";
 
 // Kernels that run in WebAssembly SIMD when it is available and fall back to the TypeScript
-// kernels (the reference in tests) otherwise. Inputs are copied into wasm memory and outputs
-// copied back: a copy is O(size) against the O(m n k) or multi-pass work of these kernels, and
-// it keeps every CpuData.values an ordinary typed array that wasm memory growth cannot detach.
+// kernels (the reference in tests) otherwise. Large float32 buffers already live in wasm memory
+// and are used in place; small ones (and any made before the module loaded) are copied into
+// temporary blocks and, for outputs, copied back.
+//
+// Order matters: taking a pointer may grow wasm memory, which replaces every resident view. So a
+// kernel first takes all its pointers, then runs, then copies non-resident outputs back.
 
-/** Below this many multiply-adds the copies and call cost more than the TypeScript loop saves. */
+const data = (t: TensorInfo) => t.dataId as CpuData;
+
+/** Pointers for the outputs: in place when resident, else temporary blocks to copy back from. */
+function outputs(w: WasmRuntime, ts: readonly TensorInfo[]): number[] {
+  return ts.map((t) => {
+    const d = data(t);
+    return d.ptr >= 0 ? d.ptr : w.temp(d.size * 4);
+  });
+}
+
+/** Copies temporary output blocks back into the outputs that are not resident, then frees them. */
+function finish(w: WasmRuntime, ts: readonly TensorInfo[], ptrs: readonly number[]): void {
+  ts.forEach((t, i) => {
+    const d = data(t);
+    if (d.ptr < 0) w.get(ptrs[i], d.values as Float32Array);
+  });
+  w.release();
+}
+
+/** Below this many multiply-adds the call costs more than the TypeScript loop saves. */
 const MATMUL_MIN_MACS = 2048;
 
-export const fastMatmulKernel: Kernel<"matmul", CpuBackend> = (backend, inputs, outputs, at) => {
+export const fastMatmulKernel: Kernel<"matmul", CpuBackend> = (backend, inputs, outs, at) => {
   const { m, n, k, batch, batchA, batchB, transA, transB } = at;
   const w = m * n * k * batch >= MATMUL_MIN_MACS ? wasmRuntime() : null;
-  if (!w) return matmulKernel(backend, inputs, outputs, at);
-  const A = buf(inputs[0]);
-  const B = buf(inputs[1]);
-  const C = buf(outputs[0]);
-  w.reset();
-  const pa = w.put(A);
-  const pb = w.put(B);
-  const pc = w.alloc(C.length * 4);
-  const scratch = w.alloc(w.exports.gemmScratchBytes());
+  if (!w) return matmulKernel(backend, inputs, outs, at);
+  const scratch = w.scratch(w.exports.gemmScratchBytes());
+  const pa = w.input(data(inputs[0]));
+  const pb = w.input(data(inputs[1]));
+  const [pc] = outputs(w, outs);
   w.exports.gemm(pa, pb, pc, batch, batchA, batchB, m, n, k, transA ? 1 : 0, transB ? 1 : 0, scratch);
-  w.get(pc, C);
+  finish(w, outs, [pc]);
 };
 
-/** Below this many elements the two copies and the call cost more than SIMD saves over the JS loop. */
+/** Below this many elements the call (and copies of non-resident operands) cost more than SIMD saves. */
 const BINARY_MIN_SIZE = 4096;
 const BINARY_OPS: Record<string, number> = { add: 0, sub: 1, mul: 2, div: 3 };
 
@@ -37,66 +55,39 @@ const BINARY_OPS: Record<string, number> = { add: 0, sub: 1, mul: 2, div: 3 };
  * (same layout: CPU buffers are contiguous) or a single value, the shapes of a training step's
  * big elementwise ops (SGD updates, activation gradients). Returns false when it did not run.
  */
-export function fastBinaryF32(op: string, a: Float32Array, b: Float32Array, y: Float32Array): boolean {
+export function fastBinaryF32(op: string, a: TensorInfo, b: TensorInfo, y: TensorInfo): boolean {
   const code = BINARY_OPS[op];
-  const n = y.length;
+  const n = y.size;
   if (code === undefined || n < BINARY_MIN_SIZE) return false;
-  if ((a.length !== n && a.length !== 1) || (b.length !== n && b.length !== 1)) return false;
+  if ((a.size !== n && a.size !== 1) || (b.size !== n && b.size !== 1)) return false;
   const w = wasmRuntime();
   if (!w) return false;
-  w.reset();
-  const pa = w.put(a);
-  const pb = w.put(b);
-  const py = w.alloc(n * 4);
-  w.exports.binaryF32(code, pa, pb, py, n, a.length === 1 ? 1 : 0, b.length === 1 ? 1 : 0);
-  w.get(py, y);
+  const pa = w.input(data(a));
+  const pb = w.input(data(b));
+  const [py] = outputs(w, [y]);
+  w.exports.binaryF32(code, pa, pb, py, n, a.size === 1 ? 1 : 0, b.size === 1 ? 1 : 0);
+  finish(w, [y], [py]);
   return true;
 }
 
-export const fastBatchNormTrainKernel: Kernel<"batchNormTrain", CpuBackend> = (
-  backend,
-  inputs,
-  outputs,
-  at,
-) => {
+export const fastBatchNormTrainKernel: Kernel<"batchNormTrain", CpuBackend> = (backend, inputs, outs, at) => {
   const w = wasmRuntime();
-  if (!w) return batchNormTrainKernel(backend, inputs, outputs, at);
+  if (!w) return batchNormTrainKernel(backend, inputs, outs, at);
   const { outer, channels, inner, eps } = at;
-  const [y, mean, invstd, varU] = outputs.map((t) => buf(t));
-  w.reset();
-  const px = w.put(buf(inputs[0]));
-  const pg = w.put(buf(inputs[1]));
-  const pbeta = w.put(buf(inputs[2]));
-  const py = w.alloc(y.length * 4);
-  const pm = w.alloc(channels * 4);
-  const ps = w.alloc(channels * 4);
-  const pv = w.alloc(channels * 4);
-  const scratch = w.alloc(channels * 24);
+  const scratch = w.scratch(channels * 24);
+  const [px, pg, pbeta] = inputs.map((t) => w.input(data(t)));
+  const [py, pm, ps, pv] = outputs(w, outs);
   w.exports.batchNormTrain(px, pg, pbeta, py, pm, ps, pv, outer, channels, inner, eps, scratch);
-  w.get(py, y);
-  w.get(pm, mean);
-  w.get(ps, invstd);
-  w.get(pv, varU);
+  finish(w, outs, [py, pm, ps, pv]);
 };
 
-export const fastBatchNormGradKernel: Kernel<"batchNormGrad", CpuBackend> = (
-  backend,
-  inputs,
-  outputs,
-  at,
-) => {
+export const fastBatchNormGradKernel: Kernel<"batchNormGrad", CpuBackend> = (backend, inputs, outs, at) => {
   const w = wasmRuntime();
-  if (!w) return batchNormGradKernel(backend, inputs, outputs, at);
+  if (!w) return batchNormGradKernel(backend, inputs, outs, at);
   const { outer, channels, inner } = at;
-  const [dx, dgamma, dbeta] = outputs.map((t) => buf(t));
-  w.reset();
-  const [pdy, px, pg, pm, ps] = inputs.map((t) => w.put(buf(t)));
-  const pdx = w.alloc(dx.length * 4);
-  const pdg = w.alloc(channels * 4);
-  const pdb = w.alloc(channels * 4);
-  const scratch = w.alloc(channels * 28);
+  const scratch = w.scratch(channels * 28);
+  const [pdy, px, pg, pm, ps] = inputs.map((t) => w.input(data(t)));
+  const [pdx, pdg, pdb] = outputs(w, outs);
   w.exports.batchNormGrad(pdy, px, pg, pm, ps, pdx, pdg, pdb, outer, channels, inner, scratch);
-  w.get(pdx, dx);
-  w.get(pdg, dgamma);
-  w.get(pdb, dbeta);
+  finish(w, outs, [pdx, pdg, pdb]);
 };

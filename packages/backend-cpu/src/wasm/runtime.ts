@@ -1,3 +1,4 @@
+import { Heap } from "./heap";
 import { WASM_BASE64 } from "./module";
 
 /** The exports of asm/kernels.ts; every pointer is a byte offset into `memory`. */
@@ -60,22 +61,37 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** Storage that lives in wasm memory: `values` is a view at byte offset `ptr`, rebound on growth. */
+export interface Resident {
+  ptr: number;
+  size: number;
+  values: Float32Array | Int32Array | Uint8Array;
+}
+
 /**
- * The wasm kernels with a bump allocator over their linear memory. Each kernel call resets the
- * allocator, copies its inputs in, runs and copies its outputs out, so nothing outside a call
- * points into this memory: growing it (which detaches old views) is safe between calls.
+ * The wasm kernels and the heap over their linear memory. Large float32 tensors of the CPU
+ * backend live in this memory (see CpuBackend.alloc), so the kernels read and write them in place;
+ * smaller ones, and any made before the module loaded, are ordinary arrays that a kernel call
+ * copies in and out of temporary blocks.
+ *
+ * Growing the memory detaches every view of it, so the runtime keeps the resident arrays and
+ * rebinds their views after each growth. Growth happens only inside `alloc`: a kernel takes all
+ * its pointers (which never move) before it touches any view.
  */
 export class WasmRuntime {
   readonly exports: WasmKernels;
+  readonly heap: Heap;
   private f32: Float32Array;
-  private top = 0;
-  private readonly base: number;
+  private readonly resident = new Set<Resident>();
+  private readonly temps: number[] = [];
+  private scratchPtr = -1;
+  private scratchBytes = 0;
 
   constructor(instance: WebAssembly.Instance) {
     this.exports = instance.exports as unknown as WasmKernels;
-    // 16-byte aligned so v128 loads of whole rows are aligned where the shapes allow.
-    this.base = (this.exports.heapBase() + 15) & ~15;
-    this.f32 = new Float32Array(this.exports.memory.buffer);
+    const mem = this.exports.memory;
+    this.heap = new Heap(this.exports.heapBase(), mem.buffer.byteLength, (minEnd) => this.growTo(minEnd));
+    this.f32 = new Float32Array(mem.buffer);
     this.warmUp();
   }
 
@@ -88,16 +104,16 @@ export class WasmRuntime {
    */
   private warmUp(): void {
     const e = this.exports;
-    this.reset();
     const n = 48;
-    const a = this.alloc(n * n * 4);
-    const b = this.alloc(n * n * 4);
-    const c = this.alloc(n * n * 4);
-    const g = this.alloc(n * 4);
-    const stats = this.alloc(n * 4 * 5);
-    const scratch = this.alloc(e.gemmScratchBytes());
+    const a = this.temp(n * n * 4);
+    const b = this.temp(n * n * 4);
+    const c = this.temp(n * n * 4);
+    const g = this.temp(n * 4);
+    const stats = this.temp(n * 4 * 5);
+    const scratch = this.scratch(e.gemmScratchBytes());
     const f = this.view();
-    f.fill(0.5, a >> 2, (a >> 2) + 2 * n * n);
+    f.fill(0.5, a >> 2, (a >> 2) + n * n);
+    f.fill(0.5, b >> 2, (b >> 2) + n * n);
     f.fill(1, g >> 2, (g >> 2) + n);
     for (let i = 0; i < WARM_UP_CALLS; i++) {
       e.gemm(a, b, c, 1, 1, 1, n, n, n, i & 1, (i >> 1) & 1, scratch);
@@ -130,23 +146,57 @@ export class WasmRuntime {
         scratch,
       );
     }
+    this.release();
   }
 
-  /** Starts a kernel call: frees everything the previous call allocated. */
-  reset(): void {
-    this.top = this.base;
+  /**
+   * Gives `r` storage for `r.size` floats in wasm memory (contents undefined) and keeps its view
+   * current across growth. Returns false, leaving `r` untouched, when memory cannot grow.
+   */
+  makeResident(r: Resident): boolean {
+    const ptr = this.heap.alloc(r.size * 4);
+    if (ptr < 0) return false;
+    r.ptr = ptr;
+    r.values = new Float32Array(this.exports.memory.buffer, ptr, r.size);
+    this.resident.add(r);
+    return true;
   }
 
-  /** Reserves `bytes` (16-byte aligned) and returns the byte offset; grows memory when needed. */
-  alloc(bytes: number): number {
-    const p = this.top;
-    this.top = (p + bytes + 15) & ~15;
-    const mem = this.exports.memory;
-    if (this.top > mem.buffer.byteLength) {
-      const pages = Math.ceil((this.top - mem.buffer.byteLength) / 65536);
-      mem.grow(pages);
-    }
+  freeResident(r: Resident): void {
+    if (!this.resident.delete(r)) throw new Error("internal: freeing a wasm array twice");
+    this.heap.free(r.ptr);
+    r.ptr = -1;
+  }
+
+  /** Bytes for the current kernel call, freed by `release()`. */
+  temp(bytes: number): number {
+    const p = this.heap.alloc(bytes);
+    if (p < 0) throw new Error(`cpu backend: out of WebAssembly memory allocating ${bytes} bytes`);
+    this.temps.push(p);
     return p;
+  }
+
+  /** Frees the current call's temporary blocks. */
+  release(): void {
+    for (const p of this.temps) this.heap.free(p);
+    this.temps.length = 0;
+  }
+
+  /** A scratch block of at least `bytes` kept across calls (the kernels' packing buffers). */
+  scratch(bytes: number): number {
+    if (bytes > this.scratchBytes) {
+      if (this.scratchPtr >= 0) this.heap.free(this.scratchPtr);
+      this.scratchPtr = this.heap.alloc(bytes);
+      if (this.scratchPtr < 0)
+        throw new Error(`cpu backend: out of WebAssembly memory allocating ${bytes} bytes`);
+      this.scratchBytes = bytes;
+    }
+    return this.scratchPtr;
+  }
+
+  /** The byte offset of `r`'s storage: in place when resident, else a temporary copy of it. */
+  input(r: Resident): number {
+    return r.ptr >= 0 ? r.ptr : this.put(r.values as Float32Array);
   }
 
   /** A float32 view of the whole memory, recreated after growth detached the old one. */
@@ -156,9 +206,9 @@ export class WasmRuntime {
     return this.f32;
   }
 
-  /** Allocates room for `src` and copies it in. */
+  /** Allocates a temporary block for `src` and copies it in. */
   put(src: Float32Array): number {
-    const p = this.alloc(src.length * 4);
+    const p = this.temp(src.length * 4);
     this.view().set(src, p >> 2);
     return p;
   }
@@ -167,6 +217,32 @@ export class WasmRuntime {
   get(p: number, dst: Float32Array): void {
     const v = this.view();
     dst.set(v.subarray(p >> 2, (p >> 2) + dst.length));
+  }
+
+  /**
+   * Grows by at least half the current size, so a growing workload causes few growths (each one
+   * rebinds every resident view). Returns the new end, or -1 past wasm32's 4 GiB.
+   */
+  private growTo(minEnd: number): number {
+    const mem = this.exports.memory;
+    const have = mem.buffer.byteLength;
+    const want = Math.max(minEnd, Math.floor(have * 1.5));
+    const maxBytes = 65536 * 65536;
+    const pages = Math.ceil((Math.min(want, maxBytes) - have) / 65536);
+    if (have + pages * 65536 < minEnd) return -1;
+    try {
+      mem.grow(pages);
+    } catch {
+      // The engine refused (address space or a configured limit): try for just what is needed.
+      try {
+        mem.grow(Math.ceil((minEnd - have) / 65536));
+      } catch {
+        return -1;
+      }
+    }
+    const buffer = mem.buffer;
+    for (const r of this.resident) r.values = new Float32Array(buffer, r.ptr, r.size);
+    return buffer.byteLength;
   }
 }
 
