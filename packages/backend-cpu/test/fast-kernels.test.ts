@@ -2,6 +2,13 @@ import type { TensorInfo } from "@minibatch/tensor";
 import { describe, expect, it } from "vitest";
 import { CpuBackend, type CpuData } from "../src/backend";
 import { batchNormGradKernel, batchNormTrainKernel } from "../src/kernels/batchnorm";
+import { conv2dGradFilterKernel, conv2dGradInputKernel, conv2dKernel } from "../src/kernels/conv";
+import {
+  convPlan,
+  fastConv2dGradFilterKernel,
+  fastConv2dGradInputKernel,
+  fastConv2dKernel,
+} from "../src/kernels/conv-fast";
 import {
   fastBatchNormGradKernel,
   fastBatchNormTrainKernel,
@@ -205,4 +212,101 @@ describe("fast float32 arithmetic equals the JavaScript loop bit for bit", () =>
     expect(fastBinaryF32("add", info([8192]), info([64]), y)).toBe(false);
     expect(fastBinaryF32("pow", info([8192]), info([8192]), y)).toBe(false);
   });
+});
+
+describe("fast convolution (im2col + wasm gemm) matches the direct TypeScript kernels", () => {
+  const r = rng(4);
+  // [N, C, H, W], [O, KH, KW], stride, padding, dilation
+  const cases: [number[], number[], [number, number], [number, number], [number, number]][] = [
+    [
+      [4, 1, 28, 28],
+      [8, 5, 5],
+      [1, 1],
+      [0, 0],
+      [1, 1],
+    ], // the demo CNN's first layer
+    [
+      [3, 8, 12, 12],
+      [16, 5, 5],
+      [1, 1],
+      [2, 2],
+      [1, 1],
+    ],
+    [
+      [6, 3, 17, 13],
+      [12, 3, 4],
+      [2, 3],
+      [1, 2],
+      [1, 1],
+    ], // odd sizes, unequal strides and padding
+    [
+      [2, 4, 15, 15],
+      [6, 3, 3],
+      [1, 1],
+      [2, 2],
+      [2, 2],
+    ], // dilation
+    [
+      [5, 2, 9, 9],
+      [7, 9, 9],
+      [1, 1],
+      [4, 4],
+      [1, 1],
+    ], // kernel as large as the input
+    [
+      [8, 16, 20, 22],
+      [8, 1, 1],
+      [2, 2],
+      [0, 0],
+      [1, 1],
+    ], // 1x1, strided
+    [
+      [4, 8, 6, 6],
+      [8, 3, 3],
+      [1, 1],
+      [5, 5],
+      [1, 1],
+    ], // padding wider than the kernel reach
+  ];
+  for (const [[n, c, h, w], [o, kh, kw], stride, padding, dilation] of cases) {
+    const oh = Math.floor((h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) / stride[0]) + 1;
+    const ow = Math.floor((w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) / stride[1]) + 1;
+    for (const resident of [true, false]) {
+      it(`x [${n},${c},${h},${w}] w [${o},${c},${kh},${kw}] stride ${stride} padding ${padding} dilation ${dilation}${resident ? "" : ", ordinary arrays"}`, () => {
+        const at = { stride, padding, dilation, groups: 1 };
+        expect(convPlan([n, c, h, w], [o, c, kh, kw], [n, o, oh, ow], at)).not.toBeNull(); // the fast path runs
+        const x = info([n, c, h, w], () => r() * 2 - 1, resident);
+        const wt = info([o, c, kh, kw], () => r() * 2 - 1, resident);
+        const want = info([n, o, oh, ow]);
+        const got = info([n, o, oh, ow], () => Number.NaN, resident);
+        conv2dKernel(backend, [x, wt], [want], at);
+        fastConv2dKernel(backend, [x, wt], [got], at);
+        const tol = 1e-5 * Math.sqrt(c * kh * kw);
+        expectClose(vals(got), vals(want), 1e-5, tol);
+
+        const dy = info([n, o, oh, ow], () => r() * 2 - 1, resident);
+        const dxWant = info([n, c, h, w]);
+        const dxGot = info([n, c, h, w], () => Number.NaN, !resident);
+        conv2dGradInputKernel(backend, [dy, wt], [dxWant], at);
+        fastConv2dGradInputKernel(backend, [dy, wt], [dxGot], at);
+        expectClose(vals(dxGot), vals(dxWant), 1e-5, 1e-5 * Math.sqrt(o * kh * kw));
+
+        const dwWant = info([o, c, kh, kw]);
+        const dwGot = info([o, c, kh, kw], () => Number.NaN, resident);
+        conv2dGradFilterKernel(backend, [x, dy], [dwWant], at);
+        fastConv2dGradFilterKernel(backend, [x, dy], [dwGot], at);
+        expectClose(vals(dwGot), vals(dwWant), 1e-5, 1e-5 * Math.sqrt(n * oh * ow));
+      });
+    }
+  }
+});
+
+it("grouped and tiny convolutions take the direct kernels", () => {
+  const at = {
+    stride: [1, 1] as [number, number],
+    padding: [0, 0] as [number, number],
+    dilation: [1, 1] as [number, number],
+  };
+  expect(convPlan([8, 16, 20, 20], [16, 8, 3, 3], [8, 16, 18, 18], { ...at, groups: 2 })).toBeNull();
+  expect(convPlan([1, 1, 4, 4], [1, 1, 3, 3], [1, 1, 2, 2], { ...at, groups: 1 })).toBeNull();
 });

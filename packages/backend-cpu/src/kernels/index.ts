@@ -1,6 +1,6 @@
 import type { KernelTable } from "@minibatch/tensor";
 import type { CpuBackend } from "../backend";
-import { conv2dGradFilterKernel, conv2dGradInputKernel, conv2dKernel } from "./conv";
+import { fastConv2dGradFilterKernel, fastConv2dGradInputKernel, fastConv2dKernel } from "./conv-fast";
 import {
   binaryKernel,
   castKernel,
@@ -57,9 +57,10 @@ export const KERNELS: KernelTable<CpuBackend> = {
   concat: concatKernel,
   gather: gatherKernel,
   scatterAdd: scatterAddKernel,
-  conv2d: conv2dKernel,
-  conv2dGradInput: conv2dGradInputKernel,
-  conv2dGradFilter: conv2dGradFilterKernel,
+  // im2col + the wasm gemm, with the direct TypeScript kernels as fallback (see ./conv-fast.ts).
+  conv2d: fastConv2dKernel,
+  conv2dGradInput: fastConv2dGradInputKernel,
+  conv2dGradFilter: fastConv2dGradFilterKernel,
   maxPool2d: maxPool2dKernel,
   maxPool2dGrad: maxPool2dGradKernel,
   avgPool2d: avgPool2dKernel,
