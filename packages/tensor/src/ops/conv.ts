@@ -21,6 +21,12 @@ export function convOutSize(size: number, k: number, stride: number, pad: number
 
 /** 2-d convolution (cross-correlation, as PyTorch) of x [N, C, H, W] with w [O, C/groups, KH, KW]. */
 export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  if (bias != null && !Array.isArray((bias as { shape?: unknown }).shape)) {
+    // The PyTorch order is (input, weight, bias, ...): options passed third land here.
+    throw new Error(
+      `conv2d: bias must be a Tensor or null, got ${JSON.stringify(bias)}; options go fourth: conv2d(x, w, null, { stride })`,
+    );
+  }
   const attrs: Conv2dAttrs = {
     stride: pair(opts.stride ?? 1),
     padding: pair(opts.padding ?? 0),

@@ -19,6 +19,10 @@ describeBackends("conformance: errors name the op, the shapes and what was expec
     expect(() => mb.conv2d(mb.zeros([1, 3, 4, 4]), mb.zeros([2, 2, 3, 3]))).toThrow(
       /conv2d: weight \[2, 2, 3, 3\] expects 2 input channels/,
     );
+    // Options in the bias slot (the PyTorch argument order is input, weight, bias, options).
+    expect(() =>
+      mb.conv2d(mb.zeros([1, 1, 4, 4]), mb.zeros([1, 1, 3, 3]), { stride: 2 } as unknown as mb.Tensor),
+    ).toThrow(/conv2d: bias must be a Tensor or null, got \{"stride":2\}; options go fourth/);
   });
   it("bad axes", () => {
     expect(() => mb.sum(mb.zeros([2, 3]), 2)).toThrow(/sum: axis 2 is out of range for a tensor of rank 2/);
