@@ -14,6 +14,68 @@ export type HostBatch =
   /** Tensors, stacked on the main thread (never produced inside a worker). */
   | { k: "tensors"; tensors: unknown[] };
 
+/** The typed array that holds each host dtype. */
+export interface HostArrayOf {
+  float32: Float32Array;
+  int32: Int32Array;
+  bool: Uint8Array;
+}
+
+/**
+ * Where a dataset's `getBatch` takes its output arrays from. An array may be recycled from an
+ * earlier batch and still hold its values, so the dataset must write every element.
+ */
+export type HostAlloc = <D extends HostDType>(dtype: D, size: number) => HostArrayOf[D];
+
+/** A new (zeroed) array every time: the default where nothing recycles batches. */
+export const freshHost: HostAlloc = <D extends HostDType>(dtype: D, size: number) =>
+  allocHost(dtype, size) as HostArrayOf[D];
+
+/**
+ * Recycles the typed arrays of host batches once they have become tensors. Allocating a fresh
+ * batch-sized array costs more than filling it (the memory is zeroed, and touched for the first
+ * time), which for small decoded batches (MNIST at batch 60) is a large part of an epoch. Only
+ * arrays this pool lent are taken back: a dataset may put views of its own memory in a batch.
+ */
+export class HostArrayPool {
+  private readonly free = new Map<string, HostArrayOf[HostDType][]>();
+  /** Lent arrays and their free-list key (kept here, as a batch might label one with another dtype). */
+  private readonly lent = new WeakMap<object, string>();
+
+  readonly alloc: HostAlloc = <D extends HostDType>(dtype: D, size: number): HostArrayOf[D] => {
+    const key = `${dtype}:${size}`;
+    const a = (this.free.get(key)?.pop() ?? allocHost(dtype, size)) as HostArrayOf[D];
+    this.lent.set(a, key);
+    return a;
+  };
+
+  /**
+   * Takes back the lent arrays of `b`. Call it only when nothing reads them any more: after
+   * `hostBatchToTensors`, whose tensors hold copies (a backend writes the values into storage of
+   * its own that the engine allocated first, or queues them to a GPU at once).
+   */
+  release(b: HostBatch): void {
+    switch (b.k) {
+      case "nd": {
+        const a = b.data;
+        const key = this.lent.get(a);
+        if (key === undefined) return;
+        this.lent.delete(a);
+        const list = this.free.get(key);
+        if (list) list.push(a);
+        else this.free.set(key, [a]);
+        return;
+      }
+      case "tuple":
+        for (const item of b.items) this.release(item);
+        return;
+      case "record":
+        for (const key in b.fields) this.release(b.fields[key]);
+        return;
+    }
+  }
+}
+
 export function isTensorLike(x: unknown): boolean {
   return (
     typeof x === "object" &&
@@ -51,7 +113,7 @@ const where = (path: string) => (path ? ` at '${path}'` : "");
  * Stacks samples along a new first axis: numbers and booleans become [batch] arrays, typed arrays
  * and NDArrays [batch, ...shape]; arrays (tuples) and plain objects collate field by field.
  */
-export function collateHost(samples: readonly unknown[], path = ""): HostBatch {
+export function collateHost(samples: readonly unknown[], path = "", alloc: HostAlloc = freshHost): HostBatch {
   if (samples.length === 0) throw new Error("collate: cannot collate an empty batch");
   const first = samples[0];
   const kind = kindOf(first);
@@ -66,18 +128,18 @@ export function collateHost(samples: readonly unknown[], path = ""): HostBatch {
   }
   switch (kind) {
     case "number": {
-      const out = new Float32Array(samples.length);
+      const out = alloc("float32", samples.length);
       for (let i = 0; i < samples.length; i++) out[i] = samples[i] as number;
       return { k: "nd", data: out, shape: [samples.length], dtype: "float32" };
     }
     case "boolean": {
-      const out = new Uint8Array(samples.length);
+      const out = alloc("bool", samples.length);
       for (let i = 0; i < samples.length; i++) out[i] = samples[i] ? 1 : 0;
       return { k: "nd", data: out, shape: [samples.length], dtype: "bool" };
     }
     case "ndarray":
     case "typedarray":
-      return stackArrays(samples, path);
+      return stackArrays(samples, path, alloc);
     case "tensor":
       return { k: "tensors", tensors: [...samples] };
     case "tuple": {
@@ -96,6 +158,7 @@ export function collateHost(samples: readonly unknown[], path = ""): HostBatch {
           collateHost(
             samples.map((s) => (s as unknown[])[j]),
             path ? `${path}[${j}]` : `[${j}]`,
+            alloc,
           ),
         );
       }
@@ -116,6 +179,7 @@ export function collateHost(samples: readonly unknown[], path = ""): HostBatch {
         fields[key] = collateHost(
           samples.map((s) => (s as Record<string, unknown>)[key]),
           path ? `${path}.${key}` : key,
+          alloc,
         );
       }
       return { k: "record", fields };
@@ -131,13 +195,13 @@ export function collateHost(samples: readonly unknown[], path = ""): HostBatch {
   }
 }
 
-function stackArrays(samples: readonly unknown[], path: string): HostBatch {
+function stackArrays(samples: readonly unknown[], path: string, alloc: HostAlloc): HostBatch {
   const asNd = (x: unknown) => (isNDArray(x) ? x : new NDArray(x as NDArray["data"]));
   const first = asNd(samples[0]);
   const shape = first.shape;
   const size = first.size;
   const dtype = first.dtype;
-  const out = allocHost(dtype, size * samples.length);
+  const out: HostArrayOf[HostDType] = alloc(dtype, size * samples.length);
   for (let i = 0; i < samples.length; i++) {
     const a = i === 0 ? first : asNd(samples[i]);
     if (a.shape.length !== shape.length || a.shape.some((d, j) => d !== shape[j])) {

@@ -2,7 +2,7 @@ import "@minibatch/backend-cpu";
 import type { Tensor } from "@minibatch/tensor";
 import { describe, expect, it } from "vitest";
 import { defaultCollate } from "./collate";
-import { collateHost, transferables } from "./collate-host";
+import { collateHost, HostArrayPool, type HostBatch, transferables } from "./collate-host";
 import { ndarray } from "./ndarray";
 import { vals } from "./test-utils";
 
@@ -50,5 +50,58 @@ describe("collate", () => {
   it("lists the buffers to transfer", () => {
     const h = collateHost([{ a: Float32Array.of(1), b: [2, "x"] }]);
     expect(transferables(h)).toHaveLength(2);
+  });
+
+  it("recycles the arrays it lent once released, and only those", () => {
+    const pool = new HostArrayPool();
+    const a = pool.alloc("float32", 6);
+    const b = pool.alloc("int32", 2);
+    const own = new Float32Array(6);
+    const batch: HostBatch = {
+      k: "record",
+      fields: {
+        x: { k: "nd", data: a, shape: [2, 3], dtype: "float32" },
+        y: { k: "tuple", items: [{ k: "nd", data: b, shape: [2], dtype: "int32" }] },
+        z: { k: "nd", data: own, shape: [6], dtype: "float32" },
+      },
+    };
+    expect(pool.alloc("float32", 6)).not.toBe(a); // still lent
+    pool.release(batch);
+    pool.release(batch); // a second release must not hand the same array out twice
+    expect(pool.alloc("int32", 2)).toBe(b);
+    expect(pool.alloc("float32", 5)).toBeInstanceOf(Float32Array); // another size: a new array
+    const next = [pool.alloc("float32", 6), pool.alloc("float32", 6)];
+    expect(next).toContain(a);
+    expect(next).not.toContain(own); // the batch's own memory is never lent out
+  });
+
+  it("collates into arrays from the given allocator", () => {
+    const pool = new HostArrayPool();
+    const first = collateHost(
+      [
+        { x: 1, v: Float32Array.of(1, 2) },
+        { x: 2, v: Float32Array.of(3, 4) },
+      ],
+      "",
+      pool.alloc,
+    );
+    pool.release(first);
+    const second = collateHost(
+      [
+        { x: 5, v: Float32Array.of(6, 7) },
+        { x: 8, v: Float32Array.of(9, 10) },
+      ],
+      "",
+      pool.alloc,
+    );
+    expect(second).toEqual(
+      collateHost([
+        { x: 5, v: Float32Array.of(6, 7) },
+        { x: 8, v: Float32Array.of(9, 10) },
+      ]),
+    );
+    const leaf = (b: HostBatch, key: string) =>
+      (b as { fields: Record<string, { data: unknown }> }).fields[key].data;
+    expect(leaf(second, "v")).toBe(leaf(first, "v"));
   });
 });

@@ -1,4 +1,4 @@
-import type { HostBatch } from "./collate-host";
+import type { HostAlloc, HostBatch } from "./collate-host";
 import type { Describe, WorkerDescriptor } from "./workers/descriptor";
 import { isReason } from "./workers/descriptor";
 
@@ -13,8 +13,10 @@ export interface MapStyleDataset<T = unknown> {
   /**
    * Optional fast path of the default collate: the collated host batch of these samples, equal to
    * `collateHost(getMany(indices))`, or null when this dataset cannot build it cheaply right now.
+   * Output arrays come from `alloc` when given (the DataLoader recycles them between batches, so
+   * they may hold old values: write every element).
    */
-  getBatch?(indices: readonly number[]): HostBatch | null;
+  getBatch?(indices: readonly number[], alloc?: HostAlloc): HostBatch | null;
 }
 
 export function isMapStyle(x: unknown): x is MapStyleDataset {
@@ -256,10 +258,10 @@ export class ZipDataset<T = unknown> extends Dataset<T> {
     if (parts.some((p) => p instanceof Promise)) return Promise.all(parts).then((p) => this.combine(p));
     return this.combine(parts);
   }
-  getBatch(indices: readonly number[]): HostBatch | null {
+  getBatch(indices: readonly number[], alloc?: HostAlloc): HostBatch | null {
     const parts: HostBatch[] = [];
     for (const d of this.datasets) {
-      const p = d.getBatch?.(indices);
+      const p = d.getBatch?.(indices, alloc);
       if (!p) return null;
       parts.push(p);
     }

@@ -1,6 +1,6 @@
 export { type EpochTiming, timeEpoch } from "./bench";
 export { defaultCollate, hostBatchToTensors } from "./collate";
-export { collateHost, type HostBatch } from "./collate-host";
+export { collateHost, type HostAlloc, type HostArrayOf, type HostBatch } from "./collate-host";
 export {
   ArrayDataset,
   ConcatDataset,

@@ -1,5 +1,5 @@
 import { hostBatchToTensors } from "./collate";
-import { collateHost, type HostBatch } from "./collate-host";
+import { collateHost, HostArrayPool, type HostBatch } from "./collate-host";
 import { describeDataset, getMany, isMapStyle, type MapStyleDataset } from "./datasets";
 import {
   BatchSampler,
@@ -198,8 +198,13 @@ export class DataLoader<T = unknown, B = unknown> implements AsyncIterable<B> {
     return this.batchSampler ? this.iterateMap(epoch) : this.iterateStream(epoch);
   }
 
-  private finish(l: Loaded<T>): B | Promise<B> {
-    if ("host" in l) return hostBatchToTensors(l.host) as B;
+  private finish(l: Loaded<T>, pool: HostArrayPool | null): B | Promise<B> {
+    if ("host" in l) {
+      const out = hostBatchToTensors(l.host) as B;
+      // The tensors hold copies now, so the next batches can reuse the host arrays.
+      pool?.release(l.host);
+      return out;
+    }
     return this.collateFn!(l.samples);
   }
 
@@ -207,6 +212,7 @@ export class DataLoader<T = unknown, B = unknown> implements AsyncIterable<B> {
     const ds = this.dataset as MapStyleDataset<T>;
     const batches = this.batchSampler!.batches(epoch)[Symbol.iterator]();
     let pool: WorkerPool | null = null;
+    let hostPool: HostArrayPool | null = null;
     let load: (indices: readonly number[], seq: number) => Promise<Loaded<T>>;
     if (this.workers > 0) {
       const { WorkerPool } = await import("./workers/pool");
@@ -220,14 +226,18 @@ export class DataLoader<T = unknown, B = unknown> implements AsyncIterable<B> {
       const p = pool;
       const raw = !!this.collateFn;
       load = (indices, seq) => p.load(seq, indices, raw) as Promise<Loaded<T>>;
+    } else if (this.collateFn) {
+      load = async (indices) => ({ samples: await getMany(ds, indices) });
     } else {
+      // Batches of the default collate are built in recycled arrays (at most prefetch + 1 in use).
+      const arrays = new HostArrayPool();
+      hostPool = arrays;
       load = async (indices) => {
         // Datasets that can collate a whole batch themselves (preloaded IDX files, zips of them)
         // skip the per-sample objects of getMany + collateHost.
-        const direct = this.collateFn ? null : (ds.getBatch?.(indices) ?? null);
+        const direct = ds.getBatch?.(indices, arrays.alloc) ?? null;
         if (direct) return { host: direct };
-        const samples = await getMany(ds, indices);
-        return this.collateFn ? { samples } : { host: collateHost(samples) };
+        return { host: collateHost(await getMany(ds, indices), "", arrays.alloc) };
       };
     }
     const queue: Promise<Loaded<T>>[] = [];
@@ -246,7 +256,7 @@ export class DataLoader<T = unknown, B = unknown> implements AsyncIterable<B> {
       while (queue.length > 0) {
         const loaded = await queue.shift()!;
         fill();
-        yield await this.finish(loaded);
+        yield await this.finish(loaded, hostPool);
       }
     } finally {
       if (pool) await pool.terminate();
@@ -277,6 +287,7 @@ export class DataLoader<T = unknown, B = unknown> implements AsyncIterable<B> {
         queue.push(tail);
       }
     };
+    const arrays = this.collateFn ? null : new HostArrayPool();
     try {
       fill();
       while (queue.length > 0) {
@@ -284,9 +295,9 @@ export class DataLoader<T = unknown, B = unknown> implements AsyncIterable<B> {
         if (samples.length === 0) break;
         if (samples.length < this.batchSize && this.dropLast) break;
         fill();
-        yield this.collateFn
-          ? await this.collateFn(samples)
-          : (hostBatchToTensors(collateHost(samples)) as B);
+        yield arrays
+          ? await this.finish({ host: collateHost(samples, "", arrays.alloc) }, arrays)
+          : await this.collateFn!(samples);
       }
     } finally {
       if (!done) await it.return?.(undefined);

@@ -1,5 +1,5 @@
 import { type FileHandle, open } from "node:fs/promises";
-import type { HostBatch } from "../collate-host";
+import { freshHost, type HostAlloc, type HostBatch } from "../collate-host";
 import { Dataset } from "../datasets";
 import { type HostDType, NDArray } from "../ndarray";
 import type { Describe } from "../workers/descriptor";
@@ -135,19 +135,71 @@ export class IdxFile {
   }
 }
 
+/** Whether this platform's typed arrays are little-endian (all current ones; checked anyway). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /**
- * out[dst + k] = bytes[src + k] * scale: unsigned bytes scaled to floats (MNIST), the loader's
- * hot loop. A separate function with one array type each, so V8 compiles it monomorphic.
+ * Rows `indices` of unsigned bytes, times `scale`, into float32 (MNIST images): the loader's hot
+ * loop. A separate function per output type, so that V8 compiles each one monomorphic.
  */
-function scaleBytes(
+function gatherBytesF32(
   bytes: Uint8Array,
-  src: number,
+  indices: readonly number[],
+  size: number,
   out: Float32Array,
-  dst: number,
-  count: number,
   scale: number,
 ): void {
-  for (let k = 0; k < count; k++) out[dst + k] = bytes[src + k] * scale;
+  if (LITTLE_ENDIAN && (size & 3) === 0 && (bytes.byteOffset & 3) === 0) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+    gatherWordsF32(words, indices, size >> 2, out, scale);
+    return;
+  }
+  for (let j = 0; j < indices.length; j++) {
+    const src = indices[j] * size;
+    const dst = j * size;
+    for (let k = 0; k < size; k++) out[dst + k] = bytes[src + k] * scale;
+  }
+}
+
+/**
+ * gatherBytesF32 for rows of whole 32-bit words: one load (and bounds check) per four bytes makes
+ * the loop about 1.5x as fast in V8. The values are the same: each byte is still multiplied by
+ * `scale` on its own.
+ */
+function gatherWordsF32(
+  words: Uint32Array,
+  indices: readonly number[],
+  wordsPerRow: number,
+  out: Float32Array,
+  scale: number,
+): void {
+  for (let j = 0; j < indices.length; j++) {
+    let src = indices[j] * wordsPerRow;
+    const end = src + wordsPerRow;
+    let dst = j * wordsPerRow * 4;
+    for (; src < end; src++, dst += 4) {
+      const w = words[src];
+      out[dst] = (w & 255) * scale;
+      out[dst + 1] = ((w >>> 8) & 255) * scale;
+      out[dst + 2] = ((w >>> 16) & 255) * scale;
+      out[dst + 3] = (w >>> 24) * scale;
+    }
+  }
+}
+
+/** gatherBytesF32 into int32 (labels); each value converts as decodeIdx stores it. */
+function gatherBytesI32(
+  bytes: Uint8Array,
+  indices: readonly number[],
+  size: number,
+  out: Int32Array,
+  scale: number,
+): void {
+  for (let j = 0; j < indices.length; j++) {
+    const src = indices[j] * size;
+    const dst = j * size;
+    for (let k = 0; k < size; k++) out[dst + k] = bytes[src + k] * scale;
+  }
 }
 
 export interface IdxDatasetOptions extends IdxDecodeOptions {
@@ -218,32 +270,35 @@ export class IdxDataset extends Dataset<NDArray> {
    * but decoded straight from the preloaded bytes into one typed array: no per-sample NDArray and
    * no second copy while stacking (the DataLoader's hot path). Null when the file is not preloaded.
    */
-  getBatch(indices: readonly number[]): HostBatch | null {
+  getBatch(indices: readonly number[], alloc: HostAlloc = freshHost): HostBatch | null {
     const bytes = this.file.bytes;
     if (!bytes) return null;
     const h = this.file.header;
     const size = h.recordSize;
     const n = h.dims[0];
-    const out =
-      this.dtype === "float32"
-        ? new Float32Array(indices.length * size)
-        : new Int32Array(indices.length * size);
-    const scale = this.options.scale;
-    const direct = h.typeCode === 0x08 && scale !== undefined;
     for (let j = 0; j < indices.length; j++) {
       const i = indices[j];
       if (!Number.isInteger(i) || i < 0 || i >= n) {
         throw new RangeError(`${this.file.path}: record ${i} is out of range (the file has ${n})`);
       }
-      if (direct) scaleBytes(bytes, i * size, out as Float32Array, j * size, size, scale);
-      else {
-        const rb = h.recordBytes;
+    }
+    const out = alloc(this.dtype, indices.length * size);
+    if (h.typeCode === 0x08) {
+      // Unsigned bytes need no decoding: one pass per batch instead of a decodeIdx call (and a
+      // subarray) per record, which for one-byte labels is most of their cost.
+      const scale = this.options.scale ?? 1;
+      if (out instanceof Float32Array) gatherBytesF32(bytes, indices, size, out, scale);
+      else gatherBytesI32(bytes, indices, size, out as Int32Array, scale);
+    } else {
+      const rb = h.recordBytes;
+      for (let j = 0; j < indices.length; j++) {
+        const i = indices[j];
         decodeIdx(
           h,
           bytes.subarray(i * rb, (i + 1) * rb),
           1,
           this.options,
-          out.subarray(j * size, (j + 1) * size),
+          out.subarray(j * size, (j + 1) * size) as Float32Array | Int32Array,
         );
       }
     }

@@ -3,9 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { collateHost, type HostAlloc, type HostArrayOf } from "../collate-host";
+import { allocHost } from "../ndarray";
 import { readIdxFile } from "./files";
 import { streamIdx } from "./idx";
-import { IdxDataset, IdxFile } from "./idx-file";
+import { IdxDataset, type IdxDatasetOptions, IdxFile } from "./idx-file";
 
 const dir = mkdtempSync(join(tmpdir(), "mb-idx-test-"));
 
@@ -112,6 +114,36 @@ describe("IDX", () => {
       /recordShape \[5\] has 5 elements/,
     );
     await ds.close();
+  });
+
+  it("builds the same batches as collating getMany, in recycled arrays, on every decode path", async () => {
+    const cases: [number, number[], IdxDatasetOptions][] = [
+      [0x08, [5, 2, 2], { scale: 1 / 255 }], // rows of whole words (the MNIST image path)
+      [0x08, [5, 3], { scale: 0.5 }], // rows of 3 bytes: byte by byte
+      [0x08, [5], {}], // one-byte labels to int32
+      [0x08, [5, 2], { dtype: "float32" }],
+      [0x08, [5, 2], { dtype: "int32", scale: 0.5 }],
+      [0x09, [5, 2], { scale: 0.25 }],
+      [0x0b, [5, 2], {}],
+    ];
+    for (const [code, dims, options] of cases) {
+      const n = dims.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: n }, (_, i) => (code === 0x09 ? -128 : 0) + ((i * 37) % 256));
+      const ds = await IdxDataset.open(
+        write(`batch-${code}-${dims.join("x")}`, idxBytes(code, dims, values)),
+        {
+          ...options,
+          preload: true,
+        },
+      );
+      const indices = [4, 0, 3, 3, 1];
+      const want = collateHost(await ds.getMany(indices));
+      expect(ds.getBatch(indices)).toEqual(want);
+      // A recycled array still holds the last batch's values: every element must be overwritten.
+      const dirty: HostAlloc = (dtype, size) => allocHost(dtype, size).fill(-7) as HostArrayOf[typeof dtype];
+      expect(ds.getBatch(indices, dirty)).toEqual(want);
+      await ds.close();
+    }
   });
 
   it("rejects a bad magic number, naming the file", async () => {
