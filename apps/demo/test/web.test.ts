@@ -130,4 +130,31 @@ describe("web demo", () => {
     await page.screenshot({ path: join(app, "test-results", "web-demo.png"), fullPage: true });
     await page.close();
   }, 150_000);
+
+  it("trains on the CPU backend with its WebAssembly kernels (?backend=cpu)", async () => {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${url}?backend=cpu&steps=40&evalEvery=10&trainSize=3000&testSize=500&norms=batch,none`);
+    await page.waitForFunction(
+      () => (window as any).__demo.phase === "ready" || (window as any).__demo.phase === "error",
+    );
+    await page.click("#start");
+    await page.waitForFunction(
+      () => (window as any).__demo.phase === "done" || (window as any).__demo.phase === "error",
+      undefined,
+      { timeout: 100_000 },
+    );
+    const state = (await page.evaluate(() => (window as any).__demo)) as PageState & {
+      wasm: { enabled: boolean; reason: string } | null;
+    };
+    expect(state.error).toBeNull();
+    expect(errors).toEqual([]);
+    expect(state.backend).toBe("cpu");
+    // The tensors live in wasm memory here: the kernels must have loaded in this browser.
+    expect(state.wasm).toEqual({ enabled: true, reason: "" });
+    const bn = state.runs.find((r) => r.name === "bn")!;
+    expect(bn.curve.at(-1)!.testAccuracy).toBeGreaterThan(0.6);
+    await page.close();
+  }, 150_000);
 });

@@ -1,4 +1,4 @@
-import "@minibatch/backend-cpu";
+import { initWasm, wasmStatus } from "@minibatch/backend-cpu";
 import { webgpuInfo } from "@minibatch/backend-webgpu";
 import { setBackend } from "@minibatch/tensor";
 import {
@@ -20,6 +20,8 @@ import { setupPad, showPreview, toMnist } from "./draw";
 interface DemoState {
   phase: "starting" | "loading" | "ready" | "training" | "done" | "error";
   backend: string;
+  /** On the CPU backend: whether its WebAssembly SIMD kernels run, and why not if they do not. */
+  wasm: { enabled: boolean; reason: string } | null;
   fallbackNote: string | null;
   evals: number;
   runs: RunResult[];
@@ -28,6 +30,7 @@ interface DemoState {
 const state: DemoState = {
   phase: "starting",
   backend: "",
+  wasm: null,
   fallbackNote: null,
   evals: 0,
   runs: [],
@@ -88,8 +91,12 @@ async function pickBackend(): Promise<void> {
       reason = (e as Error).message;
     }
   } else reason = "the CPU backend was asked for with ?backend=cpu";
+  // Browsers compile the CPU backend's wasm kernels asynchronously only; until then it would run
+  // its TypeScript kernels.
+  await initWasm();
   await setBackend("cpu");
   state.backend = "cpu";
+  state.wasm = wasmStatus();
   state.fallbackNote = `WebGPU is not available (${reason}). Training runs on the CPU backend instead, which is slower.`;
   badge.textContent = "Backend: CPU (fallback)";
   badge.dataset.backend = "cpu";
