@@ -3,7 +3,7 @@ import { type DType, promote } from "../dtype";
 import { broadcastShapes, broadcastStrides, fmt } from "../shape";
 import type { Tensor } from "../tensor";
 import { fromArray } from "./create";
-import { run1 } from "./run";
+import { composite, run1 } from "./run";
 
 const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set([
   "exp",
@@ -31,10 +31,12 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 }
 
 function unary(op: UnaryOp, x: Tensor): Tensor {
-  if (op === "logicalNot") return run1(op, [cast(x, "bool")], x.shape, "bool", {});
-  if (x.dtype === "bool") x = cast(x, FLOAT_ONLY.has(op) ? "float32" : "int32");
-  else if (FLOAT_ONLY.has(op)) x = cast(x, "float32");
-  return run1(op, [x], x.shape, x.dtype, {});
+  return composite([x], () => {
+    if (op === "logicalNot") return run1(op, [cast(x, "bool")], x.shape, "bool", {});
+    if (x.dtype === "bool") x = cast(x, FLOAT_ONLY.has(op) ? "float32" : "int32");
+    else if (FLOAT_ONLY.has(op)) x = cast(x, "float32");
+    return run1(op, [x], x.shape, x.dtype, {});
+  });
 }
 
 export const neg = (x: Tensor) => unary("neg", x);
@@ -58,31 +60,35 @@ export const square = (x: Tensor) => mul(x, x);
 
 /** Clamps to [min, max]; either bound may be omitted (null/undefined). */
 export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
-  const lo = min ?? Number.NEGATIVE_INFINITY;
-  const hi = max ?? Number.POSITIVE_INFINITY;
-  if (Number.isNaN(lo) || Number.isNaN(hi) || lo > hi) {
-    throw new Error(`clamp: expected min <= max, got min=${min}, max=${max}`);
-  }
-  if (x.dtype === "bool") x = cast(x, "int32");
-  const integral = (v: number) => Number.isInteger(v) || !Number.isFinite(v);
-  if (x.dtype === "int32" && !(integral(lo) && integral(hi))) x = cast(x, "float32");
-  return run1("clamp", [x], x.shape, x.dtype, { min: lo, max: hi });
+  return composite([x], () => {
+    const lo = min ?? Number.NEGATIVE_INFINITY;
+    const hi = max ?? Number.POSITIVE_INFINITY;
+    if (Number.isNaN(lo) || Number.isNaN(hi) || lo > hi) {
+      throw new Error(`clamp: expected min <= max, got min=${min}, max=${max}`);
+    }
+    if (x.dtype === "bool") x = cast(x, "int32");
+    const integral = (v: number) => Number.isInteger(v) || !Number.isFinite(v);
+    if (x.dtype === "int32" && !(integral(lo) && integral(hi))) x = cast(x, "float32");
+    return run1("clamp", [x], x.shape, x.dtype, { min: lo, max: hi });
+  });
 }
 
 function binary(op: BinaryOp | CompareOp, a: Tensor | number, b: Tensor | number, compare: boolean): Tensor {
-  if (typeof a === "number" && typeof b === "number") {
-    throw new Error(`${op}: at least one operand must be a tensor`);
-  }
-  const ta = asTensor(a, b as Tensor);
-  const tb = asTensor(b, ta);
-  let dtype = promote(ta.dtype, tb.dtype);
-  if (op === "div" || (op === "pow" && dtype === "int32")) dtype = "float32"; // true division, as PyTorch
-  const shape = broadcastShapes(op, ta.shape, tb.shape);
-  const ca = cast(ta, dtype);
-  const cb = cast(tb, dtype);
-  return run1(op, [ca, cb], shape, compare ? "bool" : dtype, {
-    aStrides: broadcastStrides(ca.shape, shape),
-    bStrides: broadcastStrides(cb.shape, shape),
+  return composite([a, b], () => {
+    if (typeof a === "number" && typeof b === "number") {
+      throw new Error(`${op}: at least one operand must be a tensor`);
+    }
+    const ta = asTensor(a, b as Tensor);
+    const tb = asTensor(b, ta);
+    let dtype = promote(ta.dtype, tb.dtype);
+    if (op === "div" || (op === "pow" && dtype === "int32")) dtype = "float32"; // true division, as PyTorch
+    const shape = broadcastShapes(op, ta.shape, tb.shape);
+    const ca = cast(ta, dtype);
+    const cb = cast(tb, dtype);
+    return run1(op, [ca, cb], shape, compare ? "bool" : dtype, {
+      aStrides: broadcastStrides(ca.shape, shape),
+      bStrides: broadcastStrides(cb.shape, shape),
+    });
   });
 }
 
@@ -102,19 +108,21 @@ export const ge = (a: Tensor | number, b: Tensor | number) => binary("ge", a, b,
 
 /** Elementwise choice: `a` where `cond` is true, else `b`, all broadcast together. */
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
-  if (cond.dtype !== "bool") {
-    throw new Error(`where: condition must have dtype bool, got ${cond.dtype} of shape ${fmt(cond.shape)}`);
-  }
-  const like = typeof a !== "number" ? a : typeof b !== "number" ? b : cond;
-  const ta = asTensor(a, like);
-  const tb = asTensor(b, ta);
-  const dtype = promote(ta.dtype, tb.dtype);
-  const ca = cast(ta, dtype);
-  const cb = cast(tb, dtype);
-  const shape = broadcastShapes("where", cond.shape, ca.shape, cb.shape);
-  return run1("where", [cond, ca, cb], shape, dtype, {
-    condStrides: broadcastStrides(cond.shape, shape),
-    aStrides: broadcastStrides(ca.shape, shape),
-    bStrides: broadcastStrides(cb.shape, shape),
+  return composite([cond, a, b], () => {
+    if (cond.dtype !== "bool") {
+      throw new Error(`where: condition must have dtype bool, got ${cond.dtype} of shape ${fmt(cond.shape)}`);
+    }
+    const like = typeof a !== "number" ? a : typeof b !== "number" ? b : cond;
+    const ta = asTensor(a, like);
+    const tb = asTensor(b, ta);
+    const dtype = promote(ta.dtype, tb.dtype);
+    const ca = cast(ta, dtype);
+    const cb = cast(tb, dtype);
+    const shape = broadcastShapes("where", cond.shape, ca.shape, cb.shape);
+    return run1("where", [cond, ca, cb], shape, dtype, {
+      condStrides: broadcastStrides(cond.shape, shape),
+      aStrides: broadcastStrides(ca.shape, shape),
+      bStrides: broadcastStrides(cb.shape, shape),
+    });
   });
 }

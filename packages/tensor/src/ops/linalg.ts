@@ -1,7 +1,7 @@
 import { broadcastShapes, fmt, sizeOf } from "../shape";
 import type { Tensor } from "../tensor";
 import { cast } from "./elementwise";
-import { run1 } from "./run";
+import { composite, run1 } from "./run";
 import { expand, reshape, squeeze } from "./shape_ops";
 
 /**
@@ -9,33 +9,35 @@ import { expand, reshape, squeeze } from "./shape_ops";
  * removed, leading (batch) axes broadcast. Integer operands compute in float32.
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (a.rank === 0 || b.rank === 0) {
-    throw new Error(
-      `matmul: both operands need at least one dimension, got ${fmt(a.shape)} and ${fmt(b.shape)}`,
-    );
-  }
-  if (a.dtype !== "float32") a = cast(a, "float32");
-  if (b.dtype !== "float32") b = cast(b, "float32");
-  const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
-  const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
-  const m = a2.shape[a2.rank - 2];
-  const k = a2.shape[a2.rank - 1];
-  const k2 = b2.shape[b2.rank - 2];
-  const n = b2.shape[b2.rank - 1];
-  if (k !== k2) {
-    throw new Error(
-      `matmul: inner dimensions must agree, got ${fmt(a.shape)} @ ${fmt(b.shape)} (${k} vs ${k2})`,
-    );
-  }
-  const batchShape = broadcastShapes("matmul", a2.shape.slice(0, -2), b2.shape.slice(0, -2));
-  const _batch = sizeOf(batchShape);
-  const as3 = batch3(a2, batchShape, m, k);
-  const bs3 = batch3(b2, batchShape, k, n);
-  let out = mm(as3, bs3, false, false);
-  out = reshape(out, [...batchShape, m, n]);
-  if (a.rank === 1) out = squeeze(out, -2);
-  if (b.rank === 1) out = squeeze(out, -1);
-  return out;
+  return composite([a, b], () => {
+    if (a.rank === 0 || b.rank === 0) {
+      throw new Error(
+        `matmul: both operands need at least one dimension, got ${fmt(a.shape)} and ${fmt(b.shape)}`,
+      );
+    }
+    if (a.dtype !== "float32") a = cast(a, "float32");
+    if (b.dtype !== "float32") b = cast(b, "float32");
+    const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
+    const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
+    const m = a2.shape[a2.rank - 2];
+    const k = a2.shape[a2.rank - 1];
+    const k2 = b2.shape[b2.rank - 2];
+    const n = b2.shape[b2.rank - 1];
+    if (k !== k2) {
+      throw new Error(
+        `matmul: inner dimensions must agree, got ${fmt(a.shape)} @ ${fmt(b.shape)} (${k} vs ${k2})`,
+      );
+    }
+    const batchShape = broadcastShapes("matmul", a2.shape.slice(0, -2), b2.shape.slice(0, -2));
+    const _batch = sizeOf(batchShape);
+    const as3 = batch3(a2, batchShape, m, k);
+    const bs3 = batch3(b2, batchShape, k, n);
+    let out = mm(as3, bs3, false, false);
+    out = reshape(out, [...batchShape, m, n]);
+    if (a.rank === 1) out = squeeze(out, -2);
+    if (b.rank === 1) out = squeeze(out, -1);
+    return out;
+  });
 }
 
 /** Views x as [batch or 1, r, c], expanding only when its batch axes partly broadcast. */

@@ -3,34 +3,40 @@ import type { ReduceOp } from "../backend";
 import { fmt, normalizeAxes, normalizeAxis, sizeOf } from "../shape";
 import type { AxisArg, Tensor } from "../tensor";
 import { abs, add, cast, div, exp, log, lt, mul, sqrt, sub, where } from "./elementwise";
-import { run1 } from "./run";
+import { composite, run1 } from "./run";
 import { permute, reshape } from "./shape_ops";
 
 /** Reduces over `axes`: contiguous axes become [outer, reduce, inner]; others are moved last first. */
 function reduce(op: ReduceOp, x: Tensor, axis: AxisArg | undefined, keepDims: boolean): Tensor {
-  const axes = normalizeAxes(axis, x.rank, op);
-  const keptShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const outShape = keepDims ? keptShape : x.shape.filter((_, i) => !axes.includes(i));
-  const arg = op === "argmax" || op === "argmin";
-  if ((op === "max" || op === "min" || arg) && axes.some((a) => x.shape[a] === 0)) {
-    throw new Error(`${op}: cannot reduce over an empty axis of shape ${fmt(x.shape)}`);
-  }
-  let input = x;
-  if (x.dtype === "bool") input = cast(x, "int32");
-  const contiguous = axes.length === 0 || axes[axes.length - 1] - axes[0] === axes.length - 1;
-  if (!contiguous) {
-    const rest = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-    input = permute(input, [...rest, ...axes]);
-    const reduceSize = sizeOf(axes.map((a) => x.shape[a]));
-    const outer = sizeOf(rest.map((a) => x.shape[a]));
-    return run1(op, [input], outShape, arg ? "int32" : input.dtype, { outer, reduce: reduceSize, inner: 1 });
-  }
-  const first = axes.length ? axes[0] : x.rank;
-  const last = axes.length ? axes[axes.length - 1] : x.rank - 1;
-  const outer = sizeOf(x.shape.slice(0, first));
-  const reduceSize = sizeOf(x.shape.slice(first, last + 1));
-  const inner = sizeOf(x.shape.slice(last + 1));
-  return run1(op, [input], outShape, arg ? "int32" : input.dtype, { outer, reduce: reduceSize, inner });
+  return composite([x], () => {
+    const axes = normalizeAxes(axis, x.rank, op);
+    const keptShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const outShape = keepDims ? keptShape : x.shape.filter((_, i) => !axes.includes(i));
+    const arg = op === "argmax" || op === "argmin";
+    if ((op === "max" || op === "min" || arg) && axes.some((a) => x.shape[a] === 0)) {
+      throw new Error(`${op}: cannot reduce over an empty axis of shape ${fmt(x.shape)}`);
+    }
+    let input = x;
+    if (x.dtype === "bool") input = cast(x, "int32");
+    const contiguous = axes.length === 0 || axes[axes.length - 1] - axes[0] === axes.length - 1;
+    if (!contiguous) {
+      const rest = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+      input = permute(input, [...rest, ...axes]);
+      const reduceSize = sizeOf(axes.map((a) => x.shape[a]));
+      const outer = sizeOf(rest.map((a) => x.shape[a]));
+      return run1(op, [input], outShape, arg ? "int32" : input.dtype, {
+        outer,
+        reduce: reduceSize,
+        inner: 1,
+      });
+    }
+    const first = axes.length ? axes[0] : x.rank;
+    const last = axes.length ? axes[axes.length - 1] : x.rank - 1;
+    const outer = sizeOf(x.shape.slice(0, first));
+    const reduceSize = sizeOf(x.shape.slice(first, last + 1));
+    const inner = sizeOf(x.shape.slice(last + 1));
+    return run1(op, [input], outShape, arg ? "int32" : input.dtype, { outer, reduce: reduceSize, inner });
+  });
 }
 
 export const sum = (x: Tensor, axis?: AxisArg, keepDims = false) => reduce("sum", x, axis, keepDims);
@@ -39,12 +45,16 @@ export const min = (x: Tensor, axis?: AxisArg, keepDims = false) => reduce("min"
 
 /** Index of the largest value along `axis` (over the flattened tensor when omitted). */
 export function argmax(x: Tensor, axis?: number, keepDims = false): Tensor {
-  if (axis === undefined) return reduce("argmax", reshape(x, [x.size]), 0, false);
-  return reduce("argmax", x, normalizeAxis(axis, x.rank, "argmax"), keepDims);
+  return composite([x], () => {
+    if (axis === undefined) return reduce("argmax", reshape(x, [x.size]), 0, false);
+    return reduce("argmax", x, normalizeAxis(axis, x.rank, "argmax"), keepDims);
+  });
 }
 export function argmin(x: Tensor, axis?: number, keepDims = false): Tensor {
-  if (axis === undefined) return reduce("argmin", reshape(x, [x.size]), 0, false);
-  return reduce("argmin", x, normalizeAxis(axis, x.rank, "argmin"), keepDims);
+  return composite([x], () => {
+    if (axis === undefined) return reduce("argmin", reshape(x, [x.size]), 0, false);
+    return reduce("argmin", x, normalizeAxis(axis, x.rank, "argmin"), keepDims);
+  });
 }
 
 function countOf(x: Tensor, axis: AxisArg | undefined, op: string): number {
@@ -52,8 +62,10 @@ function countOf(x: Tensor, axis: AxisArg | undefined, op: string): number {
 }
 
 export function mean(x: Tensor, axis?: AxisArg, keepDims = false): Tensor {
-  const n = countOf(x, axis, "mean");
-  return div(sum(cast(x, "float32"), axis, keepDims), n);
+  return composite([x], () => {
+    const n = countOf(x, axis, "mean");
+    return div(sum(cast(x, "float32"), axis, keepDims), n);
+  });
 }
 
 /** Variance with Bessel's `correction` (1 = unbiased, PyTorch's default; 0 = biased). */
@@ -62,12 +74,14 @@ export function variance(
   axis?: AxisArg,
   opts: { correction?: number; keepDims?: boolean } = {},
 ): Tensor {
-  const correction = opts.correction ?? 1;
-  const n = countOf(x, axis, "var");
-  const xf = cast(x, "float32");
-  const m = mean(xf, axis, true);
-  const d = sub(xf, m);
-  return div(sum(mul(d, d), axis, opts.keepDims ?? false), Math.max(0, n - correction));
+  return composite([x], () => {
+    const correction = opts.correction ?? 1;
+    const n = countOf(x, axis, "var");
+    const xf = cast(x, "float32");
+    const m = mean(xf, axis, true);
+    const d = sub(xf, m);
+    return div(sum(mul(d, d), axis, opts.keepDims ?? false), Math.max(0, n - correction));
+  });
 }
 
 export function std(
@@ -75,19 +89,23 @@ export function std(
   axis?: AxisArg,
   opts: { correction?: number; keepDims?: boolean } = {},
 ): Tensor {
-  return sqrt(variance(x, axis, opts));
+  return composite([x], () => {
+    return sqrt(variance(x, axis, opts));
+  });
 }
 
 /** log(sum(exp(x))) computed stably by shifting with the (constant) maximum. */
 export function logSumExp(x: Tensor, axis?: AxisArg, keepDims = false): Tensor {
-  const [shifted, m] = shiftByMax(x, axis);
-  const out = add(log(sum(exp(shifted), axis, true)), m);
-  if (keepDims) return out;
-  const axes = normalizeAxes(axis, x.rank, "logSumExp");
-  return reshape(
-    out,
-    x.shape.filter((_, i) => !axes.includes(i)),
-  );
+  return composite([x], () => {
+    const [shifted, m] = shiftByMax(x, axis);
+    const out = add(log(sum(exp(shifted), axis, true)), m);
+    if (keepDims) return out;
+    const axes = normalizeAxes(axis, x.rank, "logSumExp");
+    return reshape(
+      out,
+      x.shape.filter((_, i) => !axes.includes(i)),
+    );
+  });
 }
 
 /**
@@ -108,12 +126,16 @@ function finiteMask(t: Tensor): Tensor {
 
 /** (x - m) - log(sum(exp(x - m))): subtracting in the shifted frame keeps float32 precision for large x. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  const [shifted] = shiftByMax(x, axis);
-  return sub(shifted, log(sum(exp(shifted), axis, true)));
+  return composite([x], () => {
+    const [shifted] = shiftByMax(x, axis);
+    return sub(shifted, log(sum(exp(shifted), axis, true)));
+  });
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
-  const [shifted] = shiftByMax(x, axis);
-  const e = exp(shifted);
-  return div(e, sum(e, axis, true));
+  return composite([x], () => {
+    const [shifted] = shiftByMax(x, axis);
+    const e = exp(shifted);
+    return div(e, sum(e, axis, true));
+  });
 }

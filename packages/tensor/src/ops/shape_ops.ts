@@ -14,7 +14,7 @@ import type { AxisArg } from "../tensor";
 import { Tensor } from "../tensor";
 import { fromArray, zeros } from "./create";
 import { sum } from "./reduce";
-import { run1, runOp } from "./run";
+import { composite, run1, runOp } from "./run";
 
 /** A tensor that shares `x`'s buffer with another shape (no copy). */
 export function view(x: Tensor, shape: readonly number[], differentiable = true): Tensor {
@@ -129,11 +129,14 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Sums `g` down to `shape`: the gradient of broadcasting. */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
-  if (sameShape(g.shape, shape)) return g;
-  const lead = g.rank - shape.length;
-  const axes: number[] = [];
-  for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
-  return reshape(sum(g, axes), shape);
+  return composite([g], () => {
+    if (sameShape(g.shape, shape)) return g;
+    const lead = g.rank - shape.length;
+    const axes: number[] = [];
+    for (let i = 0; i < g.rank; i++)
+      if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+    return reshape(sum(g, axes), shape);
+  });
 }
 
 /** `size[i] = -1` takes the rest of axis i. Negative begins count from the end. */
@@ -195,42 +198,46 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
 }
 
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new Error("concat: expected at least one tensor");
-  const first = xs[0];
-  const a = normalizeAxis(axis, first.rank, "concat");
-  for (const t of xs) {
-    if (t.rank !== first.rank || t.shape.some((d, i) => i !== a && d !== first.shape[i])) {
-      throw new Error(
-        `concat: shapes ${xs.map((u) => fmt(u.shape)).join(", ")} must match except on axis ${axis}`,
-      );
+  return composite(xs, () => {
+    if (xs.length === 0) throw new Error("concat: expected at least one tensor");
+    const first = xs[0];
+    const a = normalizeAxis(axis, first.rank, "concat");
+    for (const t of xs) {
+      if (t.rank !== first.rank || t.shape.some((d, i) => i !== a && d !== first.shape[i])) {
+        throw new Error(
+          `concat: shapes ${xs.map((u) => fmt(u.shape)).join(", ")} must match except on axis ${axis}`,
+        );
+      }
+      if (t.dtype !== first.dtype) throw new Error(`concat: dtypes differ (${first.dtype} vs ${t.dtype})`);
     }
-    if (t.dtype !== first.dtype) throw new Error(`concat: dtypes differ (${first.dtype} vs ${t.dtype})`);
-  }
-  if (xs.length === 1) return view(first, first.shape);
-  const sizes = xs.map((t) => t.shape[a]);
-  const shape = [...first.shape];
-  shape[a] = sizes.reduce((p, c) => p + c, 0);
-  return run1("concat", xs, shape, first.dtype, {
-    outer: sizeOf(first.shape.slice(0, a)),
-    sizes,
-    inner: sizeOf(first.shape.slice(a + 1)),
+    if (xs.length === 1) return view(first, first.shape);
+    const sizes = xs.map((t) => t.shape[a]);
+    const shape = [...first.shape];
+    shape[a] = sizes.reduce((p, c) => p + c, 0);
+    return run1("concat", xs, shape, first.dtype, {
+      outer: sizeOf(first.shape.slice(0, a)),
+      sizes,
+      inner: sizeOf(first.shape.slice(a + 1)),
+    });
   });
 }
 
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new Error("stack: expected at least one tensor");
-  for (const t of xs) {
-    if (!sameShape(t.shape, xs[0].shape)) {
-      throw new Error(
-        `stack: all tensors must have the same shape, got ${fmt(xs[0].shape)} and ${fmt(t.shape)}`,
-      );
+  return composite(xs, () => {
+    if (xs.length === 0) throw new Error("stack: expected at least one tensor");
+    for (const t of xs) {
+      if (!sameShape(t.shape, xs[0].shape)) {
+        throw new Error(
+          `stack: all tensors must have the same shape, got ${fmt(xs[0].shape)} and ${fmt(t.shape)}`,
+        );
+      }
     }
-  }
-  const a = normalizeAxis(axis, xs[0].rank + 1, "stack");
-  return concat(
-    xs.map((t) => unsqueeze(t, a)),
-    a,
-  );
+    const a = normalizeAxis(axis, xs[0].rank + 1, "stack");
+    return concat(
+      xs.map((t) => unsqueeze(t, a)),
+      a,
+    );
+  });
 }
 
 /** Splits into chunks of `size` (the last may be smaller) or into the given section sizes. */
@@ -269,37 +276,39 @@ function indexTensor(indices: Tensor | readonly number[], like: Tensor): Tensor 
 
 /** Picks entries along `axis` by a 1-d int32 index (PyTorch `index_select`); indices must be in range. */
 export function indexSelect(x: Tensor, axis: number, indices: Tensor | readonly number[]): Tensor {
-  const a = normalizeAxis(axis, x.rank, "indexSelect");
-  const idx = indexTensor(indices, x);
-  if (idx.rank > 1) {
-    const flat = indexSelect(x, a, reshape(idx, [idx.size]));
-    return reshape(flat, [...x.shape.slice(0, a), ...idx.shape, ...x.shape.slice(a + 1)]);
-  }
-  if (!Array.isArray(indices) && idx.backend.readSync) {
-    const v = idx.backend.readSync(idx.dataId, idx.size, "int32");
-    for (let i = 0; i < v.length; i++) {
-      if (v[i] < -x.shape[a] || v[i] >= x.shape[a]) {
-        throw new Error(
-          `indexSelect: index ${v[i]} at position ${i} is out of range for axis ${axis} of size ${x.shape[a]}`,
-        );
+  return composite([x, indices], () => {
+    const a = normalizeAxis(axis, x.rank, "indexSelect");
+    const idx = indexTensor(indices, x);
+    if (idx.rank > 1) {
+      const flat = indexSelect(x, a, reshape(idx, [idx.size]));
+      return reshape(flat, [...x.shape.slice(0, a), ...idx.shape, ...x.shape.slice(a + 1)]);
+    }
+    if (!Array.isArray(indices) && idx.backend.readSync) {
+      const v = idx.backend.readSync(idx.dataId, idx.size, "int32");
+      for (let i = 0; i < v.length; i++) {
+        if (v[i] < -x.shape[a] || v[i] >= x.shape[a]) {
+          throw new Error(
+            `indexSelect: index ${v[i]} at position ${i} is out of range for axis ${axis} of size ${x.shape[a]}`,
+          );
+        }
+      }
+    } else if (Array.isArray(indices)) {
+      for (const [i, v] of indices.entries()) {
+        if (v < -x.shape[a] || v >= x.shape[a]) {
+          throw new Error(
+            `indexSelect: index ${v} at position ${i} is out of range for axis ${axis} of size ${x.shape[a]}`,
+          );
+        }
       }
     }
-  } else if (Array.isArray(indices)) {
-    for (const [i, v] of indices.entries()) {
-      if (v < -x.shape[a] || v >= x.shape[a]) {
-        throw new Error(
-          `indexSelect: index ${v} at position ${i} is out of range for axis ${axis} of size ${x.shape[a]}`,
-        );
-      }
-    }
-  }
-  const shape = [...x.shape];
-  shape[a] = idx.size;
-  return run1("gather", [x, idx], shape, x.dtype, {
-    outer: sizeOf(x.shape.slice(0, a)),
-    dim: x.shape[a],
-    inner: sizeOf(x.shape.slice(a + 1)),
-    n: idx.size,
+    const shape = [...x.shape];
+    shape[a] = idx.size;
+    return run1("gather", [x, idx], shape, x.dtype, {
+      outer: sizeOf(x.shape.slice(0, a)),
+      dim: x.shape[a],
+      inner: sizeOf(x.shape.slice(a + 1)),
+      n: idx.size,
+    });
   });
 }
 
