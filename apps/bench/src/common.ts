@@ -190,6 +190,12 @@ export function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): numb
  * Runs `fn` `warmup` times, then measures it until `reps` runs or `budgetMs` are done (at least
  * `minReps`). Returns milliseconds per run.
  */
+/**
+ * W1's runs: as many products as fit in about a second per size (at most 5,000), so that a
+ * burst of noise on a shared machine moves the median of hundreds of runs, not of twenty.
+ */
+export const MATMUL_RUNS = { warmup: 5, reps: 5000, minReps: 20, budgetMs: 1000 };
+
 export async function measure(
   fn: () => unknown,
   opts: { warmup?: number; reps?: number; minReps?: number; budgetMs?: number } = {},

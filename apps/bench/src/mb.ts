@@ -11,6 +11,7 @@ import {
   initialParams,
   LAYERS,
   loadMnist,
+  MATMUL_RUNS,
   type Mnist,
   maxRelErr,
   measure,
@@ -50,9 +51,7 @@ export async function w1(impl: string, sizes: number[]): Promise<CaseResult[]> {
         c.dispose();
       },
       // The plain-JavaScript kernels take seconds per product at N >= 512: fewer runs there.
-      slow
-        ? { warmup: 0, reps: n >= 1024 ? 1 : 2, minReps: 1, budgetMs: 0 }
-        : { warmup: 3, reps: 20, budgetMs: 2500 },
+      slow ? { warmup: 0, reps: n >= 1024 ? 1 : 2, minReps: 1, budgetMs: 0 } : MATMUL_RUNS,
     );
     out.push({
       workload: "W1",
