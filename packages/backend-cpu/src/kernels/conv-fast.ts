@@ -1,7 +1,8 @@
-import type { Conv2dAttrs, Kernel, TensorInfo } from "@minibatch/tensor";
-import type { CpuBackend, CpuData } from "../backend";
-import { type WasmRuntime, wasmRuntime } from "../wasm/runtime";
-import { conv2dGradFilterKernel, conv2dGradInputKernel, conv2dKernel } from "./conv";
+import type { Conv2dAttrs, Kernel } from "@minibatch/tensor";
+import type { CpuBackend } from "../backend";
+import { wasmRuntime } from "../wasm/runtime";
+import { conv2dGradFilterKernel, conv2dGradInputKernel, conv2dKernel, validRange } from "./conv";
+import { data, finish, outputs as outputPtrs } from "./fast";
 
 // Convolution as matrix products (im2col), so that it runs on the wasm SIMD gemm. For each image,
 // the columns matrix holds, for every kernel tap row (ci, i, j), the input values that tap sees at
@@ -65,13 +66,6 @@ export function convPlan(
   };
 }
 
-/** Output columns q whose input column q * stride + shift lies inside [0, size). */
-function validRange(outSize: number, stride: number, shift: number, size: number): [number, number] {
-  const lo = Math.min(outSize, Math.max(0, Math.ceil(-shift / stride)));
-  const hi = Math.min(outSize, Math.floor((size - 1 - shift) / stride) + 1);
-  return [lo, Math.max(lo, hi)];
-}
-
 /**
  * Copies images [b0, b0 + nb) of X into columns at float index `dst` (im2col), or, with
  * `scatter`, adds columns back onto those images (col2im). Padding reads as zero and is dropped
@@ -121,13 +115,6 @@ function columns(
   }
 }
 
-const data = (t: TensorInfo) => t.dataId as CpuData;
-
-/** Byte offset of an output: in place when resident, else a temporary block copied back later. */
-function outPtr(w: WasmRuntime, d: CpuData): number {
-  return d.ptr >= 0 ? d.ptr : w.temp(d.size * 4);
-}
-
 export const fastConv2dKernel: Kernel<"conv2d", CpuBackend> = (backend, inputs, outputs, at) => {
   const [x, wt] = inputs;
   const [y] = outputs;
@@ -138,15 +125,14 @@ export const fastConv2dKernel: Kernel<"conv2d", CpuBackend> = (backend, inputs, 
   const scratch = w.scratch(w.exports.gemmScratchBytes());
   const cols = w.temp(g.chunk * g.k * g.p * 4);
   const pw = w.input(data(wt));
-  const py = outPtr(w, data(y));
+  const [py] = outputPtrs(w, [y]);
   const X = data(x).values as Float32Array;
   for (let b0 = 0; b0 < g.n; b0 += g.chunk) {
     const nb = Math.min(g.chunk, g.n - b0);
     columns(g, at, X, w.view(), cols >> 2, b0, nb, false);
     w.exports.gemm(pw, cols, py + b0 * g.o * g.p * 4, nb, 1, nb, g.o, g.p, g.k, 0, 0, scratch);
   }
-  if (data(y).ptr < 0) w.get(py, data(y).values as Float32Array);
-  w.release();
+  finish(w, [y], [py]);
 };
 
 export const fastConv2dGradFilterKernel: Kernel<"conv2dGradFilter", CpuBackend> = (

@@ -72,8 +72,8 @@ export const conv2dGradInputKernel: Kernel<"conv2dGradInput", CpuBackend> = (_b,
   convTaps(geometry(dx, wt, dy, at.groups), at, buf(wt), buf(dx), buf(dy), true);
 
 /** Output columns q whose input column q * stride + shift lies inside [0, size). */
-function validRange(outSize: number, stride: number, shift: number, size: number): [number, number] {
-  const lo = Math.max(0, Math.ceil(-shift / stride));
+export function validRange(outSize: number, stride: number, shift: number, size: number): [number, number] {
+  const lo = Math.min(outSize, Math.max(0, Math.ceil(-shift / stride)));
   const hi = Math.min(outSize, Math.floor((size - 1 - shift) / stride) + 1);
   return [lo, Math.max(lo, hi)];
 }

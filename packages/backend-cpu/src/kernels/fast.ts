@@ -12,10 +12,10 @@ import { matmulKernel } from "./matmul";
 // Order matters: taking a pointer may grow wasm memory, which replaces every resident view. So a
 // kernel first takes all its pointers, then runs, then copies non-resident outputs back.
 
-const data = (t: TensorInfo) => t.dataId as CpuData;
+export const data = (t: TensorInfo) => t.dataId as CpuData;
 
 /** Pointers for the outputs: in place when resident, else temporary blocks to copy back from. */
-function outputs(w: WasmRuntime, ts: readonly TensorInfo[]): number[] {
+export function outputs(w: WasmRuntime, ts: readonly TensorInfo[]): number[] {
   return ts.map((t) => {
     const d = data(t);
     return d.ptr >= 0 ? d.ptr : w.temp(d.size * 4);
@@ -23,7 +23,7 @@ function outputs(w: WasmRuntime, ts: readonly TensorInfo[]): number[] {
 }
 
 /** Copies temporary output blocks back into the outputs that are not resident, then frees them. */
-function finish(w: WasmRuntime, ts: readonly TensorInfo[], ptrs: readonly number[]): void {
+export function finish(w: WasmRuntime, ts: readonly TensorInfo[], ptrs: readonly number[]): void {
   ts.forEach((t, i) => {
     const d = data(t);
     if (d.ptr < 0) w.get(ptrs[i], d.values as Float32Array);

@@ -170,9 +170,14 @@ export class WasmRuntime {
 
   /** Bytes for the current kernel call, freed by `release()`. */
   temp(bytes: number): number {
+    const p = this.mustAlloc(bytes);
+    this.temps.push(p);
+    return p;
+  }
+
+  private mustAlloc(bytes: number): number {
     const p = this.heap.alloc(bytes);
     if (p < 0) throw new Error(`cpu backend: out of WebAssembly memory allocating ${bytes} bytes`);
-    this.temps.push(p);
     return p;
   }
 
@@ -186,9 +191,7 @@ export class WasmRuntime {
   scratch(bytes: number): number {
     if (bytes > this.scratchBytes) {
       if (this.scratchPtr >= 0) this.heap.free(this.scratchPtr);
-      this.scratchPtr = this.heap.alloc(bytes);
-      if (this.scratchPtr < 0)
-        throw new Error(`cpu backend: out of WebAssembly memory allocating ${bytes} bytes`);
+      this.scratchPtr = this.mustAlloc(bytes);
       this.scratchBytes = bytes;
     }
     return this.scratchPtr;
