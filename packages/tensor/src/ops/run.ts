@@ -2,12 +2,12 @@ import { record } from "../autograd";
 import type { OpAttrs, OpName } from "../backend";
 import type { DType } from "../dtype";
 import { ENGINE } from "../engine";
-import { GRADS } from "../gradients";
+import { gradFn } from "../gradients";
 import { tidy } from "../scope";
 import type { Shape } from "../shape";
 import type { Tensor } from "../tensor";
 
-/** Runs a kernel and records its gradient from the GRADS table. */
+/** Runs a kernel and records its gradient from the op's gradient rule (`gradFn`). */
 export function runOp<K extends OpName>(
   op: K,
   inputs: readonly Tensor[],
@@ -15,7 +15,7 @@ export function runOp<K extends OpName>(
   attrs: OpAttrs[K],
 ): Tensor[] {
   const outs = ENGINE.run(op, inputs, outputs, attrs);
-  const grad = GRADS[op] as
+  const grad = gradFn(op) as
     | ((
         dys: readonly (Tensor | null)[],
         inputs: readonly Tensor[],
