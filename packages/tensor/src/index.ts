@@ -30,11 +30,13 @@ export {
   REDUCE_OPS,
   UNARY_OPS,
 } from "./backend";
+export { FUSED_DEFAULTS } from "./defaults";
 export { allocArray, BYTES_PER_ELEMENT, DTYPES, type DType, promote, type TypedArray } from "./dtype";
 export { ENGINE, getBackend, type MemoryInfo, memory, registerBackend, setBackend } from "./engine";
 export { type GradFn, gradFn } from "./gradients";
 export * from "./ops";
 export { variance as var } from "./ops/reduce";
+export { composite, runOp } from "./ops/run";
 export { defaultGenerator, Generator, manualSeed } from "./random";
 export { dispose, keep, tidy } from "./scope";
 export {

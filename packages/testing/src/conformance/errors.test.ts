@@ -1,8 +1,8 @@
 import * as mb from "@minibatch/tensor";
 import { expect, it } from "vitest";
-import { describeBackends } from "../index";
+import { describeConformance } from "../index";
 
-describeBackends("conformance: errors name the op, the shapes and what was expected", () => {
+describeConformance("conformance: errors name the op, the shapes and what was expected", () => {
   it("mismatched shapes", () => {
     expect(() => mb.add(mb.zeros([2, 3]), mb.zeros([4]))).toThrow(
       /add: shapes \[2, 3\] and \[4\] cannot be broadcast/,
