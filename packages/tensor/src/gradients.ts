@@ -9,6 +9,8 @@ import {
   le,
   mm,
   mul,
+  padBack,
+  permute,
   reshape,
   scatterAdd,
   sum,
@@ -79,6 +81,27 @@ function keptShape(_x: Tensor, a: OpAttrs["sum"]): number[] {
 function reshapeBack(gx: Tensor, x: Tensor, _a: OpAttrs["sum"]): Tensor {
   return reshape(gx, x.shape);
 }
+
+/**
+ * Movement ops share the `strided` kernel (or no kernel: reshape is a view), so their gradient
+ * rules are keyed by the front-end op. Attributes are what the rule needs from the forward call.
+ */
+export interface MovementAttrs {
+  reshape: { from: readonly number[] };
+  permute: { inverse: readonly number[] };
+  expand: { from: readonly number[] };
+  slice: { from: readonly number[]; begin: readonly number[] };
+  clone: Record<string, never>;
+}
+export type MovementOp = keyof MovementAttrs;
+
+export const MOVEMENT_GRADS: { [M in MovementOp]: (g: Tensor, attrs: MovementAttrs[M]) => Tensor } = {
+  reshape: (g, { from }) => reshape(g, from),
+  permute: (g, { inverse }) => permute(g, inverse),
+  expand: (g, { from }) => sumTo(g, from),
+  slice: (g, { from, begin }) => padBack(g, from, begin),
+  clone: (g) => g,
+};
 
 let table: { [K in OpName]: GradFn<K> | null } | undefined;
 
@@ -154,7 +177,7 @@ const OTHER_GRADS: { [K in Exclude<OpName, SpecOp>]: GradFn<K> | null } = {
     }
     return [da, db];
   },
-  // The front-end ops built on `strided` (permute, expand, slice, clone) record their own gradients.
+  // The movement ops built on `strided` record their rules from MOVEMENT_GRADS below.
   strided: null,
   concat: ([g], xs, _y, attrs) => {
     if (!g) return xs.map(() => null);

@@ -27,10 +27,19 @@ const webgpuImport: string | undefined = await import("@minibatch/backend-webgpu
   (e: Error) => `@minibatch/backend-webgpu failed to load: ${e.message}`,
 );
 
+/**
+ * MINIBATCH_BACKENDS=cpu,reference limits the rows (the tensor package's own test command runs the
+ * conformance suite on those); the others are reported as skipped with that reason.
+ */
+const selected = process.env.MINIBATCH_BACKENDS?.split(",").map((s) => s.trim());
+
 export function backendStatus(name: BackendName): Promise<BackendStatus> {
   let s = statuses.get(name);
   if (!s) {
     s = (async () => {
+      if (selected && !selected.includes(name)) {
+        return { name, available: false, reason: `not selected (MINIBATCH_BACKENDS=${selected.join(",")})` };
+      }
       if (name === "webgpu" && webgpuImport) return { name, available: false, reason: webgpuImport };
       const prev = safeActive();
       try {
@@ -74,7 +83,7 @@ export function describeBackends(
 ): void {
   for (const st of rows) {
     if (!st.available) {
-      if (st.name === "webgpu" && requireWebGPU) {
+      if (st.name === "webgpu" && requireWebGPU && !st.reason?.startsWith("not selected")) {
         describe(`${title} [${st.name}]`, () => {
           it("has a WebGPU adapter", () => {
             throw new Error(
