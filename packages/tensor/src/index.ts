@@ -36,7 +36,7 @@ export { ENGINE, getBackend, type MemoryInfo, memory, registerBackend, setBacken
 export { type GradFn, gradFn } from "./gradients";
 export * from "./ops";
 export { variance as var } from "./ops/reduce";
-export { composite, runOp } from "./ops/run";
+export { composite, compositeNames, defineComposite, runOp } from "./ops/run";
 export { defaultGenerator, Generator, manualSeed } from "./random";
 export { dispose, keep, tidy } from "./scope";
 export {

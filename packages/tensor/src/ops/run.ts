@@ -55,6 +55,25 @@ export function composite<T>(inputs: unknown, body: () => T): T {
   return tidy(body);
 }
 
+const COMPOSITES = new Set<string>();
+
+/**
+ * Declares an op built from other ops: its body runs through `composite` (intermediates disposed
+ * when autograd does not record the call), and its name is enrolled in `compositeNames()`, which
+ * the packages' leak tests check against their cases, so a composite without a leak case fails.
+ * Name it `package.op` (`nn.mseLoss`).
+ */
+export function defineComposite<A extends unknown[], R>(name: string, body: (...args: A) => R): (...args: A) => R {
+  if (COMPOSITES.has(name)) throw new Error(`defineComposite: '${name}' is already defined`);
+  COMPOSITES.add(name);
+  return (...args: A) => composite(args, () => body(...args));
+}
+
+/** The names given to defineComposite so far (for leak tests). */
+export function compositeNames(): string[] {
+  return [...COMPOSITES];
+}
+
 function needsGrad(x: unknown): boolean {
   if (Array.isArray(x)) return x.some(needsGrad);
   return typeof x === "object" && x !== null && (x as Tensor).requiresGrad === true;
