@@ -10,6 +10,7 @@ import {
   type Kernel,
   type KernelTable,
   kernelsFor,
+  mergeAxes,
   type Pool2dAttrs,
   type ReduceOp,
   type TensorInfo,
@@ -52,31 +53,6 @@ function runElementwise(
 
 /** Largest rank a strided kernel takes once dimensions are merged (parameters are 64 x i32). */
 const MAX_RANK = 12;
-
-/**
- * Drops size-1 dimensions and merges neighbours that every operand walks contiguously, so most
- * elementwise kernels run at rank 1 or 2 whatever the tensor's rank.
- */
-export function coalesce(
-  shape: readonly number[],
-  strides: readonly (readonly number[])[],
-): { shape: number[]; strides: number[][] } {
-  const s: number[] = [];
-  const st: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    if (shape[d] === 1) continue;
-    const k = s.length - 1;
-    if (k >= 0 && strides.every((x, j) => st[j][k] === x[d] * shape[d])) {
-      s[k] *= shape[d];
-      for (let j = 0; j < strides.length; j++) st[j][k] = strides[j][d];
-    } else {
-      s.push(shape[d]);
-      for (let j = 0; j < strides.length; j++) st[j].push(strides[j][d]);
-    }
-  }
-  if (s.length === 0) return { shape: [1], strides: strides.map(() => [0]) };
-  return { shape: s, strides: st };
-}
 
 /**
  * WGSL that turns the flat output index `i` into one offset per operand (o0, o1, ...); params
@@ -269,7 +245,7 @@ const binary =
       throw new Error("internal: integer pow reached the webgpu kernel");
     const t = wgslType(x1.dtype);
     const tOut = wgslType(y.dtype);
-    const c = coalesce(y.shape, [aStrides, bStrides]);
+    const c = mergeAxes(y.shape, [aStrides, bStrides]);
     const rank = c.shape.length;
     const source = () => binarySource(op, t, tOut, rank);
     runElementwise(
@@ -285,7 +261,7 @@ const binary =
 
 // Values move as raw 32-bit words: one pipeline serves every dtype.
 const whereKernel: Kernel<"where", WebGPUBackend> = (b, [cond, x1, x2], [y], attrs) => {
-  const c = coalesce(y.shape, [attrs.condStrides, attrs.aStrides, attrs.bStrides]);
+  const c = mergeAxes(y.shape, [attrs.condStrides, attrs.aStrides, attrs.bStrides]);
   const rank = c.shape.length;
   const source = () => `${PRELUDE}
 ${bindings(
@@ -319,7 +295,7 @@ ${elementwiseMain(`${offsetsCode(rank, 1)}
 }
 
 const stridedKernel: Kernel<"strided", WebGPUBackend> = (b, [x], [y], { strides, offset }) => {
-  const c = coalesce(y.shape, [strides]);
+  const c = mergeAxes(y.shape, [strides]);
   const rank = c.shape.length;
   const params = stridedParams("strided", y.size, c.shape, c.strides);
   params.push(offset);

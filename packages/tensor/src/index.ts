@@ -43,6 +43,7 @@ export {
   broadcastShapes,
   broadcastStrides,
   fmt as formatShape,
+  mergeAxes,
   normalizeAxes,
   normalizeAxis,
   type Shape,
