@@ -37,11 +37,13 @@ export { type GradFn, gradFn } from "./gradients";
 export * from "./ops";
 export { variance as var } from "./ops/reduce";
 export { composite, compositeNames, defineComposite, runOp } from "./ops/run";
+export { checkOptionKeys, describeValue, suggest } from "./options";
 export { defaultGenerator, Generator, manualSeed } from "./random";
 export { dispose, keep, tidy } from "./scope";
 export {
   broadcastShapes,
   broadcastStrides,
+  checkInts,
   fmt as formatShape,
   mergeAxes,
   normalizeAxes,

@@ -107,3 +107,20 @@ export function mergeAxes(
   if (s.length === 0) return { shape: [1], strides: strides.map(() => [0]) };
   return { shape: s, strides: st };
 }
+
+/**
+ * Argument validation shared by every op (done in the core, before any backend, so every backend
+ * gives the same error): each value must be an integer >= `min`. A fraction, NaN or infinity is
+ * rejected, never floored.
+ */
+export function checkInts(op: string, name: string, values: number | readonly number[], min: number): void {
+  const list = typeof values === "number" ? [values] : values;
+  for (const v of list) {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+      const shown = typeof values === "number" ? String(values) : `[${list.join(", ")}]`;
+      throw new Error(
+        `${op}: ${name} must be ${min === 0 ? "non-negative" : min === 1 ? "positive" : `>= ${min}`} integers, got ${shown}`,
+      );
+    }
+  }
+}

@@ -63,7 +63,10 @@ const COMPOSITES = new Set<string>();
  * the packages' leak tests check against their cases, so a composite without a leak case fails.
  * Name it `package.op` (`nn.mseLoss`).
  */
-export function defineComposite<A extends unknown[], R>(name: string, body: (...args: A) => R): (...args: A) => R {
+export function defineComposite<A extends unknown[], R>(
+  name: string,
+  body: (...args: A) => R,
+): (...args: A) => R {
   if (COMPOSITES.has(name)) throw new Error(`defineComposite: '${name}' is already defined`);
   COMPOSITES.add(name);
   return (...args: A) => composite(args, () => body(...args));
