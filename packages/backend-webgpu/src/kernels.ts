@@ -18,6 +18,7 @@ import {
   type UnaryOp,
 } from "@minibatch/tensor";
 import type { GPUData, WebGPUBackend } from "./backend";
+import { argsortKernel, cumsumKernel } from "./sort";
 import { bindings, elementwiseMain, MATH, PRELUDE, wgslType } from "./wgsl";
 
 const data = (t: TensorInfo) => t.dataId as GPUData;
@@ -36,7 +37,7 @@ function grid(b: WebGPUBackend, groups: number): [number, number] {
   return groups <= max ? [groups, 1] : [max, Math.ceil(groups / max)];
 }
 
-function runElementwise(
+export function runElementwise(
   b: WebGPUBackend,
   key: string,
   source: () => string,
@@ -1202,6 +1203,8 @@ export const KERNELS: KernelTable<WebGPUBackend> = {
   concat: concatKernel,
   gather: gatherKernel,
   scatterAdd: scatterAddKernel,
+  argsort: argsortKernel,
+  cumsum: cumsumKernel,
   conv2d: conv2dKernel,
   conv2dGradInput: conv2dGradInputKernel,
   conv2dGradFilter: conv2dGradFilterKernel,

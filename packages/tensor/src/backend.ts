@@ -51,6 +51,13 @@ export interface ReduceAttrs {
   inner: number;
 }
 
+/** An op along one axis sees its input as [outer, n, inner]. */
+export interface ScanAttrs {
+  outer: number;
+  n: number;
+  inner: number;
+}
+
 export interface Conv2dAttrs {
   stride: [number, number];
   padding: [number, number];
@@ -116,6 +123,13 @@ export interface OpAttrs extends UnaryAttrsTable, BinaryAttrsTable {
   gather: { outer: number; dim: number; inner: number; n: number };
   /** [src (outer, n, inner), indices int32 (n)] -> [y (outer, dim, inner)], y zeroed then y[idx] += src */
   scatterAdd: { outer: number; dim: number; inner: number; n: number };
+  /**
+   * [x (outer, n, inner)] -> [indices int32 (outer, n, inner)]: a stable sort of each of the
+   * outer * inner rows of length n; NaN sorts above everything (last ascending, first descending).
+   */
+  argsort: ScanAttrs & { descending: boolean };
+  /** [x (outer, n, inner)] -> [y]: running sums along n, from the end when `reverse`. */
+  cumsum: ScanAttrs & { reverse: boolean };
   /** [x (N, C, H, W), w (O, C/groups, KH, KW)] -> [y (N, O, OH, OW)] */
   conv2d: Conv2dAttrs;
   /** [dy (N, O, OH, OW), w] -> [dx (N, C, H, W)] */
@@ -161,6 +175,8 @@ export const FUSED_OPS = [
   "avgPool2dGrad",
   "batchNormTrain",
   "batchNormGrad",
+  "argsort",
+  "cumsum",
 ] as const satisfies readonly OpName[];
 export type FusedOp = (typeof FUSED_OPS)[number];
 /** The ops every backend must implement. */

@@ -256,4 +256,11 @@ const OTHER_GRADS: { [K in Exclude<OpName, SpecOp>]: GradFn<K> | null } = {
     return [wanted(dx, x), wanted(dgamma, gamma), wanted(dbeta, beta)];
   },
   batchNormGrad: null,
+  argsort: null,
+  // d/dx of running sums is the running sum of the gradient taken from the other end.
+  cumsum: ([g], [x], _y, attrs) => [
+    g
+      ? runOp("cumsum", [g], [{ shape: x.shape, dtype: g.dtype }], { ...attrs, reverse: !attrs.reverse })[0]
+      : null,
+  ],
 };

@@ -220,6 +220,13 @@ export class Tensor implements TensorInfo {
   float(): Tensor {
     return ops.cast(this, "float32");
   }
+  /** int32: minibatch has no int64, so PyTorch's `long()` gives int32. */
+  long(): Tensor {
+    return ops.cast(this, "int32");
+  }
+  bool(): Tensor {
+    return ops.cast(this, "bool");
+  }
   int(): Tensor {
     return ops.cast(this, "int32");
   }
@@ -307,6 +314,45 @@ export class Tensor implements TensorInfo {
   }
   where(cond: Tensor, other: Tensor | number): Tensor {
     return ops.where(cond, this, other);
+  }
+  /** `value` where `mask` is true (PyTorch `masked_fill`). */
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return ops.maskedFill(this, mask, value);
+  }
+  argsort(opts?: ops.SortOptions): Tensor {
+    return ops.argsort(this, opts);
+  }
+  sort(opts?: ops.SortOptions): { values: Tensor; indices: Tensor } {
+    return ops.sort(this, opts);
+  }
+  topk(k: number, opts?: ops.TopkOptions): { values: Tensor; indices: Tensor } {
+    return ops.topk(this, k, opts);
+  }
+  cumsum(dim: number): Tensor {
+    return ops.cumsum(this, dim);
+  }
+  takeAlongDim(indices: Tensor, dim: number): Tensor {
+    return ops.takeAlongDim(this, indices, dim);
+  }
+  /**
+   * Clamps in place: this tensor's buffer is replaced by the clamped values (PyTorch `clamp_`).
+   * As in PyTorch, a tensor that requires a gradient can be changed in place only under `noGrad`.
+   */
+  clamp_(min?: number | null, max?: number | null): this {
+    if (this.requiresGrad && ENGINE.gradEnabled) {
+      throw new Error(
+        "clamp_: a tensor that requires a gradient cannot be changed in place while autograd records; wrap it in noGrad(() => ...) or use clamp()",
+      );
+    }
+    const v = ops.clamp(this, min, max);
+    const c = v.dtype === this.dtype ? v : ops.cast(v, this.dtype);
+    try {
+      this.assign(c);
+    } finally {
+      v.dispose();
+      c.dispose();
+    }
+    return this;
   }
 }
 

@@ -13,6 +13,7 @@ import { fastBatchNormGradKernel, fastBatchNormTrainKernel, fastMatmulKernel } f
 import { concatKernel, gatherKernel, scatterAddKernel, stridedKernel } from "./layout";
 import { avgPool2dGradKernel, avgPool2dKernel, maxPool2dGradKernel, maxPool2dKernel } from "./pool";
 import { reduceKernel } from "./reduce";
+import { argsortKernel, cumsumKernel } from "./scan";
 
 export const KERNELS: KernelTable<CpuBackend> = {
   ...kernelsFor(UNARY_OPS, unaryKernel),
@@ -32,6 +33,8 @@ export const KERNELS: KernelTable<CpuBackend> = {
   concat: concatKernel,
   gather: gatherKernel,
   scatterAdd: scatterAddKernel,
+  argsort: argsortKernel,
+  cumsum: cumsumKernel,
   // im2col + the wasm gemm, with the direct TypeScript kernels as fallback (see ./conv-fast.ts).
   conv2d: fastConv2dKernel,
   conv2dGradInput: fastConv2dGradInputKernel,

@@ -5,6 +5,7 @@ import type { Tensor } from "../tensor";
 import { batchNormGradDefault, batchNormTrainDefault } from "./batchnorm";
 import { conv2dGradFilterDefault, conv2dGradInputDefault } from "./conv";
 import { avgPool2dGradDefault, maxPool2dGradDefault } from "./pool";
+import { argsortDefault, cumsumDefault } from "./scan";
 
 type OutSpec = { shape: Shape; dtype: DType };
 
@@ -21,4 +22,6 @@ export const FUSED_DEFAULTS: {
   avgPool2dGrad: (i, a, o) => [avgPool2dGradDefault(i, a, o[0].shape)],
   batchNormTrain: batchNormTrainDefault,
   batchNormGrad: batchNormGradDefault,
+  argsort: argsortDefault,
+  cumsum: cumsumDefault,
 };

@@ -5,3 +5,4 @@ export * from "./elementwise";
 export * from "./linalg";
 export * from "./reduce";
 export * from "./shape_ops";
+export * from "./sort";

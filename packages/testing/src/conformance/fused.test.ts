@@ -27,7 +27,7 @@ type Case<K extends (typeof FUSED_OPS)[number]> = {
   op: K;
   inputs: () => Tensor[];
   attrs: OpAttrs[K];
-  outputs: { shape: number[]; dtype: "float32" }[];
+  outputs: { shape: number[]; dtype: mb.DType }[];
 };
 
 const conv = {
@@ -70,6 +70,39 @@ const CASES: Case<(typeof FUSED_OPS)[number]>[] = [
     outputs: [{ shape: [2, 3, 7, 6], dtype: "float32" }],
   },
   {
+    op: "argsort",
+    // ties and a NaN in the rows: the order must match exactly (stable, NaN largest)
+    inputs: () => [
+      mb
+        .tensor([
+          [2, 1, 2, Number.NaN, 1, 0.5, 2, -1],
+          [3, 3, -1, 0, 7, 7, 7, 2],
+        ])
+        .reshape([2, 4, 2]),
+    ],
+    attrs: { outer: 2, n: 4, inner: 2, descending: false },
+    outputs: [{ shape: [2, 4, 2], dtype: "int32" }],
+  },
+  {
+    op: "argsort",
+    inputs: () => [
+      mb
+        .tensor([
+          [2, 1, 2, Number.NaN, 1, 0.5, 2, -1],
+          [3, 3, -1, 0, 7, 7, 7, 2],
+        ])
+        .reshape([2, 8]),
+    ],
+    attrs: { outer: 2, n: 8, inner: 1, descending: true },
+    outputs: [{ shape: [2, 8], dtype: "int32" }],
+  },
+  {
+    op: "cumsum",
+    inputs: () => [rand([3, 5, 2], 16)],
+    attrs: { outer: 3, n: 5, inner: 2, reverse: true },
+    outputs: [{ shape: [3, 5, 2], dtype: "float32" }],
+  },
+  {
     op: "batchNormTrain",
     inputs: () => [rand([3, 4, 5], 8), rand([4], 9), rand([4], 10)],
     attrs: bn,
@@ -85,8 +118,8 @@ describeConformance("conformance: fused kernels agree with their composed defaul
     const covered = new Set<string>([...CASES.map((c) => c.op), "batchNormGrad"]);
     for (const op of FUSED_OPS) expect(covered.has(op), op).toBe(true);
   });
-  for (const c of CASES) {
-    it(c.op, async () => {
+  for (const [i, c] of CASES.entries()) {
+    it(`${c.op} #${i}`, async () => {
       await mb.tidy(async () => {
         const inputs = c.inputs();
         const viaCore = mb.noGrad(() => FUSED_DEFAULTS[c.op](inputs, c.attrs as never, c.outputs));
@@ -113,7 +146,7 @@ describeConformance("conformance: fused kernels agree with their composed defaul
       const [, mean, invstd] = FUSED_DEFAULTS.batchNormTrain(
         [x, rand([4], 12), rand([4], 13)],
         bn,
-        CASES[4].outputs,
+        CASES.find((c) => c.op === "batchNormTrain")?.outputs ?? [],
       );
       const inputs = [rand([3, 4, 5], 14), x, rand([4], 15), mean, invstd];
       const outputs = [
