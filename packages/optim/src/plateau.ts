@@ -69,7 +69,8 @@ export class ReduceLROnPlateau extends LRScheduler {
     if (!(typeof eps === "number" && eps >= 0)) fail("eps", eps, "a number >= 0");
     const n = optimizer.paramGroups.length;
     const mins = Array.isArray(minLr) ? [...minLr] : Array.from({ length: n }, () => minLr);
-    if (mins.length !== n) fail("minLr", `an array of ${mins.length}`, `${n} values, one per group`);
+    if (mins.length !== n)
+      fail("minLr", `an array of ${mins.length}`, `one value per parameter group (${n})`);
     mins.forEach((m, i) => {
       if (!(typeof m === "number" && m >= 0)) fail(`minLr[${i}]`, m, "a number >= 0");
     });

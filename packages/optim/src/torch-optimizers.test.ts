@@ -56,5 +56,7 @@ it("covers every new optimizer with several cases", () => {
 });
 
 afterAll(() => {
-  console.log(`optimizers vs PyTorch: ${worst.count} parameter checks, worst |diff| ${worst.max.toExponential(2)}`);
+  console.log(
+    `optimizers vs PyTorch: ${worst.count} parameter checks, worst |diff| ${worst.max.toExponential(2)}`,
+  );
 });
