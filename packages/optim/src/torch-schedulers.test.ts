@@ -107,7 +107,9 @@ describe("schedulers against PyTorch 2.13", () => {
       // A fresh optimizer and scheduler, then the saved state, as a training script resumes.
       const opt = sgd(c.lrs, c.initialLr);
       const b = build(opt, c.js);
-      opt.paramGroups.forEach((g, i) => Object.assign(g, groups[i]));
+      opt.paramGroups.forEach((g, i) => {
+        Object.assign(g, groups[i]);
+      });
       b.loadStateDict(saved);
       const rest = record(b, c.lr.length - 1 - half, c.metrics?.slice(half) ?? null);
       rest.forEach((lrs, t) => {
