@@ -30,6 +30,9 @@ export {
   crossEntropy,
   HuberLoss,
   huberLoss,
+  KLDivLoss,
+  type KlDivOptions,
+  klDivLoss,
   L1Loss,
   l1Loss,
   MSELoss,
@@ -38,7 +41,20 @@ export {
   type NllLossOptions,
   nllLoss,
   type Reduction,
+  SmoothL1Loss,
+  type SmoothL1Options,
+  smoothL1Loss,
 } from "./losses";
 export { accuracy, ConfusionMatrix, RunningAverage, RunningMean } from "./metrics";
 export { Module } from "./module";
 export { loadSafetensors, type SafetensorsFile, saveSafetensors } from "./safetensors";
+export {
+  CosineEmbeddingLoss,
+  CosineSimilarity,
+  type CosineSimilarityOptions,
+  cosineEmbeddingLoss,
+  cosineSimilarity,
+  type MarginLossOptions,
+  MarginRankingLoss,
+  marginRankingLoss,
+} from "./similarity";

@@ -1,5 +1,6 @@
 import { arange, customOp, formatShape, type Tensor, where } from "@minibatch/tensor";
 import { Module } from "./module";
+import { checkOptionKeys } from "./options";
 
 /**
  * Loss functions with PyTorch's formulas and defaults (`torch.nn.functional`). `reduction` is
@@ -22,19 +23,19 @@ export type NllLossOptions = Omit<CrossEntropyOptions, "labelSmoothing">;
 const same = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
-function checkReduction(r: Reduction, op: string): Reduction {
+export function checkReduction(r: Reduction, op: string): Reduction {
   if (r !== "mean" && r !== "sum" && r !== "none") {
     throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(r)}'`);
   }
   return r;
 }
 
-function reduce(loss: Tensor, reduction: Reduction): Tensor {
+export function reduce(loss: Tensor, reduction: Reduction): Tensor {
   if (reduction === "none") return loss;
   return reduction === "sum" ? loss.sum() : loss.mean();
 }
 
-function requireFloat(t: Tensor, what: string, op: string): void {
+export function requireFloat(t: Tensor, what: string, op: string): void {
   if (t.dtype !== "float32") {
     throw new Error(`${op}: ${what} must be float32, got ${t.dtype} of shape ${formatShape(t.shape)}`);
   }
@@ -175,7 +176,7 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllLossOptions = {}
   return nllCore(input, target, opts, op, 0);
 }
 
-function checkPair(input: Tensor, target: Tensor, op: string): void {
+export function checkPair(input: Tensor, target: Tensor, op: string): void {
   requireFloat(input, "input", op);
   requireFloat(target, "target", op);
   if (!same(input.shape, target.shape)) {
@@ -214,6 +215,67 @@ export function huberLoss(
   const a = d.abs();
   const loss = where(a.lt(delta), d.mul(d).mul(0.5), a.sub(0.5 * delta).mul(delta));
   return reduce(loss, checkReduction(opts.reduction ?? "mean", "huberLoss"));
+}
+
+export interface SmoothL1Options {
+  reduction?: Reduction;
+  /** Where the loss turns from quadratic to linear; >= 0, default 1 (0 is the L1 loss). */
+  beta?: number;
+}
+
+/**
+ * Smooth L1 loss (PyTorch `F.smooth_l1_loss`): 0.5 d^2 / beta where |d| < beta, else
+ * |d| - 0.5 beta. It equals huberLoss(delta = beta) / beta, so the two agree only at beta 1.
+ */
+export function smoothL1Loss(input: Tensor, target: Tensor, opts: SmoothL1Options = {}): Tensor {
+  const op = "smoothL1Loss";
+  checkOptionKeys(op, opts, ["reduction", "beta"]);
+  checkPair(input, target, op);
+  const beta = opts.beta ?? 1;
+  if (!(typeof beta === "number" && beta >= 0)) throw new Error(`${op}: beta must be >= 0, got ${beta}`);
+  const reduction = checkReduction(opts.reduction ?? "mean", op);
+  const d = input.sub(target);
+  const a = d.abs();
+  if (beta === 0) return reduce(a, reduction);
+  const loss = where(a.lt(beta), d.mul(d).mul(0.5 / beta), a.sub(0.5 * beta));
+  return reduce(loss, reduction);
+}
+
+export interface KlDivOptions {
+  /**
+   * 'mean' (default, PyTorch's: divides by the number of elements), 'batchmean' (divides by the
+   * batch size, the true KL divergence per sample), 'sum' or 'none'.
+   */
+  reduction?: Reduction | "batchmean";
+  /** The target holds log-probabilities instead of probabilities. Default false. */
+  logTarget?: boolean;
+}
+
+/**
+ * Kullback-Leibler divergence of the target from the input (PyTorch `F.kl_div`); the input holds
+ * log-probabilities. Per element: t (log t - x), 0 where t = 0; with logTarget, e^t (t - x).
+ * PyTorch's gradient with respect to a zero target is NaN; here it is 0.
+ */
+export function klDivLoss(input: Tensor, target: Tensor, opts: KlDivOptions = {}): Tensor {
+  const op = "klDivLoss";
+  checkOptionKeys(op, opts, ["reduction", "logTarget"]);
+  checkPair(input, target, op);
+  const r = opts.reduction ?? "mean";
+  if (r !== "batchmean") checkReduction(r, op);
+  const logTarget = opts.logTarget ?? false;
+  if (typeof logTarget !== "boolean") throw new Error(`${op}: logTarget must be a boolean, got ${logTarget}`);
+  let loss: Tensor;
+  if (logTarget) {
+    loss = target.exp().mul(target.sub(input));
+  } else {
+    const pos = target.gt(0);
+    // log of 1 where t = 0, so neither the value nor the gradient meets log(0).
+    const logT = where(pos, target, 1).log();
+    loss = where(pos, target.mul(logT.sub(input)), target.mul(input).neg());
+  }
+  if (r !== "batchmean") return reduce(loss, r);
+  const batch = input.rank === 0 ? 1 : input.shape[0];
+  return loss.sum().div(batch);
 }
 
 export interface BceOptions {
@@ -380,5 +442,25 @@ export class BCELoss extends Module {
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return binaryCrossEntropy(input, target, { ...this.opts, weight: this.buffers(false)[0] ?? null });
+  }
+}
+
+export class SmoothL1Loss extends Module {
+  constructor(readonly opts: SmoothL1Options = {}) {
+    super();
+    checkOptionKeys("SmoothL1Loss", opts, ["reduction", "beta"]);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return smoothL1Loss(input, target, this.opts);
+  }
+}
+
+export class KLDivLoss extends Module {
+  constructor(readonly opts: KlDivOptions = {}) {
+    super();
+    checkOptionKeys("KLDivLoss", opts, ["reduction", "logTarget"]);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return klDivLoss(input, target, this.opts);
   }
 }

@@ -1,0 +1,114 @@
+"""Writes the PyTorch reference fixtures of @minibatch/nn's tests.
+
+Run from packages/nn: `python3 scripts/fixtures.py` (needs torch; the tests themselves do not).
+Every case records its float32 inputs, the options in minibatch's spelling, PyTorch's output,
+and the gradients of sum(output * w) with respect to each float input, where
+w[i] = 0.5 + (i * 7919 % 13) / 13 (the weighting the tests use too).
+"""
+
+import json
+import os
+import re
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures")
+rng = np.random.default_rng(1234)
+
+
+def snake(name):
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+def weights(n):
+    return torch.tensor([0.5 + (i * 7919 % 13) / 13 for i in range(n)], dtype=torch.float32)
+
+
+def rand(shape, lo=-1.0, hi=1.0):
+    return rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+
+def case(fn, title, inputs, options, call):
+    """inputs: list of numpy arrays (float32 are differentiable; int arrays are int32 inputs)."""
+    ts = []
+    for a in inputs:
+        if a.dtype == np.float32:
+            ts.append(torch.tensor(a, requires_grad=True))
+        else:
+            ts.append(torch.tensor(a.astype(np.int64)))
+    out = call(*ts)
+    flat = out.reshape(-1)
+    (flat * weights(flat.numel())).sum().backward()
+    return {
+        "fn": fn,
+        "title": title,
+        "inputs": [{"values": a.reshape(-1).tolist(), "shape": list(a.shape),
+                    "dtype": "float32" if a.dtype == np.float32 else "int32"} for a in inputs],
+        "options": options,
+        "output": {"values": flat.detach().tolist(), "shape": list(out.shape)},
+        # NaN (PyTorch's gradient of a zero KL target) becomes null: the tests expect a finite value there.
+        "grads": [[None if v != v else v for v in t.grad.reshape(-1).tolist()] if t.grad is not None else None
+                  for t in ts],
+    }
+
+
+def torch_kw(options):
+    return {snake(k): v for k, v in options.items()}
+
+
+def loss_cases():
+    cases = []
+    x, y = rand((3, 4), -2, 2), rand((3, 4), -2, 2)
+    for beta in (1.0, 0.5, 2.0, 0.0):
+        for red in ("mean", "sum", "none"):
+            o = {"beta": beta, "reduction": red}
+            cases.append(case("smoothL1Loss", f"beta {beta}, {red}", [x, y], o,
+                              lambda a, b, o=o: F.smooth_l1_loss(a, b, **torch_kw(o))))
+    logp = torch.log_softmax(torch.tensor(rand((3, 5), -2, 2)), 1).detach().numpy()
+    p = torch.softmax(torch.tensor(rand((3, 5), -2, 2)), 1).detach().numpy()
+    p[0, 1] = 0.0  # a zero target contributes 0 (xlogy), not NaN
+    logq = torch.log_softmax(torch.tensor(rand((3, 5), -2, 2)), 1).detach().numpy()
+    for red in ("mean", "batchmean", "sum", "none"):
+        o = {"reduction": red}
+        cases.append(case("klDivLoss", f"{red}", [logp, p], o,
+                          lambda a, b, o=o: F.kl_div(a, b, **torch_kw(o))))
+        o = {"reduction": red, "logTarget": True}
+        cases.append(case("klDivLoss", f"{red}, logTarget", [logp, logq], o,
+                          lambda a, b, o=o: F.kl_div(a, b, **torch_kw(o))))
+    a, b = rand((4, 6)), rand((4, 6))
+    for dim in (1, 0, -1):
+        o = {"dim": dim}
+        cases.append(case("cosineSimilarity", f"dim {dim}", [a, b], o,
+                          lambda u, v, o=o: F.cosine_similarity(u, v, **o)))
+    c3, d3 = rand((2, 3, 4)), rand((2, 3, 4))
+    cases.append(case("cosineSimilarity", "3-d, dim 2, eps 1e-3", [c3, d3], {"dim": 2, "eps": 1e-3},
+                      lambda u, v: F.cosine_similarity(u, v, dim=2, eps=1e-3)))
+    bb = rand((1, 6))
+    cases.append(case("cosineSimilarity", "broadcast [4, 6] with [1, 6]", [a, bb], {"dim": 1},
+                      lambda u, v: F.cosine_similarity(u, v, dim=1)))
+    target = np.array([1, -1, -1, 1], dtype=np.int32)
+    for margin in (0.0, 0.3, -0.2):
+        for red in ("mean", "sum", "none"):
+            o = {"margin": margin, "reduction": red}
+            cases.append(case("cosineEmbeddingLoss", f"margin {margin}, {red}", [a, b, target], o,
+                              lambda u, v, t, o=o: F.cosine_embedding_loss(u, v, t, **torch_kw(o))))
+    cases.append(case("cosineEmbeddingLoss", "one pair, 1-d", [a[0], b[0], np.array(-1, dtype=np.int32)],
+                      {"margin": -0.5}, lambda u, v, t: F.cosine_embedding_loss(u, v, t, margin=-0.5)))
+    s1, s2 = rand((7,)), rand((7,))
+    yy = np.array([1, -1, 1, 1, -1, -1, 1], dtype=np.float32)
+    for margin in (0.0, 0.5):
+        for red in ("mean", "sum", "none"):
+            o = {"margin": margin, "reduction": red}
+            cases.append(case("marginRankingLoss", f"margin {margin}, {red}", [s1, s2, yy], o,
+                              lambda u, v, t, o=o: F.margin_ranking_loss(u, v, t, **torch_kw(o))))
+    return cases
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    for name, data in [("losses.json", {"cases": loss_cases()})]:
+        with open(os.path.join(OUT, name), "w") as f:
+            json.dump(data, f, separators=(",", ":"))
+        print("wrote", name, len(data["cases"]), "cases")
