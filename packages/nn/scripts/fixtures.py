@@ -106,9 +106,37 @@ def loss_cases():
     return cases
 
 
+def init_cases():
+    out = {"dirac": [], "eye": [], "truncNormal": []}
+    for shape, groups in [((4, 3, 3), 1), ((6, 2, 3, 3), 2), ((2, 4, 2, 2), 1), ((4, 2, 3, 2, 3), 2), ((3, 3, 1, 4), 3)]:
+        t = torch.empty(shape)
+        torch.nn.init.dirac_(t, groups)
+        out["dirac"].append({"shape": list(shape), "groups": groups, "values": t.reshape(-1).tolist()})
+    for shape in [(3, 5), (4, 2), (3, 3)]:
+        t = torch.empty(shape)
+        torch.nn.init.eye_(t)
+        out["eye"].append({"shape": list(shape), "values": t.reshape(-1).tolist()})
+    # Moments of the truncated normal, and PyTorch's own sample moments (its sampler, 10^6 draws).
+    import math
+    torch.manual_seed(0)
+    for mean, std, a, b in [(0, 1, -2, 2), (0.5, 2, -1, 4), (0, 1, 1.5, 3), (0, 0.02, -0.04, 0.04), (0, 1, 4, 6)]:
+        phi = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+        cdf = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))
+        al, be = (a - mean) / std, (b - mean) / std
+        z = cdf(be) - cdf(al)
+        m = mean + std * (phi(al) - phi(be)) / z
+        var = std ** 2 * (1 + (al * phi(al) - be * phi(be)) / z - ((phi(al) - phi(be)) / z) ** 2)
+        t = torch.empty(1_000_000)
+        torch.nn.init.trunc_normal_(t, mean, std, a, b)
+        out["truncNormal"].append({"mean": mean, "std": std, "a": a, "b": b, "expectedMean": m,
+                                   "expectedStd": math.sqrt(var), "torchSampleMean": t.mean().item(),
+                                   "torchSampleStd": t.std().item()})
+    return out
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    for name, data in [("losses.json", {"cases": loss_cases()})]:
+    for name, data in [("losses.json", {"cases": loss_cases()}), ("init.json", init_cases())]:
         with open(os.path.join(OUT, name), "w") as f:
             json.dump(data, f, separators=(",", ":"))
-        print("wrote", name, len(data["cases"]), "cases")
+        print("wrote", name)

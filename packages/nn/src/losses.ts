@@ -124,6 +124,7 @@ function checkTargetRange(t: Tensor, c: number, ignoreIndex: number, op: string)
  */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const op = "crossEntropy";
+  checkOptionKeys(op, opts, ["reduction", "weight", "ignoreIndex", "labelSmoothing"]);
   requireFloat(input, "input (logits)", op);
   const ls = opts.labelSmoothing ?? 0;
   if (!(ls >= 0 && ls <= 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1], got ${ls}`);
@@ -166,6 +167,7 @@ function softTargetCrossEntropy(logp: Tensor, target: Tensor, opts: CrossEntropy
 /** Negative log likelihood of log-probabilities [N, C] (or [N, C, d1, ...]) at int32 targets (PyTorch `F.nll_loss`). */
 export function nllLoss(input: Tensor, target: Tensor, opts: NllLossOptions = {}): Tensor {
   const op = "nllLoss";
+  checkOptionKeys(op, opts, ["reduction", "weight", "ignoreIndex"]);
   requireFloat(input, "input (log-probabilities)", op);
   if (target.dtype !== "int32") {
     throw new Error(
@@ -188,6 +190,7 @@ export function checkPair(input: Tensor, target: Tensor, op: string): void {
 
 /** Mean squared error (PyTorch `F.mse_loss`). */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  checkOptionKeys("mseLoss", opts, ["reduction"]);
   checkPair(input, target, "mseLoss");
   const d = input.sub(target);
   return reduce(d.mul(d), checkReduction(opts.reduction ?? "mean", "mseLoss"));
@@ -195,6 +198,7 @@ export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduc
 
 /** Mean absolute error (PyTorch `F.l1_loss`). */
 export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  checkOptionKeys("l1Loss", opts, ["reduction"]);
   checkPair(input, target, "l1Loss");
   return reduce(input.sub(target).abs(), checkReduction(opts.reduction ?? "mean", "l1Loss"));
 }
@@ -208,6 +212,7 @@ export function huberLoss(
   target: Tensor,
   opts: { reduction?: Reduction; delta?: number } = {},
 ): Tensor {
+  checkOptionKeys("huberLoss", opts, ["reduction", "delta"]);
   checkPair(input, target, "huberLoss");
   const delta = opts.delta ?? 1;
   if (!(delta > 0)) throw new Error(`huberLoss: delta must be positive, got ${delta}`);
@@ -311,6 +316,7 @@ export function binaryCrossEntropyWithLogits(
   opts: BceWithLogitsOptions = {},
 ): Tensor {
   const op = "binaryCrossEntropyWithLogits";
+  checkOptionKeys(op, opts, ["reduction", "weight", "posWeight"]);
   checkPair(input, target, op);
   const logSig = input.minimum(0).sub(input.abs().neg().exp().log1p());
   const oneMinusT = target.neg().add(1);
@@ -336,6 +342,7 @@ export function binaryCrossEntropyWithLogits(
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, opts: BceOptions = {}): Tensor {
   const op = "binaryCrossEntropy";
+  checkOptionKeys(op, opts, ["reduction", "weight"]);
   checkPair(input, target, op);
   if (input.backend.readSync) {
     const v = input.dataSync<Float32Array>();
@@ -375,6 +382,7 @@ const bceOp = customOp("binaryCrossEntropy", (p: Tensor, t: Tensor) => {
 export class CrossEntropyLoss extends Module {
   constructor(readonly opts: CrossEntropyOptions = {}) {
     super();
+    checkOptionKeys("CrossEntropyLoss", opts, ["reduction", "weight", "ignoreIndex", "labelSmoothing"]);
     if (opts.weight) this.registerBuffer("weight", opts.weight);
   }
   forward(input: Tensor, target: Tensor): Tensor {
@@ -385,6 +393,7 @@ export class CrossEntropyLoss extends Module {
 export class NLLLoss extends Module {
   constructor(readonly opts: NllLossOptions = {}) {
     super();
+    checkOptionKeys("NLLLoss", opts, ["reduction", "weight", "ignoreIndex"]);
     if (opts.weight) this.registerBuffer("weight", opts.weight);
   }
   forward(input: Tensor, target: Tensor): Tensor {
@@ -395,6 +404,7 @@ export class NLLLoss extends Module {
 export class MSELoss extends Module {
   constructor(readonly opts: { reduction?: Reduction } = {}) {
     super();
+    checkOptionKeys("MSELoss", opts, ["reduction"]);
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return mseLoss(input, target, this.opts);
@@ -404,6 +414,7 @@ export class MSELoss extends Module {
 export class L1Loss extends Module {
   constructor(readonly opts: { reduction?: Reduction } = {}) {
     super();
+    checkOptionKeys("L1Loss", opts, ["reduction"]);
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return l1Loss(input, target, this.opts);
@@ -413,6 +424,7 @@ export class L1Loss extends Module {
 export class HuberLoss extends Module {
   constructor(readonly opts: { reduction?: Reduction; delta?: number } = {}) {
     super();
+    checkOptionKeys("HuberLoss", opts, ["reduction", "delta"]);
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return huberLoss(input, target, this.opts);
@@ -422,6 +434,7 @@ export class HuberLoss extends Module {
 export class BCEWithLogitsLoss extends Module {
   constructor(readonly opts: BceWithLogitsOptions = {}) {
     super();
+    checkOptionKeys("BCEWithLogitsLoss", opts, ["reduction", "weight", "posWeight"]);
     if (opts.weight) this.registerBuffer("weight", opts.weight);
     if (opts.posWeight) this.registerBuffer("posWeight", opts.posWeight);
   }
@@ -438,6 +451,7 @@ export class BCEWithLogitsLoss extends Module {
 export class BCELoss extends Module {
   constructor(readonly opts: BceOptions = {}) {
     super();
+    checkOptionKeys("BCELoss", opts, ["reduction", "weight"]);
     if (opts.weight) this.registerBuffer("weight", opts.weight);
   }
   forward(input: Tensor, target: Tensor): Tensor {
