@@ -55,7 +55,7 @@ def case(fn, title, inputs, options, call):
 
 
 def torch_kw(options):
-    return {snake(k): v for k, v in options.items()}
+    return {snake(k): tuple(v) if isinstance(v, list) else v for k, v in options.items()}
 
 
 def loss_cases():
@@ -106,6 +106,87 @@ def loss_cases():
     return cases
 
 
+def module_case(name, args, options, x_shape, title=None):
+    """A layer with PyTorch's module of the same name and options, its parameters drawn here."""
+    torch.manual_seed(0)
+    mod = getattr(torch.nn, name)(*args, **torch_kw(options))
+    params = {}
+    with torch.no_grad():
+        for pname, p in mod.named_parameters():
+            p.copy_(torch.tensor(rand(tuple(p.shape))))
+            params[pname] = {"values": p.reshape(-1).tolist(), "shape": list(p.shape)}
+    xa = rand(x_shape, -2, 2)
+    x = torch.tensor(xa, requires_grad=True)
+    out = mod(x)
+    flat = out.reshape(-1)
+    (flat * weights(flat.numel())).sum().backward()
+    return {
+        "module": name,
+        "title": title or f"{args} {options}",
+        "args": args,
+        "options": options,
+        "params": params,
+        "input": {"values": xa.reshape(-1).tolist(), "shape": list(x_shape)},
+        "output": {"values": flat.detach().tolist(), "shape": list(out.shape)},
+        "grads": {"input": x.grad.reshape(-1).tolist(),
+                  **{k: p.grad.reshape(-1).tolist() for k, p in mod.named_parameters()}},
+    }
+
+
+def layer_cases():
+    c = []
+    C = module_case
+    c.append(C("Conv2d", [2, 3, 4], {"padding": "same"}, (2, 2, 6, 7), "even kernel, padding 'same' (asymmetric)"))
+    c.append(C("Conv2d", [2, 3, [2, 3]], {"padding": "same", "dilation": [1, 2]}, (1, 2, 5, 8), "kernel [2, 3], dilation [1, 2], 'same'"))
+    c.append(C("Conv2d", [2, 3, 3], {"padding": 1, "paddingMode": "reflect"}, (2, 2, 5, 6), "reflect"))
+    c.append(C("Conv2d", [2, 2, 3], {"padding": [1, 2], "paddingMode": "replicate", "bias": False}, (1, 2, 4, 5), "replicate, no bias"))
+    c.append(C("Conv2d", [2, 3, 3], {"padding": 2, "paddingMode": "circular", "stride": 2}, (2, 2, 5, 6), "circular, stride 2"))
+    c.append(C("Conv2d", [2, 3, 4], {"padding": "same", "paddingMode": "reflect"}, (1, 2, 6, 6), "'same' with reflect, even kernel"))
+    c.append(C("Conv2d", [4, 2, 3], {"padding": 1, "paddingMode": "circular", "groups": 2}, (1, 4, 4, 5), "circular, groups 2"))
+    c.append(C("Conv1d", [2, 4, 3], {"stride": 2, "padding": 1}, (2, 2, 9), "stride 2, padding 1"))
+    c.append(C("Conv1d", [2, 3, 4], {"padding": "same", "dilation": 2}, (2, 2, 8), "'same', even kernel, dilation 2"))
+    c.append(C("Conv1d", [2, 3, 3], {"padding": 2, "paddingMode": "reflect"}, (1, 2, 7), "reflect"))
+    c.append(C("Conv1d", [4, 2, 3], {"groups": 2, "bias": False, "paddingMode": "circular", "padding": 1}, (2, 4, 6), "groups 2, circular, no bias"))
+    c.append(C("ConvTranspose2d", [3, 2, 3], {"stride": 2, "padding": 1, "outputPadding": 1}, (2, 3, 4, 5), "stride 2, padding 1, outputPadding 1"))
+    c.append(C("ConvTranspose2d", [2, 3, [2, 3]], {"stride": [1, 2], "dilation": 2}, (1, 2, 3, 4), "kernel [2, 3], stride [1, 2], dilation 2"))
+    c.append(C("ConvTranspose2d", [4, 6, 3], {"stride": 3, "padding": 2, "groups": 2}, (1, 4, 3, 3), "groups 2, stride 3, padding 2"))
+    c.append(C("ConvTranspose2d", [2, 2, 2], {"bias": False}, (2, 2, 3, 3), "stride 1, no bias"))
+    c.append(C("ConvTranspose2d", [2, 2, 3], {"padding": 3}, (1, 2, 6, 6), "padding larger than the kernel's reach (crops)"))
+    c.append(C("MaxPool2d", [3], {"stride": 2, "ceilMode": True}, (2, 2, 6, 7), "ceilMode"))
+    c.append(C("MaxPool2d", [2], {"dilation": 2}, (1, 2, 7, 6), "dilation 2"))
+    c.append(C("MaxPool2d", [3], {"stride": 2, "padding": 1, "ceilMode": True, "dilation": [1, 2]}, (1, 2, 8, 9), "padding, ceilMode, dilation [1, 2]"))
+    c.append(C("MaxPool2d", [2], {}, (1, 3, 4, 6), "defaults"))
+    c.append(C("AvgPool2d", [3], {"stride": 2, "padding": 1, "countIncludePad": False}, (2, 2, 6, 7), "countIncludePad false"))
+    c.append(C("AvgPool2d", [3], {"stride": 2, "ceilMode": True}, (1, 2, 6, 8), "ceilMode"))
+    c.append(C("AvgPool2d", [3], {"stride": 2, "padding": 1, "ceilMode": True, "countIncludePad": False}, (1, 2, 6, 6), "ceilMode, padding, countIncludePad false"))
+    c.append(C("AvgPool2d", [2], {"stride": 1, "padding": 1, "ceilMode": True}, (1, 1, 4, 5), "ceilMode, padding, countIncludePad true"))
+    c.append(C("AvgPool2d", [2], {"divisorOverride": 3}, (1, 2, 4, 4), "divisorOverride"))
+    c.append(C("AdaptiveAvgPool2d", [[3, 2]], {}, (2, 2, 5, 7), "[5, 7] to [3, 2]"))
+    c.append(C("AdaptiveAvgPool2d", [4], {}, (1, 2, 4, 4), "identity size"))
+    c.append(C("AdaptiveAvgPool2d", [[None, 3]], {}, (1, 1, 3, 8), "None keeps the height"))
+    c.append(C("AdaptiveAvgPool2d", [1], {}, (2, 3, 3, 5), "global average"))
+    c.append(C("Upsample", [], {"scaleFactor": 2, "mode": "nearest"}, (1, 2, 3, 4), "nearest x2"))
+    c.append(C("Upsample", [], {"size": [5, 3], "mode": "nearest"}, (1, 1, 3, 4), "nearest to [5, 3]"))
+    c.append(C("Upsample", [], {"size": [5, 7], "mode": "bilinear", "alignCorners": True}, (2, 1, 3, 4), "bilinear alignCorners"))
+    c.append(C("Upsample", [], {"scaleFactor": 1.5, "mode": "bilinear"}, (1, 2, 4, 4), "bilinear x1.5"))
+    c.append(C("Upsample", [], {"size": [3, 2], "mode": "bilinear", "alignCorners": False}, (1, 1, 5, 6), "bilinear downsampling"))
+    c.append(C("Upsample", [], {"scaleFactor": [2, 3], "mode": "bilinear", "alignCorners": True}, (1, 1, 2, 3), "bilinear alignCorners, scale [2, 3]"))
+    return c
+
+
+def pad_cases():
+    out = []
+    x = rand((2, 3, 4, 5))
+    for mode, pads in [("constant", [1, 2, 2, 0]), ("constant", [-1, 2, 0, -2]), ("reflect", [2, 1, 3, 0]),
+                       ("replicate", [0, 3, 1, 2]), ("circular", [2, 5, 1, 4]), ("reflect", [1, 3])]:
+        value = 0.5 if mode == "constant" else None
+        o = {"pads": pads, "mode": mode, "value": value}
+        kw = {"value": value} if value is not None else {}
+        xi = x if len(pads) == 4 else x[0]  # PyTorch pads only the last axis of a 2- or 3-d input
+        out.append(case("pad", f"{mode} {pads}", [xi], o, lambda t, pads=pads, mode=mode, kw=kw: F.pad(t, pads, mode=mode, **kw)))
+    return out
+
+
 def init_cases():
     out = {"dirac": [], "eye": [], "truncNormal": []}
     for shape, groups in [((4, 3, 3), 1), ((6, 2, 3, 3), 2), ((2, 4, 2, 2), 1), ((4, 2, 3, 2, 3), 2), ((3, 3, 1, 4), 3)]:
@@ -136,7 +217,8 @@ def init_cases():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    for name, data in [("losses.json", {"cases": loss_cases()}), ("init.json", init_cases())]:
+    for name, data in [("losses.json", {"cases": loss_cases()}), ("init.json", init_cases()),
+                       ("layers.json", {"cases": layer_cases()}), ("pad.json", {"cases": pad_cases()})]:
         with open(os.path.join(OUT, name), "w") as f:
             json.dump(data, f, separators=(",", ":"))
         print("wrote", name)
