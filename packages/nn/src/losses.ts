@@ -1,6 +1,7 @@
 import { arange, customOp, formatShape, type Tensor, where } from "@minibatch/tensor";
 import { Module } from "./module";
 import { checkOptionKeys } from "./options";
+import { noLeak } from "./scope";
 
 /**
  * Loss functions with PyTorch's formulas and defaults (`torch.nn.functional`). `reduction` is
@@ -233,17 +234,19 @@ export interface SmoothL1Options {
  * |d| - 0.5 beta. It equals huberLoss(delta = beta) / beta, so the two agree only at beta 1.
  */
 export function smoothL1Loss(input: Tensor, target: Tensor, opts: SmoothL1Options = {}): Tensor {
-  const op = "smoothL1Loss";
-  checkOptionKeys(op, opts, ["reduction", "beta"]);
-  checkPair(input, target, op);
-  const beta = opts.beta ?? 1;
-  if (!(typeof beta === "number" && beta >= 0)) throw new Error(`${op}: beta must be >= 0, got ${beta}`);
-  const reduction = checkReduction(opts.reduction ?? "mean", op);
-  const d = input.sub(target);
-  const a = d.abs();
-  if (beta === 0) return reduce(a, reduction);
-  const loss = where(a.lt(beta), d.mul(d).mul(0.5 / beta), a.sub(0.5 * beta));
-  return reduce(loss, reduction);
+  return noLeak([input, target], () => {
+    const op = "smoothL1Loss";
+    checkOptionKeys(op, opts, ["reduction", "beta"]);
+    checkPair(input, target, op);
+    const beta = opts.beta ?? 1;
+    if (!(typeof beta === "number" && beta >= 0)) throw new Error(`${op}: beta must be >= 0, got ${beta}`);
+    const reduction = checkReduction(opts.reduction ?? "mean", op);
+    const d = input.sub(target);
+    const a = d.abs();
+    if (beta === 0) return reduce(a, reduction);
+    const loss = where(a.lt(beta), d.mul(d).mul(0.5 / beta), a.sub(0.5 * beta));
+    return reduce(loss, reduction);
+  });
 }
 
 export interface KlDivOptions {
@@ -262,25 +265,28 @@ export interface KlDivOptions {
  * PyTorch's gradient with respect to a zero target is NaN; here it is 0.
  */
 export function klDivLoss(input: Tensor, target: Tensor, opts: KlDivOptions = {}): Tensor {
-  const op = "klDivLoss";
-  checkOptionKeys(op, opts, ["reduction", "logTarget"]);
-  checkPair(input, target, op);
-  const r = opts.reduction ?? "mean";
-  if (r !== "batchmean") checkReduction(r, op);
-  const logTarget = opts.logTarget ?? false;
-  if (typeof logTarget !== "boolean") throw new Error(`${op}: logTarget must be a boolean, got ${logTarget}`);
-  let loss: Tensor;
-  if (logTarget) {
-    loss = target.exp().mul(target.sub(input));
-  } else {
-    const pos = target.gt(0);
-    // log of 1 where t = 0, so neither the value nor the gradient meets log(0).
-    const logT = where(pos, target, 1).log();
-    loss = where(pos, target.mul(logT.sub(input)), target.mul(input).neg());
-  }
-  if (r !== "batchmean") return reduce(loss, r);
-  const batch = input.rank === 0 ? 1 : input.shape[0];
-  return loss.sum().div(batch);
+  return noLeak([input, target], () => {
+    const op = "klDivLoss";
+    checkOptionKeys(op, opts, ["reduction", "logTarget"]);
+    checkPair(input, target, op);
+    const r = opts.reduction ?? "mean";
+    if (r !== "batchmean") checkReduction(r, op);
+    const logTarget = opts.logTarget ?? false;
+    if (typeof logTarget !== "boolean")
+      throw new Error(`${op}: logTarget must be a boolean, got ${logTarget}`);
+    let loss: Tensor;
+    if (logTarget) {
+      loss = target.exp().mul(target.sub(input));
+    } else {
+      const pos = target.gt(0);
+      // log of 1 where t = 0, so neither the value nor the gradient meets log(0).
+      const logT = where(pos, target, 1).log();
+      loss = where(pos, target.mul(logT.sub(input)), target.mul(input).neg());
+    }
+    if (r !== "batchmean") return reduce(loss, r);
+    const batch = input.rank === 0 ? 1 : input.shape[0];
+    return loss.sum().div(batch);
+  });
 }
 
 export interface BceOptions {

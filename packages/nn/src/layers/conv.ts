@@ -11,6 +11,7 @@ import {
 import { resetLinearLike } from "../init";
 import { Module } from "../module";
 import { checkOptionKeys } from "../options";
+import { noLeak } from "../scope";
 import { checkPositiveInt } from "./linear";
 
 type Pair = number | [number, number];
@@ -146,12 +147,14 @@ export class Conv2d extends Module {
         `Conv2d: expected input of shape [N, ${this.inChannels}, H, W], got ${formatShape(x.shape)}`,
       );
     }
-    const [xp, padding] = prepad(x, this.paddingAmounts, this.paddingMode);
-    return conv2d(xp, this.weight, this.bias, {
-      stride: this.stride,
-      padding,
-      dilation: this.dilation,
-      groups: this.groups,
+    return noLeak([x, this.weight, this.bias], () => {
+      const [xp, padding] = prepad(x, this.paddingAmounts, this.paddingMode);
+      return conv2d(xp, this.weight, this.bias, {
+        stride: this.stride,
+        padding,
+        dilation: this.dilation,
+        groups: this.groups,
+      });
     });
   }
 
@@ -248,14 +251,16 @@ export class Conv1d extends Module {
         `Conv1d: expected input of shape [N, ${this.inChannels}, L], got ${formatShape(x.shape)}`,
       );
     }
-    const [xp, padding] = prepad(x.unsqueeze(2), [[0, 0], this.padding], this.paddingMode);
-    const y = conv2d(xp, this.weight.unsqueeze(2), this.bias, {
-      stride: [1, this.stride],
-      padding,
-      dilation: [1, this.dilation],
-      groups: this.groups,
+    return noLeak([x, this.weight, this.bias], () => {
+      const [xp, padding] = prepad(x.unsqueeze(2), [[0, 0], this.padding], this.paddingMode);
+      const y = conv2d(xp, this.weight.unsqueeze(2), this.bias, {
+        stride: [1, this.stride],
+        padding,
+        dilation: [1, this.dilation],
+        groups: this.groups,
+      });
+      return y.squeeze(2);
     });
-    return y.squeeze(2);
   }
 
   override extraRepr(): string {

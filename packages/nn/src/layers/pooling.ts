@@ -9,6 +9,7 @@ import {
 } from "@minibatch/tensor";
 import { Module } from "../module";
 import { checkOptionKeys } from "../options";
+import { noLeak } from "../scope";
 
 type Pair = number | [number, number];
 const pair = (v: Pair): [number, number] => (typeof v === "number" ? [v, v] : [v[0], v[1]]);
@@ -149,7 +150,7 @@ export class MaxPool2d extends Module {
       r.dilation.every((d) => d === 1) &&
       out.every((o, i) => o === outSize(x.shape[2 + i], r.kernel[i], r.stride[i], r.padding[i], 1, false));
     if (plain) return maxPoolKernel(x, r.kernel, { stride: r.stride, padding: r.padding });
-    return windows(x, r, out, Number.NEGATIVE_INFINITY, "max");
+    return noLeak([x], () => windows(x, r, out, Number.NEGATIVE_INFINITY, "max"));
   }
   override extraRepr(): string {
     return poolRepr(this.r);
@@ -198,8 +199,7 @@ export class AvgPool2d extends Module {
     if (floorOut && this.divisorOverride === null && (this.countIncludePad || noPad)) {
       return avgPoolKernel(x, r.kernel, { stride: r.stride, padding: r.padding });
     }
-    const sum = windows(x, r, out, 0, "sum");
-    return sum.div(this.divisors(x, out));
+    return noLeak([x], () => windows(x, r, out, 0, "sum").div(this.divisors(x, out)));
   }
   /** Each window's divisor, [OH, OW], following PyTorch's rules. */
   private divisors(x: Tensor, out: [number, number]): Tensor {
@@ -251,23 +251,27 @@ function adaptiveMatrix(n: number, out: number): number[][] {
  * Computed as two small matrix products, so the gradient is exact.
  */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: AdaptiveSize): Tensor {
-  const op = "adaptiveAvgPool2d";
-  if (x.rank !== 4 && x.rank !== 3) {
-    throw new Error(`${op}: expected input of shape [N, C, H, W] or [C, H, W], got ${formatShape(x.shape)}`);
-  }
-  const [h, w] = x.shape.slice(-2);
-  const req = Array.isArray(outputSize) ? outputSize : [outputSize, outputSize];
-  const size = req.map((v, i) => (v === null ? [h, w][i] : v));
-  if (req.length !== 2 || size.some((v) => !Number.isInteger(v) || (v as number) <= 0)) {
-    throw new Error(
-      `${op}: outputSize must be a positive integer, null, or a pair of them, got ${JSON.stringify(outputSize)}`,
-    );
-  }
-  const [oh, ow] = size as [number, number];
-  const backend = x.backend.name;
-  const ph = tensor(adaptiveMatrix(h, oh), { backend });
-  const pwT = tensor(adaptiveMatrix(w, ow), { backend }).transpose(0, 1);
-  return ph.matmul(x.float().matmul(pwT));
+  return noLeak([x], () => {
+    const op = "adaptiveAvgPool2d";
+    if (x.rank !== 4 && x.rank !== 3) {
+      throw new Error(
+        `${op}: expected input of shape [N, C, H, W] or [C, H, W], got ${formatShape(x.shape)}`,
+      );
+    }
+    const [h, w] = x.shape.slice(-2);
+    const req = Array.isArray(outputSize) ? outputSize : [outputSize, outputSize];
+    const size = req.map((v, i) => (v === null ? [h, w][i] : v));
+    if (req.length !== 2 || size.some((v) => !Number.isInteger(v) || (v as number) <= 0)) {
+      throw new Error(
+        `${op}: outputSize must be a positive integer, null, or a pair of them, got ${JSON.stringify(outputSize)}`,
+      );
+    }
+    const [oh, ow] = size as [number, number];
+    const backend = x.backend.name;
+    const ph = tensor(adaptiveMatrix(h, oh), { backend });
+    const pwT = tensor(adaptiveMatrix(w, ow), { backend }).transpose(0, 1);
+    return ph.matmul(x.float().matmul(pwT));
+  });
 }
 
 /** Module form of `adaptiveAvgPool2d` (PyTorch `nn.AdaptiveAvgPool2d`). */

@@ -1,6 +1,7 @@
 import { formatShape, fromArray, type Tensor } from "@minibatch/tensor";
 import { Module } from "../module";
 import { checkOptionKeys } from "../options";
+import { noLeak } from "../scope";
 
 export type InterpolateMode = "nearest" | "linear" | "bilinear";
 
@@ -107,16 +108,18 @@ function resample(
  * indexSelect and arithmetic, so gradients flow to the input.
  */
 export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
-  const op = "interpolate";
-  checkOptionKeys(op, opts, KEYS);
-  if (x.dtype !== "float32") throw new Error(`${op}: expected a float32 input, got ${x.dtype}`);
-  const { out, scales } = plan(x, opts, op);
-  const mode = opts.mode ?? "nearest";
-  let y = x;
-  for (let i = 0; i < out.length; i++) {
-    y = resample(y, 2 + i, out[i], scales[i], mode, opts.alignCorners ?? false);
-  }
-  return y === x ? x.clone() : y;
+  return noLeak([x], () => {
+    const op = "interpolate";
+    checkOptionKeys(op, opts, KEYS);
+    if (x.dtype !== "float32") throw new Error(`${op}: expected a float32 input, got ${x.dtype}`);
+    const { out, scales } = plan(x, opts, op);
+    const mode = opts.mode ?? "nearest";
+    let y = x;
+    for (let i = 0; i < out.length; i++) {
+      y = resample(y, 2 + i, out[i], scales[i], mode, opts.alignCorners ?? false);
+    }
+    return y === x ? x.clone() : y;
+  });
 }
 
 /** Module form of `interpolate` (PyTorch `nn.Upsample`). */
