@@ -215,10 +215,23 @@ def init_cases():
     return out
 
 
+def compact(data):
+    """JSON with floats at 9 significant digits: enough to round-trip float32 exactly, half the size."""
+    def fix(v):
+        if isinstance(v, float):
+            return float(f"{v:.9g}")
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        if isinstance(v, dict):
+            return {k: fix(x) for k, x in v.items()}
+        return v
+    return json.dumps(fix(data), separators=(",", ":"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     for name, data in [("losses.json", {"cases": loss_cases()}), ("init.json", init_cases()),
                        ("layers.json", {"cases": layer_cases()}), ("pad.json", {"cases": pad_cases()})]:
         with open(os.path.join(OUT, name), "w") as f:
-            json.dump(data, f, separators=(",", ":"))
+            f.write(compact(data))
         print("wrote", name)

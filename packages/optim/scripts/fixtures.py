@@ -187,9 +187,22 @@ def scheduler_fixtures():
     return {"cases": cases}
 
 
+def compact(data):
+    """JSON with floats at 15 significant digits: float32 parameters round-trip, rates stay exact to 1e-14."""
+    def fix(v):
+        if isinstance(v, float):
+            return float(f"{v:.15g}")
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        if isinstance(v, dict):
+            return {k: fix(x) for k, x in v.items()}
+        return v
+    return json.dumps(fix(data), separators=(",", ":"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     for name, data in [("optimizers.json", optimizer_fixtures()), ("schedulers.json", scheduler_fixtures())]:
         with open(os.path.join(OUT, name), "w") as f:
-            json.dump(data, f, separators=(",", ":"))
+            f.write(compact(data))
         print("wrote", name)
