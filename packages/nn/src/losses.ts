@@ -1,5 +1,7 @@
 import { arange, customOp, formatShape, type Tensor, where } from "@minibatch/tensor";
 import { Module } from "./module";
+import { checkOptionKeys } from "./options";
+import { noLeak } from "./scope";
 
 /**
  * Loss functions with PyTorch's formulas and defaults (`torch.nn.functional`). `reduction` is
@@ -22,19 +24,19 @@ export type NllLossOptions = Omit<CrossEntropyOptions, "labelSmoothing">;
 const same = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
-function checkReduction(r: Reduction, op: string): Reduction {
+export function checkReduction(r: Reduction, op: string): Reduction {
   if (r !== "mean" && r !== "sum" && r !== "none") {
     throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(r)}'`);
   }
   return r;
 }
 
-function reduce(loss: Tensor, reduction: Reduction): Tensor {
+export function reduce(loss: Tensor, reduction: Reduction): Tensor {
   if (reduction === "none") return loss;
   return reduction === "sum" ? loss.sum() : loss.mean();
 }
 
-function requireFloat(t: Tensor, what: string, op: string): void {
+export function requireFloat(t: Tensor, what: string, op: string): void {
   if (t.dtype !== "float32") {
     throw new Error(`${op}: ${what} must be float32, got ${t.dtype} of shape ${formatShape(t.shape)}`);
   }
@@ -123,6 +125,7 @@ function checkTargetRange(t: Tensor, c: number, ignoreIndex: number, op: string)
  */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const op = "crossEntropy";
+  checkOptionKeys(op, opts, ["reduction", "weight", "ignoreIndex", "labelSmoothing"]);
   requireFloat(input, "input (logits)", op);
   const ls = opts.labelSmoothing ?? 0;
   if (!(ls >= 0 && ls <= 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1], got ${ls}`);
@@ -165,6 +168,7 @@ function softTargetCrossEntropy(logp: Tensor, target: Tensor, opts: CrossEntropy
 /** Negative log likelihood of log-probabilities [N, C] (or [N, C, d1, ...]) at int32 targets (PyTorch `F.nll_loss`). */
 export function nllLoss(input: Tensor, target: Tensor, opts: NllLossOptions = {}): Tensor {
   const op = "nllLoss";
+  checkOptionKeys(op, opts, ["reduction", "weight", "ignoreIndex"]);
   requireFloat(input, "input (log-probabilities)", op);
   if (target.dtype !== "int32") {
     throw new Error(
@@ -175,7 +179,7 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllLossOptions = {}
   return nllCore(input, target, opts, op, 0);
 }
 
-function checkPair(input: Tensor, target: Tensor, op: string): void {
+export function checkPair(input: Tensor, target: Tensor, op: string): void {
   requireFloat(input, "input", op);
   requireFloat(target, "target", op);
   if (!same(input.shape, target.shape)) {
@@ -187,6 +191,7 @@ function checkPair(input: Tensor, target: Tensor, op: string): void {
 
 /** Mean squared error (PyTorch `F.mse_loss`). */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  checkOptionKeys("mseLoss", opts, ["reduction"]);
   checkPair(input, target, "mseLoss");
   const d = input.sub(target);
   return reduce(d.mul(d), checkReduction(opts.reduction ?? "mean", "mseLoss"));
@@ -194,6 +199,7 @@ export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduc
 
 /** Mean absolute error (PyTorch `F.l1_loss`). */
 export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  checkOptionKeys("l1Loss", opts, ["reduction"]);
   checkPair(input, target, "l1Loss");
   return reduce(input.sub(target).abs(), checkReduction(opts.reduction ?? "mean", "l1Loss"));
 }
@@ -207,6 +213,7 @@ export function huberLoss(
   target: Tensor,
   opts: { reduction?: Reduction; delta?: number } = {},
 ): Tensor {
+  checkOptionKeys("huberLoss", opts, ["reduction", "delta"]);
   checkPair(input, target, "huberLoss");
   const delta = opts.delta ?? 1;
   if (!(delta > 0)) throw new Error(`huberLoss: delta must be positive, got ${delta}`);
@@ -214,6 +221,72 @@ export function huberLoss(
   const a = d.abs();
   const loss = where(a.lt(delta), d.mul(d).mul(0.5), a.sub(0.5 * delta).mul(delta));
   return reduce(loss, checkReduction(opts.reduction ?? "mean", "huberLoss"));
+}
+
+export interface SmoothL1Options {
+  reduction?: Reduction;
+  /** Where the loss turns from quadratic to linear; >= 0, default 1 (0 is the L1 loss). */
+  beta?: number;
+}
+
+/**
+ * Smooth L1 loss (PyTorch `F.smooth_l1_loss`): 0.5 d^2 / beta where |d| < beta, else
+ * |d| - 0.5 beta. It equals huberLoss(delta = beta) / beta, so the two agree only at beta 1.
+ */
+export function smoothL1Loss(input: Tensor, target: Tensor, opts: SmoothL1Options = {}): Tensor {
+  return noLeak([input, target], () => {
+    const op = "smoothL1Loss";
+    checkOptionKeys(op, opts, ["reduction", "beta"]);
+    checkPair(input, target, op);
+    const beta = opts.beta ?? 1;
+    if (!(typeof beta === "number" && beta >= 0)) throw new Error(`${op}: beta must be >= 0, got ${beta}`);
+    const reduction = checkReduction(opts.reduction ?? "mean", op);
+    const d = input.sub(target);
+    const a = d.abs();
+    if (beta === 0) return reduce(a, reduction);
+    const loss = where(a.lt(beta), d.mul(d).mul(0.5 / beta), a.sub(0.5 * beta));
+    return reduce(loss, reduction);
+  });
+}
+
+export interface KlDivOptions {
+  /**
+   * 'mean' (default, PyTorch's: divides by the number of elements), 'batchmean' (divides by the
+   * batch size, the true KL divergence per sample), 'sum' or 'none'.
+   */
+  reduction?: Reduction | "batchmean";
+  /** The target holds log-probabilities instead of probabilities. Default false. */
+  logTarget?: boolean;
+}
+
+/**
+ * Kullback-Leibler divergence of the target from the input (PyTorch `F.kl_div`); the input holds
+ * log-probabilities. Per element: t (log t - x), 0 where t = 0; with logTarget, e^t (t - x).
+ * PyTorch's gradient with respect to a zero target is NaN; here it is 0.
+ */
+export function klDivLoss(input: Tensor, target: Tensor, opts: KlDivOptions = {}): Tensor {
+  return noLeak([input, target], () => {
+    const op = "klDivLoss";
+    checkOptionKeys(op, opts, ["reduction", "logTarget"]);
+    checkPair(input, target, op);
+    const r = opts.reduction ?? "mean";
+    if (r !== "batchmean") checkReduction(r, op);
+    const logTarget = opts.logTarget ?? false;
+    if (typeof logTarget !== "boolean")
+      throw new Error(`${op}: logTarget must be a boolean, got ${logTarget}`);
+    let loss: Tensor;
+    if (logTarget) {
+      loss = target.exp().mul(target.sub(input));
+    } else {
+      const pos = target.gt(0);
+      // log of 1 where t = 0, so neither the value nor the gradient meets log(0).
+      const logT = where(pos, target, 1).log();
+      loss = where(pos, target.mul(logT.sub(input)), target.mul(input).neg());
+    }
+    if (r !== "batchmean") return reduce(loss, r);
+    const batch = input.rank === 0 ? 1 : input.shape[0];
+    return loss.sum().div(batch);
+  });
 }
 
 export interface BceOptions {
@@ -249,6 +322,7 @@ export function binaryCrossEntropyWithLogits(
   opts: BceWithLogitsOptions = {},
 ): Tensor {
   const op = "binaryCrossEntropyWithLogits";
+  checkOptionKeys(op, opts, ["reduction", "weight", "posWeight"]);
   checkPair(input, target, op);
   const logSig = input.minimum(0).sub(input.abs().neg().exp().log1p());
   const oneMinusT = target.neg().add(1);
@@ -274,6 +348,7 @@ export function binaryCrossEntropyWithLogits(
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, opts: BceOptions = {}): Tensor {
   const op = "binaryCrossEntropy";
+  checkOptionKeys(op, opts, ["reduction", "weight"]);
   checkPair(input, target, op);
   if (input.backend.readSync) {
     const v = input.dataSync<Float32Array>();
@@ -313,6 +388,7 @@ const bceOp = customOp("binaryCrossEntropy", (p: Tensor, t: Tensor) => {
 export class CrossEntropyLoss extends Module {
   constructor(readonly opts: CrossEntropyOptions = {}) {
     super();
+    checkOptionKeys("CrossEntropyLoss", opts, ["reduction", "weight", "ignoreIndex", "labelSmoothing"]);
     if (opts.weight) this.registerBuffer("weight", opts.weight);
   }
   forward(input: Tensor, target: Tensor): Tensor {
@@ -323,6 +399,7 @@ export class CrossEntropyLoss extends Module {
 export class NLLLoss extends Module {
   constructor(readonly opts: NllLossOptions = {}) {
     super();
+    checkOptionKeys("NLLLoss", opts, ["reduction", "weight", "ignoreIndex"]);
     if (opts.weight) this.registerBuffer("weight", opts.weight);
   }
   forward(input: Tensor, target: Tensor): Tensor {
@@ -333,6 +410,7 @@ export class NLLLoss extends Module {
 export class MSELoss extends Module {
   constructor(readonly opts: { reduction?: Reduction } = {}) {
     super();
+    checkOptionKeys("MSELoss", opts, ["reduction"]);
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return mseLoss(input, target, this.opts);
@@ -342,6 +420,7 @@ export class MSELoss extends Module {
 export class L1Loss extends Module {
   constructor(readonly opts: { reduction?: Reduction } = {}) {
     super();
+    checkOptionKeys("L1Loss", opts, ["reduction"]);
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return l1Loss(input, target, this.opts);
@@ -351,6 +430,7 @@ export class L1Loss extends Module {
 export class HuberLoss extends Module {
   constructor(readonly opts: { reduction?: Reduction; delta?: number } = {}) {
     super();
+    checkOptionKeys("HuberLoss", opts, ["reduction", "delta"]);
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return huberLoss(input, target, this.opts);
@@ -360,6 +440,7 @@ export class HuberLoss extends Module {
 export class BCEWithLogitsLoss extends Module {
   constructor(readonly opts: BceWithLogitsOptions = {}) {
     super();
+    checkOptionKeys("BCEWithLogitsLoss", opts, ["reduction", "weight", "posWeight"]);
     if (opts.weight) this.registerBuffer("weight", opts.weight);
     if (opts.posWeight) this.registerBuffer("posWeight", opts.posWeight);
   }
@@ -376,9 +457,30 @@ export class BCEWithLogitsLoss extends Module {
 export class BCELoss extends Module {
   constructor(readonly opts: BceOptions = {}) {
     super();
+    checkOptionKeys("BCELoss", opts, ["reduction", "weight"]);
     if (opts.weight) this.registerBuffer("weight", opts.weight);
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return binaryCrossEntropy(input, target, { ...this.opts, weight: this.buffers(false)[0] ?? null });
+  }
+}
+
+export class SmoothL1Loss extends Module {
+  constructor(readonly opts: SmoothL1Options = {}) {
+    super();
+    checkOptionKeys("SmoothL1Loss", opts, ["reduction", "beta"]);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return smoothL1Loss(input, target, this.opts);
+  }
+}
+
+export class KLDivLoss extends Module {
+  constructor(readonly opts: KlDivOptions = {}) {
+    super();
+    checkOptionKeys("KLDivLoss", opts, ["reduction", "logTarget"]);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return klDivLoss(input, target, this.opts);
   }
 }

@@ -29,18 +29,14 @@ export interface AdamOptions {
  */
 export class Adam extends Optimizer<AdamOptions> {
   constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
-    super(params, adamDefaults(options));
+    super(params, ADAM_DEFAULTS, options);
   }
 
   protected validate(o: AdamOptions, where: string): void {
     const expect = optionChecker(this.constructor.name, where);
     expect(nonNegative(o.lr), "lr", o.lr, "a number >= 0");
     expect(nonNegative(o.eps), "eps", o.eps, "a number >= 0");
-    const b = o.betas;
-    expect(Array.isArray(b) && b.length === 2, "betas", b, "two numbers");
-    const inUnit = (v: unknown) => typeof v === "number" && v >= 0 && v < 1;
-    expect(inUnit(b[0]), "betas[0]", b[0], "a number in [0, 1)");
-    expect(inUnit(b[1]), "betas[1]", b[1], "a number in [0, 1)");
+    checkBetas(expect, o.betas);
     expect(nonNegative(o.weightDecay), "weightDecay", o.weightDecay, "a number >= 0");
     expect(typeof o.amsgrad === "boolean", "amsgrad", o.amsgrad, "a boolean");
     expect(typeof o.maximize === "boolean", "maximize", o.maximize, "a boolean");
@@ -99,14 +95,19 @@ export class AdamW extends Adam {
   }
 }
 
-function adamDefaults(options: Partial<AdamOptions>): AdamOptions {
-  return {
-    lr: 1e-3,
-    betas: [0.9, 0.999],
-    eps: 1e-8,
-    weightDecay: 0,
-    amsgrad: false,
-    maximize: false,
-    ...defined(options),
-  };
+const ADAM_DEFAULTS: AdamOptions = {
+  lr: 1e-3,
+  betas: [0.9, 0.999],
+  eps: 1e-8,
+  weightDecay: 0,
+  amsgrad: false,
+  maximize: false,
+};
+
+/** Checks Adam-style `betas`: two numbers in [0, 1). */
+export function checkBetas(expect: ReturnType<typeof optionChecker>, b: readonly [number, number]): void {
+  expect(Array.isArray(b) && b.length === 2, "betas", b, "two numbers");
+  const inUnit = (v: unknown) => typeof v === "number" && v >= 0 && v < 1;
+  expect(inUnit(b[0]), "betas[0]", b[0], "a number in [0, 1)");
+  expect(inUnit(b[1]), "betas[1]", b[1], "a number in [0, 1)");
 }

@@ -1,5 +1,19 @@
+export { Adagrad, type AdagradOptions } from "./adagrad";
 export { Adam, type AdamOptions, AdamW } from "./adam";
+export { Adamax, type AdamaxOptions } from "./adamax";
 export { clipGradNorm, clipGradValue } from "./clip";
+export { ChainedScheduler, SequentialLR } from "./composite-schedulers";
+export {
+  ConstantLR,
+  type ConstantLROptions,
+  CosineAnnealingWarmRestarts,
+  type CosineAnnealingWarmRestartsOptions,
+  MultiStepLR,
+  type MultiStepLROptions,
+  PolynomialLR,
+  type PolynomialLROptions,
+} from "./decay-schedulers";
+export { NAdam, type NAdamOptions } from "./nadam";
 export {
   Optimizer,
   type OptimizerStateDict,
@@ -8,6 +22,8 @@ export {
   type ParamState,
   type Params,
 } from "./optimizer";
+export { ReduceLROnPlateau, type ReduceLROnPlateauOptions } from "./plateau";
+export { RAdam, type RAdamOptions } from "./radam";
 export { RMSprop, type RMSpropOptions } from "./rmsprop";
 export {
   CosineAnnealingLR,
@@ -18,6 +34,7 @@ export {
   LRScheduler,
   OneCycleLR,
   type OneCycleLROptions,
+  type SchedulerOptions,
   StepLR,
 } from "./schedulers";
 export { SGD, type SGDOptions } from "./sgd";

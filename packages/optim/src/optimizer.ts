@@ -1,4 +1,8 @@
 import { formatShape as fmt, keep, noGrad, Tensor, tidy } from "@minibatch/tensor";
+import { checkOptionKeys } from "./options";
+
+/** Keys schedulers write into parameter groups; a group passed back in may carry them. */
+const SCHEDULER_KEYS = ["initialLr", "maxLr", "minLr", "maxMomentum", "baseMomentum"];
 
 /** Per-parameter optimizer state (moment buffers and step counts), as in PyTorch's `optimizer.state[p]`. */
 export type ParamState = Record<string, Tensor | number>;
@@ -42,8 +46,13 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
   /** State per parameter, created on the parameter's first update. */
   readonly state = new Map<Tensor, ParamState>();
 
-  constructor(params: Params<O>, defaults: O) {
-    this.defaults = copyOptions(defaults);
+  /**
+   * `defaults` holds every option with its default value; `options` (the user's) may only use
+   * those keys: an unknown one is an error with a "did you mean" hint, never silently ignored.
+   */
+  constructor(params: Params<O>, defaults: O, options: Partial<O> = {}) {
+    checkOptionKeys(this.constructor.name, options, Object.keys(defaults));
+    this.defaults = copyOptions({ ...defaults, ...defined(options) } as O);
     this.validate(this.defaults, "the options");
     const items =
       params instanceof Tensor ? [params] : [...(params as Iterable<Tensor | ParamGroupInput<O>>)];
@@ -73,6 +82,7 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
       throw new Error(`${name}: ${where} must be an object with 'params'`);
     }
     const { params: raw, ...overrides } = group;
+    checkOptionKeys(name, overrides, [...Object.keys(this.defaults), ...SCHEDULER_KEYS], where);
     const params = raw instanceof Tensor ? [raw] : [...raw];
     if (params.length === 0) throw new Error(`${name}: ${where} has no parameters`);
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));

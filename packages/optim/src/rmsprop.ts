@@ -1,6 +1,5 @@
 import { type Tensor, zerosLike } from "@minibatch/tensor";
 import {
-  defined,
   nonNegative,
   Optimizer,
   optionChecker,
@@ -29,16 +28,19 @@ export interface RMSpropOptions {
  */
 export class RMSprop extends Optimizer<RMSpropOptions> {
   constructor(params: Params<RMSpropOptions>, options: Partial<RMSpropOptions> = {}) {
-    super(params, {
-      lr: 1e-2,
-      alpha: 0.99,
-      eps: 1e-8,
-      weightDecay: 0,
-      momentum: 0,
-      centered: false,
-      maximize: false,
-      ...defined(options),
-    });
+    super(
+      params,
+      {
+        lr: 1e-2,
+        alpha: 0.99,
+        eps: 1e-8,
+        weightDecay: 0,
+        momentum: 0,
+        centered: false,
+        maximize: false,
+      },
+      options,
+    );
   }
 
   protected validate(o: RMSpropOptions, where: string): void {

@@ -1,4 +1,17 @@
 import { Optimizer } from "./optimizer";
+import { checkOptionKeys } from "./options";
+
+/** Options every epoch-based scheduler takes. */
+export interface SchedulerOptions {
+  /**
+   * The last epoch already done, to resume a schedule (PyTorch `last_epoch`); default -1, a fresh
+   * start. Resuming needs each parameter group's `initialLr` (a loaded optimizer state dict has it).
+   */
+  lastEpoch?: number;
+}
+
+/** Fields that describe the call in progress, not the schedule: never saved. */
+const TRANSIENT = new Set(["optimizer", "isInitial"]);
 
 /**
  * The base of learning-rate schedules (PyTorch `torch.optim.lr_scheduler.LRScheduler`). The
@@ -14,30 +27,75 @@ export abstract class LRScheduler {
   lastEpoch = -1;
   protected stepCount = 0;
   protected lastLr: number[] = [];
+  /** True during the constructor's own step, which keeps the groups' current rates (resuming). */
+  protected isInitial = false;
 
-  constructor(optimizer: Optimizer<any>) {
+  constructor(optimizer: Optimizer<any>, lastEpoch = -1) {
     if (!(optimizer instanceof Optimizer)) {
       throw new Error(`${this.constructor.name}: expected an Optimizer, got ${describe(optimizer)}`);
     }
+    if (!(Number.isInteger(lastEpoch) && lastEpoch >= -1)) {
+      throw new Error(
+        `${this.constructor.name}: invalid lastEpoch = ${describe(lastEpoch)} (expected an integer >= -1)`,
+      );
+    }
     this.optimizer = optimizer;
-    for (const g of optimizer.paramGroups) g.initialLr ??= g.lr;
+    if (lastEpoch === -1) {
+      for (const g of optimizer.paramGroups) g.initialLr ??= g.lr;
+    } else {
+      optimizer.paramGroups.forEach((g, i) => {
+        if (typeof g.initialLr !== "number") {
+          throw new Error(
+            `${this.constructor.name}: lastEpoch = ${lastEpoch} resumes a schedule, but parameter group ${i} has no initialLr; load the optimizer's state dict first, or leave lastEpoch at -1 for a fresh start`,
+          );
+        }
+      });
+    }
     this.baseLrs = optimizer.paramGroups.map((g) => g.initialLr as number);
+    this.lastEpoch = lastEpoch;
   }
 
   /** Rates for epoch `lastEpoch`; PyTorch's chainable forms, which read each group's current `lr`. */
   protected abstract getLr(): number[];
 
+  /** Rates for epoch `lastEpoch` from the base rates alone, where the schedule has such a form. */
+  protected closedFormLr?(): number[];
+
   /** Subclasses call this at the end of their constructor, once their own fields are set. */
   protected initialStep(): void {
     this.stepCount = 0;
-    this.step();
+    this.isInitial = true;
+    try {
+      this.step();
+    } finally {
+      this.isInitial = false;
+    }
+  }
+
+  /** Redoes the constructor's step (SequentialLR starts its first scheduler again with it). */
+  restart(): void {
+    this.initialStep();
   }
 
   /** Advances one epoch and writes the new rates into the parameter groups. */
   step(): void {
     this.stepCount++;
-    this.lastEpoch++;
-    const lrs = this.getLr();
+    this.updateLr();
+  }
+
+  /**
+   * Moves to the next epoch, or jumps to `epoch` using the closed form (SequentialLR restarts a
+   * scheduler this way at its milestone), and writes the rates.
+   */
+  updateLr(epoch?: number): void {
+    let lrs: number[];
+    if (epoch === undefined) {
+      this.lastEpoch++;
+      lrs = this.getLr();
+    } else {
+      this.lastEpoch = epoch;
+      lrs = this.closedFormLr ? this.closedFormLr() : this.getLr();
+    }
     this.optimizer.paramGroups.forEach((g, i) => {
       g.lr = lrs[i];
     });
@@ -53,8 +111,8 @@ export abstract class LRScheduler {
   stateDict(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(this)) {
-      if (k === "optimizer" || typeof v === "function") continue;
-      if (Array.isArray(v) && v.some((x) => typeof x === "function")) continue;
+      if (TRANSIENT.has(k) || typeof v === "function") continue;
+      if (Array.isArray(v) && v.some((x) => typeof x === "function" || x instanceof LRScheduler)) continue;
       out[k] = structuredClone(v);
     }
     return out;
@@ -67,7 +125,7 @@ export abstract class LRScheduler {
       );
     }
     for (const [k, v] of Object.entries(stateDict)) {
-      if (k === "optimizer" || !(k in this)) continue;
+      if (TRANSIENT.has(k) || !(k in this)) continue;
       (this as Record<string, unknown>)[k] = structuredClone(v);
     }
   }
@@ -82,8 +140,8 @@ export class StepLR extends LRScheduler {
   readonly stepSize: number;
   readonly gamma: number;
 
-  constructor(optimizer: Optimizer<any>, stepSize: number, gamma = 0.1) {
-    super(optimizer);
+  constructor(optimizer: Optimizer<any>, stepSize: number, gamma = 0.1, options: SchedulerOptions = {}) {
+    super(optimizer, schedulerOptions("StepLR", options).lastEpoch);
     positiveInteger("StepLR", "stepSize", stepSize);
     finite("StepLR", "gamma", gamma);
     this.stepSize = stepSize;
@@ -95,22 +153,30 @@ export class StepLR extends LRScheduler {
     if (this.lastEpoch === 0 || this.lastEpoch % this.stepSize !== 0) return this.groupLrs();
     return this.groupLrs().map((lr) => lr * this.gamma);
   }
+
+  protected override closedFormLr(): number[] {
+    return this.baseLrs.map((b) => b * this.gamma ** Math.floor(this.lastEpoch / this.stepSize));
+  }
 }
 
 /** Multiplies the rate by `gamma` every epoch: lr = base·gamma^epoch. */
 export class ExponentialLR extends LRScheduler {
   readonly gamma: number;
 
-  constructor(optimizer: Optimizer<any>, gamma: number) {
-    super(optimizer);
+  constructor(optimizer: Optimizer<any>, gamma: number, options: SchedulerOptions = {}) {
+    super(optimizer, schedulerOptions("ExponentialLR", options).lastEpoch);
     finite("ExponentialLR", "gamma", gamma);
     this.gamma = gamma;
     this.initialStep();
   }
 
   protected getLr(): number[] {
-    if (this.lastEpoch === 0) return this.groupLrs();
+    if (this.isInitial) return this.groupLrs();
     return this.groupLrs().map((lr) => lr * this.gamma);
+  }
+
+  protected override closedFormLr(): number[] {
+    return this.baseLrs.map((b) => b * this.gamma ** this.lastEpoch);
   }
 }
 
@@ -122,8 +188,8 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly tMax: number;
   readonly etaMin: number;
 
-  constructor(optimizer: Optimizer<any>, tMax: number, etaMin = 0) {
-    super(optimizer);
+  constructor(optimizer: Optimizer<any>, tMax: number, etaMin = 0, options: SchedulerOptions = {}) {
+    super(optimizer, schedulerOptions("CosineAnnealingLR", options).lastEpoch);
     positiveInteger("CosineAnnealingLR", "tMax", tMax);
     finite("CosineAnnealingLR", "etaMin", etaMin);
     this.tMax = tMax;
@@ -134,7 +200,7 @@ export class CosineAnnealingLR extends LRScheduler {
   protected getLr(): number[] {
     const { lastEpoch: t, tMax: T, etaMin } = this;
     const lrs = this.groupLrs();
-    if (t === 0) return lrs;
+    if (this.isInitial) return lrs;
     if (this.stepCount === 1 && t > 0) {
       return this.baseLrs.map((base) => etaMin + ((base - etaMin) * (1 + Math.cos((t * Math.PI) / T))) / 2);
     }
@@ -145,9 +211,14 @@ export class CosineAnnealingLR extends LRScheduler {
     const ratio = (1 + Math.cos((Math.PI * t) / T)) / (1 + Math.cos((Math.PI * (t - 1)) / T));
     return lrs.map((lr) => ratio * (lr - etaMin) + etaMin);
   }
+
+  protected override closedFormLr(): number[] {
+    const { lastEpoch: t, tMax: T, etaMin } = this;
+    return this.baseLrs.map((base) => etaMin + ((base - etaMin) * (1 + Math.cos((Math.PI * t) / T))) / 2);
+  }
 }
 
-export interface LinearLROptions {
+export interface LinearLROptions extends SchedulerOptions {
   /** Factor of the base rate at epoch 0, in (0, 1]; default 1/3. */
   startFactor?: number;
   /** Factor reached after `totalIters` epochs, in [0, 1]; default 1. */
@@ -166,7 +237,8 @@ export class LinearLR extends LRScheduler {
   readonly totalIters: number;
 
   constructor(optimizer: Optimizer<any>, options: LinearLROptions = {}) {
-    super(optimizer);
+    checkOptionKeys("LinearLR", options, ["startFactor", "endFactor", "totalIters", "lastEpoch"]);
+    super(optimizer, options.lastEpoch);
     const { startFactor = 1 / 3, endFactor = 1, totalIters = 5 } = options;
     if (!(typeof startFactor === "number" && startFactor > 0 && startFactor <= 1)) {
       throw new Error(`LinearLR: invalid startFactor = ${startFactor} (expected a number in (0, 1])`);
@@ -185,8 +257,13 @@ export class LinearLR extends LRScheduler {
     const { lastEpoch: t, startFactor: s, endFactor: e, totalIters: n } = this;
     const lrs = this.groupLrs();
     if (t === 0) return lrs.map((lr) => lr * s);
-    if (t > n) return lrs;
+    if (this.isInitial || t > n) return lrs;
     return lrs.map((lr) => lr * (1 + (e - s) / (n * s + (t - 1) * (e - s))));
+  }
+
+  protected override closedFormLr(): number[] {
+    const { lastEpoch: t, startFactor: s, endFactor: e, totalIters: n } = this;
+    return this.baseLrs.map((b) => b * (s + ((e - s) * Math.min(n, t)) / n));
   }
 }
 
@@ -197,8 +274,9 @@ export class LambdaLR extends LRScheduler {
   constructor(
     optimizer: Optimizer<any>,
     lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[],
+    options: SchedulerOptions = {},
   ) {
-    super(optimizer);
+    super(optimizer, schedulerOptions("LambdaLR", options).lastEpoch);
     const n = optimizer.paramGroups.length;
     const fns = Array.isArray(lrLambda) ? [...lrLambda] : Array.from({ length: n }, () => lrLambda);
     if (fns.length !== n)
@@ -216,7 +294,7 @@ export class LambdaLR extends LRScheduler {
   }
 }
 
-export interface OneCycleLROptions {
+export interface OneCycleLROptions extends SchedulerOptions {
   /** Fraction of the steps spent raising the rate; default 0.3. */
   pctStart?: number;
   /** "cos" (default) or "linear" annealing within each phase. */
@@ -259,7 +337,18 @@ export class OneCycleLR extends LRScheduler {
     totalSteps: number,
     options: OneCycleLROptions = {},
   ) {
-    super(optimizer);
+    checkOptionKeys("OneCycleLR", options, [
+      "pctStart",
+      "annealStrategy",
+      "cycleMomentum",
+      "baseMomentum",
+      "maxMomentum",
+      "divFactor",
+      "finalDivFactor",
+      "threePhase",
+      "lastEpoch",
+    ]);
+    super(optimizer, options.lastEpoch);
     const {
       pctStart = 0.3,
       annealStrategy = "cos",
@@ -283,11 +372,15 @@ export class OneCycleLR extends LRScheduler {
     finite("OneCycleLR", "finalDivFactor", finalDivFactor);
     const groups = optimizer.paramGroups;
     const maxLrs = perGroup("maxLr", maxLr, groups.length);
-    groups.forEach((g, i) => {
-      g.initialLr = maxLrs[i] / divFactor;
-      g.maxLr = maxLrs[i];
-      g.minLr = (g.initialLr as number) / finalDivFactor;
-    });
+    // Resuming (lastEpoch >= 0) keeps the groups' saved initialLr, maxLr and momenta, as PyTorch does.
+    const fresh = this.lastEpoch === -1;
+    if (fresh) {
+      groups.forEach((g, i) => {
+        g.initialLr = maxLrs[i] / divFactor;
+        g.maxLr = maxLrs[i];
+        g.minLr = (g.initialLr as number) / finalDivFactor;
+      });
+    }
     // The base class read initialLr before it was set here.
     this.baseLrs = groups.map((g) => g.initialLr as number);
     this.totalSteps = totalSteps;
@@ -343,11 +436,13 @@ export class OneCycleLR extends LRScheduler {
       }
       const maxMs = perGroup("maxMomentum", maxMomentum, groups.length);
       const baseMs = perGroup("baseMomentum", baseMomentum, groups.length);
-      groups.forEach((g, i) => {
-        this.setMomentum(g, maxMs[i]);
-        g.maxMomentum = maxMs[i];
-        g.baseMomentum = baseMs[i];
-      });
+      if (fresh) {
+        groups.forEach((g, i) => {
+          this.setMomentum(g, maxMs[i]);
+          g.maxMomentum = maxMs[i];
+          g.baseMomentum = baseMs[i];
+        });
+      }
     }
     this.initialStep();
   }
@@ -399,19 +494,25 @@ function perGroup(name: string, v: number | number[], n: number): number[] {
   return Array.from({ length: n }, () => v);
 }
 
-function positiveInteger(scheduler: string, name: string, v: unknown): void {
+/** Checks the options of a scheduler whose only option is `lastEpoch`. */
+function schedulerOptions(owner: string, options: SchedulerOptions): SchedulerOptions {
+  checkOptionKeys(owner, options, ["lastEpoch"]);
+  return options;
+}
+
+export function positiveInteger(scheduler: string, name: string, v: unknown): void {
   if (!(typeof v === "number" && Number.isInteger(v) && v > 0)) {
     throw new Error(`${scheduler}: invalid ${name} = ${describe(v)} (expected a positive integer)`);
   }
 }
 
-function finite(scheduler: string, name: string, v: unknown): void {
+export function finite(scheduler: string, name: string, v: unknown): void {
   if (!(typeof v === "number" && Number.isFinite(v))) {
     throw new Error(`${scheduler}: invalid ${name} = ${describe(v)} (expected a finite number)`);
   }
 }
 
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === null || typeof v !== "object") return String(v);
   return v.constructor?.name ?? "object";
 }

@@ -1,6 +1,5 @@
 import type { Tensor } from "@minibatch/tensor";
 import {
-  defined,
   nonNegative,
   Optimizer,
   optionChecker,
@@ -28,15 +27,18 @@ export interface SGDOptions {
  */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Params<SGDOptions>, options: Partial<SGDOptions> = {}) {
-    super(params, {
-      lr: 1e-3,
-      momentum: 0,
-      dampening: 0,
-      weightDecay: 0,
-      nesterov: false,
-      maximize: false,
-      ...defined(options),
-    });
+    super(
+      params,
+      {
+        lr: 1e-3,
+        momentum: 0,
+        dampening: 0,
+        weightDecay: 0,
+        nesterov: false,
+        maximize: false,
+      },
+      options,
+    );
   }
 
   protected validate(o: SGDOptions, where: string): void {

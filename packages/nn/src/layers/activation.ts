@@ -1,5 +1,6 @@
 import type { Tensor } from "@minibatch/tensor";
 import { Module } from "../module";
+import { checkOptionKeys } from "../options";
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
@@ -40,6 +41,7 @@ export class GELU extends Module {
   readonly approximate: "none" | "tanh";
   constructor(opts: { approximate?: "none" | "tanh" } = {}) {
     super();
+    checkOptionKeys("GELU", opts, ["approximate"]);
     this.approximate = opts.approximate ?? "none";
     if (this.approximate !== "none" && this.approximate !== "tanh") {
       throw new Error(`GELU: approximate must be 'none' or 'tanh', got '${this.approximate}'`);

@@ -81,7 +81,20 @@ describeBackends("Conv2d", (backend) => {
     expect(same.forward(tensor(values(25), [1, 1, 5, 5])).shape).toEqual([1, 1, 5, 5]);
     expect(same.bias).toBeNull();
     expect(new Conv2d(1, 1, 3, { padding: "valid" }).padding).toEqual([0, 0]);
-    expect(() => new Conv2d(1, 1, 2, { padding: "same" })).toThrow(/asymmetric/);
+    // An even kernel pads one more at the bottom/right, as PyTorch does.
+    const even = new Conv2d(1, 1, 2, { padding: "same" });
+    expect(even.paddingAmounts).toEqual([
+      [0, 1],
+      [0, 1],
+    ]);
+    expect(even.forward(tensor(values(25), [1, 1, 5, 5])).shape).toEqual([1, 1, 5, 5]);
+    expect(() => new Conv2d(1, 1, 3, { padding: "same", stride: 2 })).toThrow(/strided/);
+    expect(() => new Conv2d(1, 1, 3, { paddingMode: "mirror" as any })).toThrow(
+      /paddingMode must be one of 'zeros', 'reflect', 'replicate', 'circular', got 'mirror'/,
+    );
+    expect(() => new Conv2d(1, 1, 3, { padding_mode: "reflect" } as any)).toThrow(
+      /did you mean 'paddingMode'/,
+    );
     expect(() => new Conv2d(3, 4, 3, { groups: 2 })).toThrow(/groups=2 must divide/);
     expect(() => same.forward(tensor(values(8), [1, 2, 2, 2]))).toThrow(
       /expected input of shape \[N, 1, H, W\]/,

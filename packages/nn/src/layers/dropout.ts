@@ -1,5 +1,6 @@
 import { defaultGenerator, fromArray, type Generator, type Tensor } from "@minibatch/tensor";
 import { Module } from "../module";
+import { checkOptionKeys } from "../options";
 
 export interface DropoutOptions {
   /** Draws the masks; the default generator when omitted. */
@@ -18,6 +19,7 @@ export class Dropout extends Module {
     opts: DropoutOptions = {},
   ) {
     super();
+    checkOptionKeys("Dropout", opts, ["generator"]);
     if (!(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be between 0 and 1, got ${p}`);
     this.generator = opts.generator;
   }
@@ -37,6 +39,7 @@ export class Dropout extends Module {
  * from the generator, so a seed gives the same mask on every backend.
  */
 export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor {
+  checkOptionKeys("dropout", opts, ["generator"]);
   if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p must be between 0 and 1, got ${p}`);
   if (x.dtype !== "float32") throw new Error(`dropout: expected a float32 input, got ${x.dtype}`);
   const g = opts.generator ?? defaultGenerator;

@@ -1,6 +1,7 @@
 import { formatShape, fromArray, type Generator, noGrad, type Tensor, zeros } from "@minibatch/tensor";
 import { normal_ } from "../init";
 import { Module } from "../module";
+import { checkOptionKeys } from "../options";
 import { checkPositiveInt } from "./linear";
 
 export interface EmbeddingOptions {
@@ -25,6 +26,7 @@ export class Embedding extends Module {
     opts: EmbeddingOptions = {},
   ) {
     super();
+    checkOptionKeys("Embedding", opts, ["paddingIdx", "generator"]);
     checkPositiveInt("Embedding", { numEmbeddings, embeddingDim });
     this.paddingIdx = normalizePadding(opts.paddingIdx, numEmbeddings);
     this.weight = this.registerParameter("weight", zeros([numEmbeddings, embeddingDim]));
@@ -36,6 +38,7 @@ export class Embedding extends Module {
     if (weights.rank !== 2) {
       throw new Error(`Embedding.fromPretrained: expected a 2-d weight, got ${formatShape(weights.shape)}`);
     }
+    checkOptionKeys("Embedding.fromPretrained", opts, ["freeze", "paddingIdx"]);
     const e = new Embedding(weights.shape[0], weights.shape[1], { paddingIdx: opts.paddingIdx });
     const copy = noGrad(() => weights.cast("float32").clone());
     try {

@@ -1,6 +1,7 @@
 import { formatShape, type Generator, mm, type Tensor, zeros } from "@minibatch/tensor";
 import { resetLinearLike } from "../init";
 import { Module } from "../module";
+import { checkOptionKeys } from "../options";
 
 export interface LinearOptions {
   /** Learn an additive bias. Default true. */
@@ -20,6 +21,7 @@ export class Linear extends Module {
     opts: LinearOptions = {},
   ) {
     super();
+    checkOptionKeys("Linear", opts, ["bias", "generator"]);
     checkPositiveInt("Linear", { inFeatures, outFeatures });
     this.weight = this.registerParameter("weight", zeros([outFeatures, inFeatures]));
     this.bias = this.registerParameter("bias", (opts.bias ?? true) ? zeros([outFeatures]) : null);
