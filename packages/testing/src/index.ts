@@ -116,3 +116,4 @@ export function expectClose(
 }
 
 export { gradCheck } from "./gradcheck";
+export { expectIndexError } from "./index-errors";
