@@ -11,7 +11,11 @@ async function readAll(out: unknown): Promise<void> {
  * Runs `fn` in a tidy scope and reads what it returns. The CPU must throw at once; WebGPU on
  * the read. Either way the message is exactly `message`, and no tensor or buffer outlives it.
  */
-export async function expectIndexError(backend: BackendName, fn: () => unknown, message: string): Promise<void> {
+export async function expectIndexError(
+  backend: BackendName,
+  fn: () => unknown,
+  message: string,
+): Promise<void> {
   const before = mb.memory();
   let thrown: unknown = null;
   if (backend === "cpu") {
@@ -36,4 +40,3 @@ export async function expectIndexError(backend: BackendName, fn: () => unknown, 
   expect(after.tensors).toBe(before.tensors);
   expect(after.backends).toEqual(before.backends);
 }
-

@@ -84,7 +84,8 @@ describeBackends("conformance: out-of-range indices raise the same error on ever
 
   it("sync() reports a failed check too", async () => {
     const x = mb.arange(0, 4);
-    const message = "indexSelect: index 4 at position 0 is out of range for axis 0 of size 4 (expected -4..3)";
+    const message =
+      "indexSelect: index 4 at position 0 is out of range for axis 0 of size 4 (expected -4..3)";
     if (backend === "cpu") {
       expect(() => mb.indexSelect(x, 0, int([4]))).toThrow(message);
     } else {
@@ -103,7 +104,11 @@ describeBackends("conformance: out-of-range indices raise the same error on ever
     const x = mb.arange(0, 4);
     await expectIndexError(
       backend,
-      () => [mb.oneHot(int([5]), 4), mb.indexSelect(x, 0, int([1, -9])), mb.scatterAdd(x, 0, int([0, 0, 0, 9]), 2)],
+      () => [
+        mb.oneHot(int([5]), 4),
+        mb.indexSelect(x, 0, int([1, -9])),
+        mb.scatterAdd(x, 0, int([0, 0, 0, 9]), 2),
+      ],
       "oneHot: index 5 at position 0 is out of range for 4 classes (expected 0..3)",
     );
     x.dispose();
@@ -120,10 +125,7 @@ describeBackends("conformance: out-of-range indices raise the same error on ever
       expectClose(await mb.indexSelect(x, 0, int([3, -4, 1])).data(), [9, 10, 11, 0, 1, 2, 3, 4, 5]);
       expectClose(await mb.indexSelect(x, 1, int([-1, 0], [1, 2])).data(), [2, 0, 5, 3, 8, 6, 11, 9]);
       expectClose(await mb.oneHot(int([2, 0]), 3).data(), [0, 0, 1, 1, 0, 0]);
-      expectClose(
-        await mb.scatterAdd(mb.ones([2, 3]), 1, int([0, -1, 0]), 3).data(),
-        [2, 0, 1, 2, 0, 1],
-      );
+      expectClose(await mb.scatterAdd(mb.ones([2, 3]), 1, int([0, -1, 0]), 3).data(), [2, 0, 1, 2, 0, 1]);
       // Every element in range, including the edges of a long index (no false alarm).
       const long = Array.from({ length: 1000 }, (_, i) => (i % 8) - 4);
       const got = await mb.indexSelect(x, 0, int(long)).data();
