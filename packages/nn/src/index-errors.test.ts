@@ -1,4 +1,5 @@
-import { tensor, tidy } from "@minibatch/tensor";
+import { readFileSync } from "node:fs";
+import { firstBadIndex, type IndexCheck, indexErrorMessage, tensor, tidy } from "@minibatch/tensor";
 import { describeBackends, expectClose, expectIndexError, tolerance } from "@minibatch/testing";
 import { expect, it } from "vitest";
 import { f32, logSoftmaxRows, values } from "../test/reference";
@@ -82,4 +83,60 @@ describeBackends("nn: out-of-range labels and embedding indices raise the same e
     });
     emb.dispose();
   });
+});
+
+interface FixtureCase {
+  op: "crossEntropy" | "nllLoss" | "Embedding";
+  target?: number[];
+  ignoreIndex?: number | null;
+  indices?: number[];
+  shape?: number[];
+  raises: boolean;
+  torch?: string;
+  values?: number[];
+}
+const fixture: { logits: number[][]; n: number; c: number; embedding: number[][]; cases: FixtureCase[] } =
+  JSON.parse(readFileSync(new URL("../test/index-errors.fixture.json", import.meta.url), "utf8"));
+
+// PyTorch decides which inputs are errors (and gives the values of the others); the message is ours.
+describeBackends("nn: index checks agree with PyTorch on what is an error", (backend) => {
+  const { n, c } = fixture;
+  for (const k of fixture.cases) {
+    const input = k.op === "Embedding" ? k.indices! : k.target!;
+    const name = `${k.op} ${JSON.stringify(input)}${k.ignoreIndex != null ? ` ignoreIndex ${k.ignoreIndex}` : ""}`;
+    it(`${name}: ${k.raises ? `error (${k.torch})` : "values"}`, async () => {
+      const emb = Embedding.fromPretrained(tensor(fixture.embedding));
+      const x = tensor(fixture.logits);
+      const opts = k.ignoreIndex != null ? { ignoreIndex: k.ignoreIndex } : {};
+      const run = () =>
+        k.op === "Embedding"
+          ? emb.call(int(input, k.shape))
+          : k.op === "crossEntropy"
+            ? crossEntropy(x, int(input), { ...opts, reduction: "none" })
+            : nllLoss(x.logSoftmax(1), int(input), { ...opts, reduction: "none" });
+      if (k.raises) {
+        const check: IndexCheck =
+          k.op === "Embedding"
+            ? { op: "Embedding", what: "index", low: 0, high: 5, range: "5 embeddings" }
+            : {
+                op: k.op,
+                what: "target",
+                low: 0,
+                high: c,
+                ignore: k.ignoreIndex ?? -100,
+                range: `${c} classes`,
+              };
+        const p = firstBadIndex(input, check);
+        // PyTorch names the same target.
+        if (k.op !== "Embedding") expect(k.torch).toBe(`Target ${input[p]} is out of bounds.`);
+        await expectIndexError(run, indexErrorMessage(check, input[p], p, k.shape ?? [n]));
+      } else {
+        await tidy(async () => {
+          expectClose(await run().data(), k.values!, tolerance(backend));
+        });
+      }
+      emb.dispose();
+      x.dispose();
+    });
+  }
 });
