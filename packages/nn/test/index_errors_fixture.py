@@ -1,7 +1,8 @@
 """Which class targets and embedding indices PyTorch rejects, and its values for the others.
 
 Writes index-errors.fixture.json beside this file; index-errors.test.ts checks every backend
-against it. Run: python3 packages/nn/test/index_errors_fixture.py (torch 2.x, CPU is enough).
+against it. Run: python3 packages/nn/test/index_errors_fixture.py (torch 2.x, CPU is enough), then
+`pnpm exec biome format --write packages/nn/test` to format the JSON.
 """
 
 import json
