@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import * as mb from "@minibatch/tensor";
 import { expect, it } from "vitest";
 import { describeBackends, expectClose, expectIndexError } from "../index";
@@ -124,4 +125,30 @@ describeBackends("conformance: out-of-range indices raise the same error on ever
     });
     x.dispose();
   });
+});
+
+const fixture: {
+  numClasses: number;
+  cases: { indices: number[]; shape: number[]; raises: boolean; torch?: string; values?: number[] }[];
+} = JSON.parse(readFileSync(new URL("./index-errors.fixture.json", import.meta.url), "utf8"));
+
+// PyTorch's F.one_hot decides which inputs are errors and gives the values of the others.
+describeBackends("conformance: oneHot agrees with PyTorch on what is an error", () => {
+  const c = fixture.numClasses;
+  for (const k of fixture.cases) {
+    it(`oneHot ${JSON.stringify(k.indices)}: ${k.raises ? `error (${k.torch})` : "values"}`, async () => {
+      const run = () => mb.oneHot(int(k.indices, k.shape), c);
+      if (k.raises) {
+        const check: mb.IndexCheck = { op: "oneHot", what: "index", low: 0, high: c, range: `${c} classes` };
+        const p = mb.firstBadIndex(k.indices, check);
+        await expectIndexError(run, mb.indexErrorMessage(check, k.indices[p], p, k.shape));
+      } else {
+        await mb.tidy(async () => {
+          const out = run();
+          expect(out.shape).toEqual([...k.shape, c]);
+          expect(Array.from(await out.data())).toEqual(k.values);
+        });
+      }
+    });
+  }
 });
