@@ -1,6 +1,8 @@
 import "@minibatch/backend-cpu";
 import * as mb from "@minibatch/tensor";
 import { describe, expect, it } from "vitest";
+// Registers the webgpu backend (the type import below is erased).
+import "./index";
 import type { WebGPUBackend } from "./index";
 import { decodeIndexError, IndexCheckLog, indexCheckParams } from "./index-checks";
 import { adapterStatus } from "./test-util";
