@@ -6,13 +6,18 @@ import { ENGINE } from "./engine";
 import { formatTensor } from "./format";
 import * as ops from "./ops";
 import { fmt, type Shape, sizeOf } from "./shape";
+import { UNARY_OPS, type UnaryOp } from "./specs";
 
 export type AxisArg = number | readonly number[];
+
+/** One method per op of UNARY_SPECS (`x.atan()`), installed by `installSpecMethods`. */
+type UnaryMethods = { [K in UnaryOp]: () => Tensor };
 
 /**
  * An n-dimensional array on one backend. Operations are synchronous (a GPU backend queues the
  * work); reading values is asynchronous: `await t.data()`.
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the spec-derived methods declared by the interface below are installed by installSpecMethods()
 export class Tensor implements TensorInfo {
   readonly id: number;
   readonly shape: Shape;
@@ -203,50 +208,8 @@ export class Tensor implements TensorInfo {
   ge(b: Tensor | number): Tensor {
     return ops.ge(this, b);
   }
-  neg(): Tensor {
-    return ops.neg(this);
-  }
-  abs(): Tensor {
-    return ops.abs(this);
-  }
-  sign(): Tensor {
-    return ops.sign(this);
-  }
-  exp(): Tensor {
-    return ops.exp(this);
-  }
-  log1p(): Tensor {
-    return ops.log1p(this);
-  }
-  expm1(): Tensor {
-    return ops.expm1(this);
-  }
-  log(): Tensor {
-    return ops.log(this);
-  }
-  sqrt(): Tensor {
-    return ops.sqrt(this);
-  }
-  rsqrt(): Tensor {
-    return ops.rsqrt(this);
-  }
   square(): Tensor {
     return ops.square(this);
-  }
-  relu(): Tensor {
-    return ops.relu(this);
-  }
-  sigmoid(): Tensor {
-    return ops.sigmoid(this);
-  }
-  tanh(): Tensor {
-    return ops.tanh(this);
-  }
-  gelu(): Tensor {
-    return ops.gelu(this);
-  }
-  logicalNot(): Tensor {
-    return ops.logicalNot(this);
   }
   clamp(min?: number | null, max?: number | null): Tensor {
     return ops.clamp(this, min, max);
@@ -362,4 +325,21 @@ function nest(values: TypedArray, shape: Shape, dtype: DType): any {
     return out;
   };
   return rec(0, 0);
+}
+
+// The class and this interface merge: the interface declares the spec-derived methods, which
+// installSpecMethods() puts on the prototype, so a new op in UNARY_SPECS is a method with no edit here.
+export interface Tensor extends UnaryMethods {}
+
+/** Installs a method per op of UNARY_SPECS; called once by the package entry, after every module loaded. */
+export function installSpecMethods(): void {
+  for (const op of UNARY_OPS) {
+    Object.defineProperty(Tensor.prototype, op, {
+      value: function (this: Tensor) {
+        return ops.unaryOp(op, this);
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
 }

@@ -1,5 +1,6 @@
 import { record } from "../autograd";
 import { ENGINE } from "../engine";
+import { MOVEMENT_GRADS, type MovementAttrs, type MovementOp } from "../gradients";
 import { assertIndices, checkIndices, type IndexCheck } from "../index-errors";
 import {
   broadcastShapes,
@@ -22,7 +23,7 @@ export function view(x: Tensor, shape: readonly number[], differentiable = true)
   x.assertAlive("reshape");
   ENGINE.incRef(x.dataId);
   const out = new Tensor(x.dataId, shape, x.dtype, x.backend);
-  if (differentiable) record("reshape", [x], [out], ([g]) => [g ? reshape(g, x.shape) : null]);
+  if (differentiable) recordMovement("reshape", x, out, { from: x.shape });
   return out;
 }
 
@@ -90,21 +91,29 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
     p.map((a) => x.shape[a]),
     p.map((a) => st[a]),
     0,
-    (g) => permute(g, inv),
+    ["permute", { inverse: inv }],
   );
 }
 
-/** Runs the `strided` kernel and records the gradient the caller knows (the kernel has none of its own). */
-function strided(
+/**
+ * Runs the `strided` kernel for a movement op and records that op's gradient rule from
+ * MOVEMENT_GRADS (the kernel itself has none: the same copy serves permute, expand and slice).
+ */
+function strided<M extends MovementOp>(
   x: Tensor,
   shape: readonly number[],
   strides: number[],
   offset: number,
-  grad: (g: Tensor) => Tensor,
+  [op, attrs]: [M, MovementAttrs[M]],
 ): Tensor {
   const [out] = ENGINE.run("strided", [x], [{ shape, dtype: x.dtype }], { strides, offset });
-  record("strided", [x], [out], ([g]) => [g ? grad(g) : null]);
+  recordMovement(op, x, out, attrs);
   return out;
+}
+
+function recordMovement<M extends MovementOp>(op: M, x: Tensor, out: Tensor, attrs: MovementAttrs[M]): void {
+  const rule = MOVEMENT_GRADS[op] as (g: Tensor, a: MovementAttrs[M]) => Tensor;
+  record(op, [x], [out], ([g]) => [g ? rule(g, attrs) : null]);
 }
 
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
@@ -125,7 +134,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     throw new Error(`expand: cannot expand shape ${fmt(x.shape)} to ${fmt(shape)}`);
   }
   if (sameShape(x.shape, target)) return view(x, target);
-  return strided(x, target, broadcastStrides(x.shape, target), 0, (g) => sumTo(g, x.shape));
+  return strided(x, target, broadcastStrides(x.shape, target), 0, ["expand", { from: x.shape }]);
 }
 
 /** Sums `g` down to `shape`: the gradient of broadcasting. */
@@ -167,11 +176,11 @@ function stridedSlice(x: Tensor, b: number[], s: number[]): Tensor {
   const st = stridesOf(x.shape);
   const offset = b.reduce((acc, v, i) => acc + v * st[i], 0);
   if (sameShape(s, x.shape)) return view(x, x.shape);
-  return strided(x, s, st, offset, (g) => padBack(g, x.shape, b));
+  return strided(x, s, st, offset, ["slice", { from: x.shape, begin: b }]);
 }
 
 /** The gradient of a slice: zeros around g, axis by axis. */
-function padBack(g: Tensor, shape: readonly number[], begin: readonly number[]): Tensor {
+export function padBack(g: Tensor, shape: readonly number[], begin: readonly number[]): Tensor {
   let out = g;
   for (let i = 0; i < shape.length; i++) {
     const after = shape[i] - begin[i] - g.shape[i];
@@ -372,7 +381,7 @@ export function oneHot(indices: Tensor, numClasses: number, dtype: "float32" | "
 }
 
 export function clone(x: Tensor): Tensor {
-  return strided(x, x.shape, stridesOf(x.shape), 0, (g) => g);
+  return strided(x, x.shape, stridesOf(x.shape), 0, ["clone", {}]);
 }
 
 export async function toBackend(x: Tensor, name: string): Promise<Tensor> {

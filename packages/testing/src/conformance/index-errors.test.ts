@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import * as mb from "@minibatch/tensor";
 import { expect, it } from "vitest";
-import { describeBackends, expectClose, expectIndexError } from "../index";
+import { describeConformance, expectClose, expectIndexError } from "../index";
 
 const int = (v: number[], shape?: number[]) => mb.tensor(Int32Array.from(v), shape ?? [v.length]);
 
-describeBackends("conformance: out-of-range indices raise the same error on every backend", () => {
+describeConformance("conformance: out-of-range indices raise the same error on every backend", () => {
   it("indexSelect: too large, too negative, the first bad position, multi-d positions", async () => {
     const x = mb.arange(0, 15).reshape([5, 3]);
     await expectIndexError(
@@ -133,7 +133,7 @@ const fixture: {
 } = JSON.parse(readFileSync(new URL("./index-errors.fixture.json", import.meta.url), "utf8"));
 
 // PyTorch's F.one_hot decides which inputs are errors and gives the values of the others.
-describeBackends("conformance: oneHot agrees with PyTorch on what is an error", () => {
+describeConformance("conformance: oneHot agrees with PyTorch on what is an error", () => {
   const c = fixture.numClasses;
   for (const k of fixture.cases) {
     it(`oneHot ${JSON.stringify(k.indices)}: ${k.raises ? `error (${k.torch})` : "values"}`, async () => {

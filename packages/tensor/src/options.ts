@@ -1,0 +1,77 @@
+// One implementation for every package: an options object with a key the callee does not know is
+// an error (with the closest known key as a hint), never silently ignored.
+
+/**
+ * Rejects option keys a constructor or op does not know, naming the closest known one: a misspelt or
+ * snake_case option (`weight_decay`) would otherwise be dropped silently and the default used.
+ */
+export function checkOptionKeys(
+  owner: string,
+  options: unknown,
+  known: readonly string[],
+  where = "the options",
+): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new Error(`${owner}: ${where} must be an object, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const hint = suggest(key, known);
+    throw new Error(
+      `${owner}: unknown option '${key}' in ${where}${hint ? `; did you mean '${hint}'?` : ""} (known: ${known.join(", ")})`,
+    );
+  }
+}
+
+/** Spellings from other libraries that edit distance would not connect to our names. */
+const ALIASES: Record<string, string> = {
+  learningrate: "lr",
+  learnrate: "lr",
+  rate: "lr",
+  beta1: "betas",
+  beta2: "betas",
+  epsilon: "eps",
+  decay: "weightDecay",
+  l2: "weightDecay",
+  nesterovmomentum: "nesterov",
+};
+
+const normalize = (s: string) => s.toLowerCase().replace(/[_\-\s]/g, "");
+
+/** The known key closest to `key`: same letters ignoring case and underscores, an alias, or a near typo. */
+export function suggest(key: string, known: readonly string[]): string | undefined {
+  const n = normalize(key);
+  const exact = known.find((k) => normalize(k) === n);
+  if (exact) return exact;
+  const alias = ALIASES[n];
+  if (alias && known.includes(alias)) return alias;
+  let best: string | undefined;
+  let bestDist = Math.max(2, Math.floor(n.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(n, normalize(k));
+    if (d < bestDist) {
+      bestDist = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+export function describeValue(v: unknown): string {
+  if (v === null || typeof v !== "object") return String(v);
+  if (Array.isArray(v)) return "an array";
+  return v.constructor?.name ?? "object";
+}
