@@ -18,6 +18,7 @@ import {
   type UnaryOp,
 } from "@minibatch/tensor";
 import type { GPUData, WebGPUBackend } from "./backend";
+import { INDEX_CHECK_SRC } from "./index-checks";
 import { argsortKernel, cumsumKernel } from "./sort";
 import { bindings, elementwiseMain, MATH, PRELUDE, wgslType } from "./wgsl";
 
@@ -1245,6 +1246,8 @@ const WARM_PIPELINES: readonly Warm[] = [
   ["unary:relu:f32:f32", 1, 1, () => unarySource("relu", "f32", "f32")],
   ["reduce:sum:f32:8", 1, 1, () => reduceSource("sum", "f32", 8)],
   ["reduce:sum:f32:128", 1, 1, () => reduceSource("sum", "f32", 128)],
+  // Every crossEntropy, Embedding and indexSelect call runs one.
+  ["indexCheck", 1, 1, () => INDEX_CHECK_SRC],
 ];
 
 export type { DType };

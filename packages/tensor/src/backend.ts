@@ -1,4 +1,5 @@
 import type { DType, TypedArray } from "./dtype";
+import type { IndexCheck } from "./index-errors";
 import type { Shape } from "./shape";
 import type { BinaryOp, CompareOp, UnaryOp } from "./specs";
 
@@ -26,6 +27,12 @@ export interface Backend {
   free(id: DataId): void;
   /** Live buffers and their bytes, as the backend sees them (pool free lists excluded). */
   memory(): { buffers: number; bytes: number };
+  /**
+   * Enforces a data-dependent index check (see index-errors.ts). Optional: without it the core
+   * checks by `readSync`. A GPU backend records the first violation on the device and throws the
+   * same error as `assertIndices` on the next `read` or `sync`.
+   */
+  checkIndices?(indices: TensorInfo, check: IndexCheck): void;
   /** Waits for queued work; errors from the device surface here or on the next read. */
   sync?(): Promise<void>;
   dispose?(): void;

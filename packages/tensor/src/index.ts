@@ -34,6 +34,15 @@ export { FUSED_DEFAULTS } from "./defaults";
 export { allocArray, BYTES_PER_ELEMENT, DTYPES, type DType, promote, type TypedArray } from "./dtype";
 export { ENGINE, getBackend, type MemoryInfo, memory, registerBackend, setBackend } from "./engine";
 export { type GradFn, gradFn } from "./gradients";
+export {
+  assertIndices,
+  checkIndices,
+  firstBadIndex,
+  type IndexCheck,
+  indexError,
+  indexErrorMessage,
+  isValidIndex,
+} from "./index-errors";
 export * from "./ops";
 export { variance as var } from "./ops/reduce";
 export { composite, compositeNames, defineComposite, runOp } from "./ops/run";

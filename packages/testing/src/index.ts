@@ -142,4 +142,5 @@ export function expectClose(
 }
 
 export { gradCheck } from "./gradcheck";
+export { expectIndexError } from "./index-errors";
 export { ReferenceBackend, registerReferenceBackend } from "./reference-backend/backend";
