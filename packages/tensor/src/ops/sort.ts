@@ -1,8 +1,9 @@
+import { checkIndices } from "../index-errors";
 import { checkOptionKeys } from "../options";
 import { fmt, normalizeAxis, sizeOf } from "../shape";
 import type { Tensor } from "../tensor";
 import { fromArray } from "./create";
-import { add, cast, ge, gt, lt, mul, where } from "./elementwise";
+import { add, cast, lt, mul, where } from "./elementwise";
 import { composite, run1 } from "./run";
 import { indexSelect, narrow, reshape } from "./shape_ops";
 
@@ -90,30 +91,21 @@ export function takeAlongDim(x: Tensor, indices: Tensor, dim: number): Tensor {
       for (let j = 0; j < k; j++)
         for (let i = 0; i < inner; i++) base[(o * k + j) * inner + i] = o * n * inner + i;
     }
-    if (indices.backend.readSync) {
-      const v = indices.backend.readSync(indices.dataId, indices.size, "int32");
-      for (let i = 0; i < v.length; i++) {
-        if (v[i] < -n || v[i] >= n) {
-          throw new Error(
-            `takeAlongDim: index ${v[i]} at position ${i} is out of range for dim ${a} of size ${n}`,
-          );
-        }
-      }
-    }
+    checkIndices(indices, {
+      op: "takeAlongDim",
+      what: "index",
+      low: -n,
+      high: n,
+      range: `dim ${a} of size ${n}`,
+    });
     const wrapped = add(indices, mul(cast(lt(indices, 0), "int32"), n));
-    // An index out of range (only unchecked above on backends without synchronous reads) is sent
-    // past the end of x, so the gather's own range check raises instead of reading a neighbour row.
-    const bad = logicalOr(lt(wrapped, 0), ge(wrapped, n));
-    const flat = where(
-      bad,
-      x.size,
-      add(fromArray(base, indices.shape, "int32", { backend: x.backend.name }), mul(wrapped, inner)),
+    const flat = add(
+      fromArray(base, indices.shape, "int32", { backend: x.backend.name }),
+      mul(wrapped, inner),
     );
     return reshape(indexSelect(reshape(x, [x.size]), 0, reshape(flat, [flat.size])), indices.shape);
   });
 }
-
-const logicalOr = (p: Tensor, q: Tensor) => gt(add(cast(p, "int32"), cast(q, "int32")), 0);
 
 /** Running sums along `dim` (PyTorch `cumsum`); bool and int32 sum in int32. */
 export function cumsum(x: Tensor, dim: number): Tensor {
