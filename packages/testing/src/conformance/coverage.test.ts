@@ -26,6 +26,8 @@ interface OpCase {
   run: (...xs: Tensor[]) => Tensor | Tensor[];
   /** Check run(...) against finite differences in every float input. */
   grad?: boolean;
+  /** Backward-only kernels run through backward(): their leak check is the training-loop memory test. */
+  backwardOnly?: boolean;
 }
 
 const seq = (n: number, scale = 0.37, shift = 1.3) =>
@@ -104,20 +106,24 @@ const CASES: { [K in KernelOp]: OpCase } = {
   conv2dGradInput: {
     inputs: [img, kern],
     run: (x, w) => gradsOf((p) => mb.conv2d(p, w, null, { padding: 1 }), [x])[0],
+    backwardOnly: true,
   },
   conv2dGradFilter: {
     inputs: [img, kern],
     run: (x, w) => gradsOf((q) => mb.conv2d(x, q, null, { stride: 2 }), [w])[0],
+    backwardOnly: true,
   },
   maxPool2d: { inputs: [img], run: (x) => mb.maxPool2d(x, 2, { stride: 1, padding: 1 }), grad: true },
   maxPool2dGrad: {
     inputs: [img],
     run: (x) => gradsOf((p) => mb.maxPool2d(p, [3, 2], { stride: 2, padding: 1 }), [x])[0],
+    backwardOnly: true,
   },
   avgPool2d: { inputs: [img], run: (x) => mb.avgPool2d(x, 2), grad: true },
   avgPool2dGrad: {
     inputs: [img],
     run: (x) => gradsOf((p) => mb.avgPool2d(p, 3, { stride: 2, padding: 1 }), [x])[0],
+    backwardOnly: true,
   },
   batchNormTrain: {
     inputs: [img, { values: [1.5, 0.5, -1], shape: [3] }, { values: [0.1, 0.2, 0.3], shape: [3] }],
@@ -127,6 +133,8 @@ const CASES: { [K in KernelOp]: OpCase } = {
   batchNormGrad: {
     inputs: [img, { values: [1.5, 0.5, -1], shape: [3] }, { values: [0.1, 0.2, 0.3], shape: [3] }],
     run: (x, g, b) => gradsOf((p, q, r) => mb.batchNormTrain(p, q, r).y, [x, g, b]),
+    backwardOnly: true,
+    backwardOnly: true,
   },
 };
 
