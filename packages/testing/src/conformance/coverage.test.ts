@@ -134,7 +134,6 @@ const CASES: { [K in KernelOp]: OpCase } = {
     inputs: [img, { values: [1.5, 0.5, -1], shape: [3] }, { values: [0.1, 0.2, 0.3], shape: [3] }],
     run: (x, g, b) => gradsOf((p, q, r) => mb.batchNormTrain(p, q, r).y, [x, g, b]),
     backwardOnly: true,
-    backwardOnly: true,
   },
 };
 
