@@ -425,11 +425,19 @@ function lanesGrid(b: WebGPUBackend, outputs: number, lanes: number): [number, n
   return grid(b, Math.ceil(outputs / (groupThreads(lanes) / lanes)));
 }
 
+/** What each reduction keeps: exhaustive, so a new reduction is a compile error here. */
+const REDUCE_KIND: { [K in ReduceOp]: { arg: boolean; isMax: boolean } } = {
+  sum: { arg: false, isMax: false },
+  max: { arg: false, isMax: true },
+  min: { arg: false, isMax: false },
+  argmax: { arg: true, isMax: true },
+  argmin: { arg: true, isMax: false },
+};
+
 /** Reductions over [outer, reduce, inner]: `lanes` threads per output (see reduceLanes). */
 function reduceSource(op: ReduceOp, t: string, lanes: number): string {
   const f = t === "f32";
-  const arg = op === "argmax" || op === "argmin";
-  const isMax = op === "max" || op === "argmax";
+  const { arg, isMax } = REDUCE_KIND[op];
   const lowest = f ? "-inf_()" : t === "i32" ? "bitcast<i32>(0x80000000u)" : "0u";
   const highest = f ? "inf_()" : t === "i32" ? "2147483647" : "0xffffffffu";
   const init = op === "sum" ? `${t}(0)` : isMax ? lowest : highest;
