@@ -52,7 +52,7 @@ export class SyncBatchNorm extends BatchNormBase {
 
   override forward(x: Tensor): Tensor {
     const g = this.group;
-    if (!this.training || !g || g.worldSize === 1) return super.forward(x);
+    if (!this.training || !g) return super.forward(x);
     if (x.rank < 2 || x.rank > 5) {
       throw new Error(`SyncBatchNorm: expected 2D to 5D input (N, C, ...), got shape ${fmt(x.shape)}`);
     }

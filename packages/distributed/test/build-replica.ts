@@ -11,7 +11,7 @@ export default async function setup(project: TestProject): Promise<void> {
   const root = fileURLToPath(new URL("..", import.meta.url));
   const outDir = `${root}node_modules/.cache/minibatch-distributed-replica`;
   await build({
-    entry: { replica: `${root}test/replica-task.ts` },
+    entry: { replica: `${root}test/replica-task.ts`, collective: `${root}test/collective-worker.ts` },
     format: ["esm"],
     outDir,
     outExtension: () => ({ js: ".mjs" }),
@@ -27,10 +27,12 @@ export default async function setup(project: TestProject): Promise<void> {
     },
   });
   project.provide("replicaScript", `${outDir}/replica.mjs`);
+  project.provide("collectiveScript", `${outDir}/collective.mjs`);
 }
 
 declare module "vitest" {
   export interface ProvidedContext {
     replicaScript: string;
+    collectiveScript: string;
   }
 }
