@@ -13,6 +13,7 @@ export {
   ZipDataset,
 } from "./datasets";
 export { IterableDataset } from "./iterable";
+export { DistributedSampler, type DistributedSamplerOptions } from "./distributed-sampler";
 export { DataLoader, type DataLoaderOptions } from "./loader";
 export { type HostDType, type HostTypedArray, int32Scalar, NDArray, ndarray } from "./ndarray";
 export { type CsvColumnType, type CsvOptions, parseCsv } from "./readers/csv";
