@@ -3,8 +3,12 @@ writer). Run from packages/columnar: python3 scripts/make-fixtures.py. Values ar
 functions of the row id, so the tests check them without Python:
   id int32 = row id; x float32 = id / 2; y float64 = -id * 0.25; label int32 = id % 7;
   big int64 = id * 1e10; name string = "row<id>".
+wide.parquet has larger column chunks (id, x as above, and noise: float64 that does not
+compress), so that skipping a column or a row group saves bytes beyond the 8 KiB gaps that
+readers (hyparquet, Arrow) read through rather than making another request.
 """
 import os
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -33,6 +37,17 @@ def write(name, t, row_group_size):
 os.makedirs(OUT, exist_ok=True)
 # One file of 1000 rows in 10 row groups of 100.
 write("table.parquet", table(0, 1000), 100)
+# Three row groups of 1500 rows with incompressible noise.
+n = 4500
+rng = np.random.default_rng(0)
+wide = pa.table(
+    {
+        "id": pa.array(range(n), pa.int32()),
+        "noise": pa.array(rng.standard_normal(n), pa.float64()),
+        "x": pa.array([i / 2 for i in range(n)], pa.float32()),
+    }
+)
+write("wide.parquet", wide, 1500)
 # A data set sharded over three files of unequal length (row groups of 64 rows, the last short).
 start = 0
 for k, n in enumerate([250, 300, 170]):
