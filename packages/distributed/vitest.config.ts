@@ -1,5 +1,5 @@
 import { defineProject } from "vitest/config";
-import { testEnv, workspaceAliases } from "../../vitest.shared.ts";
+import { testEnv, workspaceAliases } from "../../vitest.shared";
 
 export default defineProject({
   resolve: { alias: workspaceAliases },

@@ -1,6 +1,14 @@
 import { Dataset } from "@minibatch/data";
 import type { ColumnBlock, ParquetFile, RowGroupInfo } from "./file";
-import { checkOptions, OPEN_OPTIONS, type OpenOptions, openFiles, type ParquetRow, rowOf, totalStats } from "./files";
+import {
+  checkOptions,
+  OPEN_OPTIONS,
+  type OpenOptions,
+  openFiles,
+  type ParquetRow,
+  rowOf,
+  totalStats,
+} from "./files";
 import type { ParquetSource, ReadStats } from "./source";
 
 export interface ParquetDatasetOptions extends OpenOptions {
@@ -58,7 +66,9 @@ export class ParquetDataset extends Dataset<ParquetRow> {
   /** The row group holding row `i` and the row's position in it. */
   locate(i: number): { rowGroup: RowGroupInfo; offset: number } {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) {
-      throw new RangeError(`ParquetDataset: index ${i} is out of range for a dataset of length ${this.length}`);
+      throw new RangeError(
+        `ParquetDataset: index ${i} is out of range for a dataset of length ${this.length}`,
+      );
     }
     let lo = 0;
     let hi = this.starts.length - 1;

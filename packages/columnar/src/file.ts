@@ -113,7 +113,9 @@ export class ParquetFile {
   async readRowGroup(index: number, columns?: readonly string[]): Promise<ColumnBlock> {
     const rg = this.rowGroups[index];
     if (!rg) {
-      throw new RangeError(`parquet: row group ${index} is out of range for ${this.name} (${this.rowGroups.length} row groups)`);
+      throw new RangeError(
+        `parquet: row group ${index} is out of range for ${this.name} (${this.rowGroups.length} row groups)`,
+      );
     }
     const cols = this.checkColumns(columns, "readRowGroup");
     const parts = new Map<string, { start: number; data: ColumnValues }[]>();
@@ -143,10 +145,16 @@ export class ParquetFile {
 }
 
 /** The rows [start, start + n) from decoded pieces (usually one piece per row group). */
-function joinParts(list: { start: number; data: ColumnValues }[], start: number, n: number, what: string): ColumnValues {
+function joinParts(
+  list: { start: number; data: ColumnValues }[],
+  start: number,
+  n: number,
+  what: string,
+): ColumnValues {
   if (list.length === 1 && list[0].start === start && list[0].data.length === n) return list[0].data;
   const first = list[0]?.data;
-  const Ctor = first && ArrayBuffer.isView(first) ? (first.constructor as new (n: number) => ColumnValues) : null;
+  const Ctor =
+    first && ArrayBuffer.isView(first) ? (first.constructor as new (n: number) => ColumnValues) : null;
   const out: unknown[] | ColumnValues = Ctor ? new Ctor(n) : new Array<unknown>(n);
   let filled = 0;
   for (const { start: s, data } of list) {

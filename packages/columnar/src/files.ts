@@ -1,6 +1,5 @@
-import type { ReadStats } from "./source";
 import { type ColumnBlock, ParquetFile, type RowGroupInfo } from "./file";
-import type { ParquetSource } from "./source";
+import type { ParquetSource, ReadStats } from "./source";
 
 /** A row: column name to value (INT64 values come as numbers, exact up to 2^53). */
 export type ParquetRow = Record<string, unknown>;
@@ -63,7 +62,9 @@ export async function openFiles(
     for (const f of files.slice(1)) f.checkColumns(columns, who);
     const keep = opts.rowGroupFilter;
     if (keep !== undefined && typeof keep !== "function") {
-      throw new Error(`${who}: rowGroupFilter must be a function (row group info) => boolean, got ${typeof keep}`);
+      throw new Error(
+        `${who}: rowGroupFilter must be a function (row group info) => boolean, got ${typeof keep}`,
+      );
     }
     const rowGroups = files.flatMap((f) => f.rowGroups).filter((rg) => (keep ? keep(rg) : true));
     return { files, columns, rowGroups };

@@ -1,5 +1,5 @@
-import { createServer, type Server } from "node:http";
 import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,7 +40,7 @@ describe("ParquetDataset (map-style)", () => {
     expect(ds.length).toBe(720);
     for (const i of [0, 63, 64, 249, 250, 549, 550, 719]) expectRow(await ds.get(i), i);
     const many = await ds.getMany([719, 3, 250, 4]);
-    [719, 3, 250, 4].forEach((id, k) => expectRow(many[k], id));
+    for (const [k, id] of [719, 3, 250, 4].entries()) expectRow(many[k], id);
     await expect(ds.get(720)).rejects.toThrow(/index 720 is out of range for a dataset of length 720/);
     await ds.close();
   });
@@ -60,7 +60,9 @@ describe("ParquetDataset (map-style)", () => {
   it("row-group skipping from footer statistics leaves the skipped groups unread", async () => {
     const all = await ParquetDataset.open(WIDE);
     await all.getMany([...Array(4500).keys()]);
-    const late = await ParquetDataset.open(WIDE, { rowGroupFilter: (rg) => (rg.stats.id.min as number) >= 3000 });
+    const late = await ParquetDataset.open(WIDE, {
+      rowGroupFilter: (rg) => (rg.stats.id.min as number) >= 3000,
+    });
     expect(late.length).toBe(1500);
     expect(await late.get(0)).toMatchObject({ id: 3000, x: 1500 });
     await late.getMany([...Array(1500).keys()]);
@@ -77,7 +79,9 @@ describe("ParquetDataset (map-style)", () => {
     await expect(ParquetDataset.open(TABLE, { colums: ["x"] } as never)).rejects.toThrow(
       /unknown option 'colums' \(did you mean 'columns'\?\)/,
     );
-    await expect(ParquetDataset.open(fixture("missing.parquet"))).rejects.toThrow(/cannot open .*missing.parquet/);
+    await expect(ParquetDataset.open(fixture("missing.parquet"))).rejects.toThrow(
+      /cannot open .*missing.parquet/,
+    );
   });
 });
 
@@ -159,7 +163,9 @@ describe("ParquetStream", () => {
       const groups = new Set(e0.slice(w * 200, (w + 1) * 200).map((id) => Math.floor(id / 100)));
       expect(groups.size).toBe(2);
     }
-    expect(e0.slice(0, 100).map((id) => Math.floor(id / 100))).not.toEqual(Array(100).fill(Math.floor(e0[0] / 100)));
+    expect(e0.slice(0, 100).map((id) => Math.floor(id / 100))).not.toEqual(
+      Array(100).fill(Math.floor(e0[0] / 100)),
+    );
     await a.close();
     await b.close();
   });
@@ -181,7 +187,11 @@ describe("ParquetStream", () => {
   });
 
   it("shards by file", async () => {
-    const s = await Promise.all([0, 1].map((rank) => ParquetStream.open(SHARDS, { numReplicas: 2, rank, shardBy: "file", columns: ["id"] })));
+    const s = await Promise.all(
+      [0, 1].map((rank) =>
+        ParquetStream.open(SHARDS, { numReplicas: 2, rank, shardBy: "file", columns: ["id"] }),
+      ),
+    );
     // 3 files over 2 ranks without shuffle: rank 0 gets files 0 and 2, rank 1 file 1 and (padding) file 0.
     expect(new Set(s[0].plan(0).map((rg) => rg.file))).toEqual(new Set([0, 2]));
     expect(s[1].plan(0).map((rg) => rg.file)).toEqual([1, 1, 1, 1, 1, 0, 0, 0, 0]);
@@ -195,7 +205,13 @@ describe("ParquetStream", () => {
       [2, 1],
       [3, 2],
     ]) {
-      const s = await ParquetStream.open(TABLE, { shuffle: true, seed: 1, shuffleWindow: win, prefetch, columns: ["id"] });
+      const s = await ParquetStream.open(TABLE, {
+        shuffle: true,
+        seed: 1,
+        shuffleWindow: win,
+        prefetch,
+        columns: ["id"],
+      });
       expect((await ids(s, 0)).length).toBe(1000);
       expect(s.peakLiveRowGroups).toBeLessThanOrEqual(win * (1 + prefetch));
       expect(s.peakLiveRowGroups).toBeGreaterThanOrEqual(win);
@@ -205,8 +221,12 @@ describe("ParquetStream", () => {
   });
 
   it("rejects bad options", async () => {
-    await expect(ParquetStream.open(TABLE, { rank: 2, numReplicas: 2 })).rejects.toThrow(/rank must be an integer in \[0, 1\], got 2/);
-    await expect(ParquetStream.open(TABLE, { shardBy: "row" as never })).rejects.toThrow(/shardBy must be 'rowGroup' or 'file', got row/);
+    await expect(ParquetStream.open(TABLE, { rank: 2, numReplicas: 2 })).rejects.toThrow(
+      /rank must be an integer in \[0, 1\], got 2/,
+    );
+    await expect(ParquetStream.open(TABLE, { shardBy: "row" as never })).rejects.toThrow(
+      /shardBy must be 'rowGroup' or 'file', got row/,
+    );
     await expect(ParquetStream.open(TABLE, { shuffleWindw: 2 } as never)).rejects.toThrow(
       /unknown option 'shuffleWindw' \(did you mean 'shuffleWindow'\?\)/,
     );

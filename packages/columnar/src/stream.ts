@@ -1,6 +1,14 @@
 import { DistributedSampler, epochGenerator, IterableDataset } from "@minibatch/data";
 import type { ColumnBlock, ParquetFile, RowGroupInfo } from "./file";
-import { checkOptions, OPEN_OPTIONS, type OpenOptions, openFiles, type ParquetRow, rowOf, totalStats } from "./files";
+import {
+  checkOptions,
+  OPEN_OPTIONS,
+  type OpenOptions,
+  openFiles,
+  type ParquetRow,
+  rowOf,
+  totalStats,
+} from "./files";
 import type { ParquetSource, ReadStats } from "./source";
 
 export interface ParquetStreamOptions extends OpenOptions {
@@ -71,7 +79,10 @@ export class ParquetStream extends IterableDataset<ParquetRow> {
     super((epoch) => this.rows(epoch));
   }
 
-  static async open(sources: ParquetSource | ParquetSource[], opts: ParquetStreamOptions = {}): Promise<ParquetStream> {
+  static async open(
+    sources: ParquetSource | ParquetSource[],
+    opts: ParquetStreamOptions = {},
+  ): Promise<ParquetStream> {
     checkOptions(opts, STREAM_OPTIONS, "ParquetStream");
     const numReplicas = nonNegInt(opts.numReplicas ?? 1, "numReplicas", 1);
     const rank = nonNegInt(opts.rank ?? 0, "rank");

@@ -49,7 +49,8 @@ export class DistributedSampler implements Sampler {
         );
       }
     }
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${who}: the dataset length must be an integer >= 0, got ${n}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`${who}: the dataset length must be an integer >= 0, got ${n}`);
     if (!Number.isInteger(opts.numReplicas) || opts.numReplicas < 1) {
       throw new Error(`${who}: numReplicas must be an integer >= 1, got ${String(opts.numReplicas)}`);
     }

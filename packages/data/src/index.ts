@@ -12,8 +12,8 @@ export {
   Subset,
   ZipDataset,
 } from "./datasets";
-export { IterableDataset } from "./iterable";
 export { DistributedSampler, type DistributedSamplerOptions } from "./distributed-sampler";
+export { IterableDataset } from "./iterable";
 export { DataLoader, type DataLoaderOptions } from "./loader";
 export { type HostDType, type HostTypedArray, int32Scalar, NDArray, ndarray } from "./ndarray";
 export { type CsvColumnType, type CsvOptions, parseCsv } from "./readers/csv";

@@ -1,7 +1,8 @@
 // Data-parallel speedup and all-reduce cost (a measurement, not a test): `pnpm --filter
 // @minibatch/distributed build && node bench/bench.mjs [--steps 60] [--batch 60]`.
-import { Worker } from "node:worker_threads";
+
 import { cpus } from "node:os";
+import { Worker } from "node:worker_threads";
 import { createSharedGroup, DataParallel } from "@minibatch/distributed";
 
 const arg = (name, dflt) => {
@@ -14,14 +15,17 @@ const script = new URL("./replica.mjs", import.meta.url);
 
 // A fixed synthetic batch stream of MNIST's shape (the timing does not depend on the values).
 let s = 12345;
-const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const xs = Array.from({ length: steps }, () => Float32Array.from({ length: batch * 784 }, rnd));
-const ys = Array.from({ length: steps }, () => Int32Array.from({ length: batch }, () => Math.floor(rnd() * 10)));
+const ys = Array.from({ length: steps }, () =>
+  Int32Array.from({ length: batch }, () => Math.floor(rnd() * 10)),
+);
 
 async function run(workers) {
   const dp = await DataParallel.start({ script, workers, options: { seed: 1, lr: 0.5 } });
   // Warm-up steps (JIT, wasm heap growth) are not timed.
-  for (let i = 0; i < 5; i++) await dp.step({ data: xs[i], shape: [batch, 784] }, { data: ys[i], shape: [batch] });
+  for (let i = 0; i < 5; i++)
+    await dp.step({ data: xs[i], shape: [batch, 784] }, { data: ys[i], shape: [batch] });
   const t0 = performance.now();
   let ar = 0;
   let loss = 0;
@@ -37,9 +41,13 @@ async function run(workers) {
 
 const one = await run(1);
 const two = await run(2);
-console.log(`cpus: ${cpus().length} (${cpus()[0]?.model}); model 784-100-100-100-10 with SyncBatchNorm, batch ${batch}, ${steps} timed steps`);
+console.log(
+  `cpus: ${cpus().length} (${cpus()[0]?.model}); model 784-100-100-100-10 with SyncBatchNorm, batch ${batch}, ${steps} timed steps`,
+);
 console.log(`1 worker : ${one.ms.toFixed(2)} ms/step (gradient all-reduce ${one.allReduceMs.toFixed(3)} ms)`);
-console.log(`2 workers: ${two.ms.toFixed(2)} ms/step (gradient all-reduce ${two.allReduceMs.toFixed(3)} ms, ${two.params} parameters)`);
+console.log(
+  `2 workers: ${two.ms.toFixed(2)} ms/step (gradient all-reduce ${two.allReduceMs.toFixed(3)} ms, ${two.params} parameters)`,
+);
 console.log(`speedup 2 vs 1 worker: ${(one.ms / two.ms).toFixed(2)}x`);
 
 // The all-reduce alone, between 2 threads: a BN layer's statistics (201 values) and the model's gradients.
@@ -60,4 +68,5 @@ const res = await Promise.all(
       }),
   ),
 );
-for (const n of sizes) console.log(`allReduce of ${n} float32 over 2 threads: ${res[0][n].toFixed(1)} us per call`);
+for (const n of sizes)
+  console.log(`allReduce of ${n} float32 over 2 threads: ${res[0][n].toFixed(1)} us per call`);

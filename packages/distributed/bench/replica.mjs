@@ -1,7 +1,7 @@
 // The replica script of the benchmark: the Batch Normalization paper's MNIST model (784-100-100-100-10,
 // BN before each sigmoid), built from the same seed on every rank, trained with SGD.
 import "@minibatch/backend-cpu";
-import { serveReplica, SyncBatchNorm } from "@minibatch/distributed";
+import { SyncBatchNorm, serveReplica } from "@minibatch/distributed";
 import { crossEntropy, Linear, Sequential, Sigmoid } from "@minibatch/nn";
 import { SGD } from "@minibatch/optim";
 import { manualSeed } from "@minibatch/tensor";

@@ -34,7 +34,8 @@ export class SingleCollective implements Collective {
   }
   broadcast(data: CollectiveArray, root = 0): void {
     checkArray(data, "SingleCollective.broadcast");
-    if (root !== 0) throw new Error(`SingleCollective.broadcast: root must be 0 in a group of 1, got ${root}`);
+    if (root !== 0)
+      throw new Error(`SingleCollective.broadcast: root must be 0 in a group of 1, got ${root}`);
   }
   barrier(): void {}
 }

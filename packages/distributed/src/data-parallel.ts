@@ -51,7 +51,9 @@ export class DataParallel {
   static async start<O>(opts: DataParallelOptions<O>): Promise<DataParallel> {
     for (const k of Object.keys(opts)) {
       if (!OPTION_NAMES.includes(k)) {
-        const hint = OPTION_NAMES.find((n) => n.toLowerCase() === k.toLowerCase() || n.startsWith(k.slice(0, 3)));
+        const hint = OPTION_NAMES.find(
+          (n) => n.toLowerCase() === k.toLowerCase() || n.startsWith(k.slice(0, 3)),
+        );
         throw new Error(
           `DataParallel.start: unknown option '${k}'${hint ? ` (did you mean '${hint}'?)` : ` (options: ${OPTION_NAMES.join(", ")})`}`,
         );
@@ -61,12 +63,14 @@ export class DataParallel {
     if (!Number.isInteger(n) || n < 1) {
       throw new Error(`DataParallel.start: workers must be an integer >= 1, got ${String(n)}`);
     }
-    if (!opts.script) throw new Error("DataParallel.start: script (the worker module calling serveReplica) is required");
-    const { Worker } = (await import(/* @vite-ignore */ "node:worker_threads")) as typeof import(
-      "node:worker_threads"
-    );
+    if (!opts.script)
+      throw new Error("DataParallel.start: script (the worker module calling serveReplica) is required");
+    const { Worker } = (await import(
+      /* @vite-ignore */ "node:worker_threads"
+    )) as typeof import("node:worker_threads");
     const group = createSharedGroup(n);
-    const src = typeof opts.script === "string" && !/^[a-z]+:/i.test(opts.script) ? opts.script : new URL(opts.script);
+    const src =
+      typeof opts.script === "string" && !/^[a-z]+:/i.test(opts.script) ? opts.script : new URL(opts.script);
     const workers = Array.from({ length: n }, () => new Worker(src));
     const dp = new DataParallel(workers, group, 0);
     const ready = workers.map(
@@ -74,7 +78,8 @@ export class DataParallel {
         new Promise<number>((resolve, reject) => {
           w.on("message", (m: FromReplica) => {
             if (m.type === "ready") resolve(m.numParameters);
-            else if (m.type === "error" && m.seq === null) reject(new Error(`DataParallel replica ${rank}: ${m.message}`));
+            else if (m.type === "error" && m.seq === null)
+              reject(new Error(`DataParallel replica ${rank}: ${m.message}`));
             else dp.receive(rank, m);
           });
           const fail = (e: Error) => {
@@ -201,7 +206,9 @@ export class DataParallel {
 
 function checkHost(h: HostTensor, what: string): number {
   if (!h || !(h.data instanceof Float32Array || h.data instanceof Int32Array) || !Array.isArray(h.shape)) {
-    throw new Error(`DataParallel.step: ${what} must be { data: Float32Array | Int32Array, shape: number[] }`);
+    throw new Error(
+      `DataParallel.step: ${what} must be { data: Float32Array | Int32Array, shape: number[] }`,
+    );
   }
   const size = h.shape.reduce((a, d) => a * d, 1);
   if (h.shape.length < 1 || size !== h.data.length) {

@@ -6,7 +6,9 @@ function readSync(t: Tensor, who: string): Float32Array | Int32Array | Uint8Arra
   try {
     return t.dataSync();
   } catch (e) {
-    throw new Error(`${who}: needs a backend with synchronous reads (the CPU backend): ${(e as Error).message}`);
+    throw new Error(
+      `${who}: needs a backend with synchronous reads (the CPU backend): ${(e as Error).message}`,
+    );
   }
 }
 

@@ -51,7 +51,12 @@ export async function serveReplica<O = unknown>(task: ReplicaTask<O>): Promise<v
     try {
       if (m.type === "init") {
         group = new SharedMemoryCollective(m.group, m.rank, { timeoutMs: m.timeoutMs });
-        replica = await task.setup({ rank: m.rank, worldSize: group.worldSize, group, options: m.options as O });
+        replica = await task.setup({
+          rank: m.rank,
+          worldSize: group.worldSize,
+          group,
+          options: m.options as O,
+        });
         setSyncGroup(replica.model, m.syncBatchNorm ? group : null);
         broadcastModule(replica.model, group, 0);
         replica.model.train();
@@ -87,7 +92,10 @@ export async function serveReplica<O = unknown>(task: ReplicaTask<O>): Promise<v
         const state: Record<string, HostTensor> = {};
         for (const [k, t] of Object.entries(replica.model.stateDict())) {
           const d = t.dataSync();
-          state[k] = { data: d instanceof Int32Array ? d.slice() : Float32Array.from(d), shape: [...t.shape] };
+          state[k] = {
+            data: d instanceof Int32Array ? d.slice() : Float32Array.from(d),
+            shape: [...t.shape],
+          };
         }
         post({ type: "state", seq: m.seq, state });
       } else if (m.type === "close") {

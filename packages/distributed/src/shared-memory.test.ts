@@ -41,7 +41,9 @@ describe("SharedMemoryCollective over 3 worker threads", () => {
         expect(r.error).toBeUndefined();
         for (const op of ["sum", "mean", "max", "min"] as const) {
           expect(r[`${op}${n}`]).toHaveLength(n);
-          r[`${op}${n}`].forEach((v: number, i: number) => expect(v).toBeCloseTo(want[op][i], 12));
+          r[`${op}${n}`].forEach((v: number, i: number) => {
+            expect(v).toBeCloseTo(want[op][i], 12);
+          });
         }
       }
     }
@@ -51,7 +53,9 @@ describe("SharedMemoryCollective over 3 worker threads", () => {
   it("ranks that call collectives of different lengths all fail with an error naming each call", async () => {
     const results = await runRanks("mismatch", 3, 8);
     for (const r of results) {
-      expect(r.error).toMatch(/different collectives \(rank 0: sum of 3, rank 1: sum of 4, rank 2: sum of 3\)/);
+      expect(r.error).toMatch(
+        /different collectives \(rank 0: sum of 3, rank 1: sum of 4, rank 2: sum of 3\)/,
+      );
     }
   });
 
@@ -65,13 +69,17 @@ describe("SharedMemoryCollective over 3 worker threads", () => {
 describe("collective arguments", () => {
   it("rejects bad groups, ranks, options, ops and arrays with clear errors", () => {
     expect(() => createSharedGroup(0)).toThrow(/worldSize must be an integer >= 1, got 0/);
-    expect(() => createSharedGroup(2, { capacty: 3 } as never)).toThrow(/unknown option 'capacty' \(did you mean 'capacity'\?\)/);
+    expect(() => createSharedGroup(2, { capacty: 3 } as never)).toThrow(
+      /unknown option 'capacty' \(did you mean 'capacity'\?\)/,
+    );
     const g = createSharedGroup(2);
     expect(() => new SharedMemoryCollective(g, 2)).toThrow(/rank must be an integer in \[0, 1\], got 2/);
     expect(() => new SharedMemoryCollective({} as never, 0)).toThrow(/createSharedGroup/);
     const c = new SharedMemoryCollective(g, 0);
     expect(() => c.allReduce([1, 2] as never)).toThrow(/Float32Array or Float64Array, got Array/);
-    expect(() => c.allReduce(new Float32Array(2), "prod" as never)).toThrow(/op must be one of 'sum', 'mean', 'max', 'min', got prod/);
+    expect(() => c.allReduce(new Float32Array(2), "prod" as never)).toThrow(
+      /op must be one of 'sum', 'mean', 'max', 'min', got prod/,
+    );
     expect(() => c.broadcast(new Float32Array(2), 5)).toThrow(/root must be an integer in \[0, 1\], got 5/);
   });
 

@@ -28,7 +28,8 @@ export function createSharedGroup(worldSize: number, opts: SharedGroupOptions = 
     throw new Error(`createSharedGroup: worldSize must be an integer >= 1, got ${String(worldSize)}`);
   }
   for (const k of Object.keys(opts)) {
-    if (k !== "capacity") throw new Error(`createSharedGroup: unknown option '${k}' (did you mean 'capacity'?)`);
+    if (k !== "capacity")
+      throw new Error(`createSharedGroup: unknown option '${k}' (did you mean 'capacity'?)`);
   }
   const capacity = opts.capacity ?? 1 << 20;
   if (!Number.isInteger(capacity) || capacity < 1) {
@@ -79,7 +80,11 @@ export class SharedMemoryCollective implements Collective {
     readonly rank: number,
     opts: SharedMemoryCollectiveOptions = {},
   ) {
-    if (!group || !(group.control instanceof SharedArrayBuffer) || !(group.data instanceof SharedArrayBuffer)) {
+    if (
+      !group ||
+      !(group.control instanceof SharedArrayBuffer) ||
+      !(group.data instanceof SharedArrayBuffer)
+    ) {
       throw new Error("SharedMemoryCollective: group must come from createSharedGroup()");
     }
     this.worldSize = group.worldSize;
@@ -111,7 +116,12 @@ export class SharedMemoryCollective implements Collective {
     }
     // A short spin first: the other ranks are usually microseconds away, and waking from
     // Atomics.wait costs tens of microseconds.
-    for (let i = 0; i < 2000; i++) if (Atomics.load(ctrl, GEN) !== gen) return this.checkAbort();
+    for (let i = 0; i < 2000; i++) {
+      if (Atomics.load(ctrl, GEN) !== gen) {
+        this.checkAbort();
+        return;
+      }
+    }
     const start = Date.now();
     while (Atomics.load(ctrl, GEN) === gen) {
       Atomics.wait(ctrl, GEN, gen, 100);
@@ -161,7 +171,9 @@ export class SharedMemoryCollective implements Collective {
   broadcast(data: CollectiveArray, root = 0): void {
     checkArray(data, "broadcast");
     if (!Number.isInteger(root) || root < 0 || root >= this.worldSize) {
-      throw new Error(`broadcast: root must be an integer in [0, ${this.worldSize - 1}], got ${String(root)}`);
+      throw new Error(
+        `broadcast: root must be an integer in [0, ${this.worldSize - 1}], got ${String(root)}`,
+      );
     }
     if (this.worldSize === 1) return;
     this.announce(data.length, "broadcast");
@@ -209,7 +221,9 @@ export class SharedMemoryCollective implements Collective {
 
   private checkAbort(): void {
     if (Atomics.load(this.ctrl, ABORT) !== 0) {
-      throw new Error(`SharedMemoryCollective: rank ${this.rank}: the group was aborted (another rank failed)`);
+      throw new Error(
+        `SharedMemoryCollective: rank ${this.rank}: the group was aborted (another rank failed)`,
+      );
     }
   }
 }

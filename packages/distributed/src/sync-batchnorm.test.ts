@@ -1,7 +1,7 @@
 import "@minibatch/backend-cpu";
 import { BatchNorm1d, BatchNorm2d } from "@minibatch/norm";
-import { gradCheck } from "@minibatch/testing";
 import { concat, memory, type Tensor, tensor, tidy } from "@minibatch/tensor";
+import { gradCheck } from "@minibatch/testing";
 import { describe, expect, it } from "vitest";
 import { type Collective, type CollectiveArray, type ReduceOp, SingleCollective } from "./collective";
 import { SyncBatchNorm, setSyncGroup } from "./sync-batchnorm";
@@ -47,21 +47,38 @@ describe("SyncBatchNorm", () => {
     const ys = sync.call(xs);
     tidy(() => ys.mul(dy).sum().backward());
     const yb = bn.call(concat([xb, xb], 0));
-    tidy(() => yb.mul(concat([dy, dy], 0)).sum().backward());
+    tidy(() =>
+      yb
+        .mul(concat([dy, dy], 0))
+        .sum()
+        .backward(),
+    );
     const yRef = (await values(yb)).slice(0, 12);
-    (await values(ys)).forEach((v, i) => expect(v).toBeCloseTo(yRef[i], 5));
+    (await values(ys)).forEach((v, i) => {
+      expect(v).toBeCloseTo(yRef[i], 5);
+    });
     // Each copy of x in the doubled batch gets the local gradient; the rank holds one of them.
     const gRef = await values(xb.grad);
-    (await values(xs.grad)).forEach((v, i) => expect(v).toBeCloseTo(gRef[i] / 2, 5));
+    (await values(xs.grad)).forEach((v, i) => {
+      expect(v).toBeCloseTo(gRef[i] / 2, 5);
+    });
     // Weight and bias gradients stay local: half of the doubled batch's.
     const wRef = await values(bn.weight!.grad);
-    (await values(sync.weight!.grad)).forEach((v, i) => expect(v).toBeCloseTo(wRef[i] / 2, 5));
+    (await values(sync.weight!.grad)).forEach((v, i) => {
+      expect(v).toBeCloseTo(wRef[i] / 2, 5);
+    });
     const bRef = await values(bn.bias!.grad);
-    (await values(sync.bias!.grad)).forEach((v, i) => expect(v).toBeCloseTo(bRef[i] / 2, 5));
+    (await values(sync.bias!.grad)).forEach((v, i) => {
+      expect(v).toBeCloseTo(bRef[i] / 2, 5);
+    });
     // Running variance is the unbiased variance of all 8 values, as in PyTorch.
-    (await values(sync.runningMean)).forEach(async (v, i) => expect(v).toBeCloseTo((await values(bn.runningMean))[i], 5));
+    (await values(sync.runningMean)).forEach(async (v, i) =>
+      expect(v).toBeCloseTo((await values(bn.runningMean))[i], 5),
+    );
     const rvRef = await values(bn.runningVar);
-    (await values(sync.runningVar)).forEach((v, i) => expect(v).toBeCloseTo(rvRef[i], 5));
+    (await values(sync.runningVar)).forEach((v, i) => {
+      expect(v).toBeCloseTo(rvRef[i], 5);
+    });
     expect(group.calls).toBe(2); // statistics in forward, gradient sums in backward
     expect((await sync.numBatchesTracked!.data())[0]).toBe(1);
   });
@@ -73,15 +90,19 @@ describe("SyncBatchNorm", () => {
     const bn = new BatchNorm2d(3, { momentum: null });
     const a = await values(sync.call(x));
     const b = await values(bn.call(x));
-    a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 5));
+    a.forEach((v, i) => {
+      expect(v).toBeCloseTo(b[i], 5);
+    });
     const ra = await values(sync.runningVar);
-    (await values(bn.runningVar)).forEach((v, i) => expect(ra[i]).toBeCloseTo(v, 5));
+    (await values(bn.runningVar)).forEach((v, i) => {
+      expect(ra[i]).toBeCloseTo(v, 5);
+    });
   });
 
   it("passes a finite-difference gradient check of input, weight and bias", async () => {
     const sync = new SyncBatchNorm(3, { group: new SingleCollective(), trackRunningStats: false });
     const err = await gradCheck(
-      (x, w, b) => {
+      (x: Tensor, w: Tensor, b: Tensor) => {
         // The layer reads its parameters when called: hand it the checked tensors themselves.
         sync.weight = w;
         sync.bias = b;
@@ -101,16 +122,23 @@ describe("SyncBatchNorm", () => {
     sync.eval();
     const y = await values(sync.call(tensor(x2d)));
     // Fresh running stats (mean 0, var 1): y = x / sqrt(1 + eps).
-    y.forEach((v, i) => expect(v).toBeCloseTo(x2d.flat()[i] / Math.sqrt(1 + 1e-5), 5));
+    y.forEach((v, i) => {
+      expect(v).toBeCloseTo(x2d.flat()[i] / Math.sqrt(1 + 1e-5), 5);
+    });
     expect(group.calls).toBe(0);
   });
 
   it("leaves no tensors behind outside tidy", () => {
     const sync = new SyncBatchNorm(3, { group: new SingleCollective() });
     const x = tensor(x2d);
-    const before = memory().numTensors;
-    tidy(() => sync.call(x));
-    expect(memory().numTensors).toBe(before);
+    const before = memory().tensors;
+    tidy(() => sync.call(x)).dispose();
+    expect(memory().tensors).toBe(before);
+    // With autograd recording, backward inside tidy leaves only the parameters' gradients.
+    const xg = tensor(x2d, undefined, { requiresGrad: true });
+    const before2 = memory().tensors;
+    tidy(() => sync.call(xg).square().sum().backward());
+    expect(memory().tensors).toBe(before2 + 3); // x.grad, weight.grad, bias.grad
   });
 
   it("setSyncGroup finds every SyncBatchNorm; errors name what was expected", () => {
@@ -119,7 +147,9 @@ describe("SyncBatchNorm", () => {
     expect(a.group).not.toBeNull();
     expect(() => new SyncBatchNorm(3, { grup: null } as never)).toThrow(/unknown option 'grup'/);
     expect(() => new SyncBatchNorm(3, { convention: "keras" })).toThrow(/only the PyTorch convention/);
-    expect(() => a.call(tensor([[1, 2]]))).toThrow(/expected 3 channels on axis 1, got input of shape \[1, 2\]/);
+    expect(() => a.call(tensor([[1, 2]]))).toThrow(
+      /expected 3 channels on axis 1, got input of shape \[1, 2\]/,
+    );
     expect(() => a.call(tensor([[1, 2, 3]]))).toThrow(/more than 1 value per channel/);
   });
 });

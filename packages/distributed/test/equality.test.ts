@@ -19,7 +19,11 @@ async function reference(kind: Kind, data: Awaited<ReturnType<typeof makeData>>)
   const losses: number[] = [];
   for (let s = 0; s < STEPS; s++) {
     const l = tidy(() => {
-      const x = fromArray(data.x.slice(s * BATCH * row, (s + 1) * BATCH * row), [BATCH, ...data.xShape.slice(1)], "float32");
+      const x = fromArray(
+        data.x.slice(s * BATCH * row, (s + 1) * BATCH * row),
+        [BATCH, ...data.xShape.slice(1)],
+        "float32",
+      );
       const y = fromArray(data.y.slice(s * BATCH, (s + 1) * BATCH), [BATCH], "int32");
       const loss = crossEntropy(model.call(x), y);
       loss.backward();
@@ -35,7 +39,12 @@ async function reference(kind: Kind, data: Awaited<ReturnType<typeof makeData>>)
   return { state, losses };
 }
 
-async function parallel(kind: Kind, workers: number, syncBatchNorm: boolean, data: Awaited<ReturnType<typeof makeData>>) {
+async function parallel(
+  kind: Kind,
+  workers: number,
+  syncBatchNorm: boolean,
+  data: Awaited<ReturnType<typeof makeData>>,
+) {
   const dp = await DataParallel.start({
     script: inject("replicaScript"),
     workers,
@@ -47,7 +56,10 @@ async function parallel(kind: Kind, workers: number, syncBatchNorm: boolean, dat
     const losses: number[] = [];
     for (let s = 0; s < STEPS; s++) {
       const r = await dp.step(
-        { data: data.x.slice(s * BATCH * row, (s + 1) * BATCH * row), shape: [BATCH, ...data.xShape.slice(1)] },
+        {
+          data: data.x.slice(s * BATCH * row, (s + 1) * BATCH * row),
+          shape: [BATCH, ...data.xShape.slice(1)],
+        },
         { data: data.y.slice(s * BATCH, (s + 1) * BATCH), shape: [BATCH] },
       );
       losses.push(r.loss);
@@ -82,37 +94,44 @@ afterAll(() => {
   console.log(`data-parallel vs single process, ${STEPS} SGD steps, batch ${BATCH}:\n${report.join("\n")}`);
 });
 
-describe.each(["mlp", "cnn"] as Kind[])("%s: data-parallel training vs one process on the whole batch", (kind) => {
-  it("with SyncBatchNorm over 2 and 4 workers equals single-process training within float32 rounding", async () => {
-    const data = await makeData(kind, STEPS * BATCH, 11);
-    const ref = await reference(kind, data);
-    for (const workers of [2, 4]) {
-      const dp = await parallel(kind, workers, true, data);
+describe.each(["mlp", "cnn"] as Kind[])(
+  "%s: data-parallel training vs one process on the whole batch",
+  (kind) => {
+    it("with SyncBatchNorm over 2 and 4 workers equals single-process training within float32 rounding", async () => {
+      const data = await makeData(kind, STEPS * BATCH, 11);
+      const ref = await reference(kind, data);
+      for (const workers of [2, 4]) {
+        const dp = await parallel(kind, workers, true, data);
+        const w = worst(ref.state, dp.state);
+        report.push(
+          `${kind} ${workers} workers, SyncBatchNorm: worst difference ${w.max.toExponential(2)} (${w.at})`,
+        );
+        expect(w.max).toBeLessThan(2e-5);
+        for (let s = 0; s < STEPS; s++) expect(dp.losses[s]).toBeCloseTo(ref.losses[s], 5);
+        // The running statistics track the global batch: numBatchesTracked counts steps, not shares.
+        const tracked = Object.entries(dp.state).find(([k]) => k.endsWith("numBatchesTracked"))!;
+        expect(tracked[1][0]).toBe(STEPS);
+      }
+    });
+
+    it("without SyncBatchNorm each replica normalizes its own share, and the weights drift apart from the reference", async () => {
+      const data = await makeData(kind, STEPS * BATCH, 11);
+      const ref = await reference(kind, data);
+      const dp = await parallel(kind, 2, false, data);
       const w = worst(ref.state, dp.state);
-      report.push(`${kind} ${workers} workers, SyncBatchNorm: worst difference ${w.max.toExponential(2)} (${w.at})`);
+      report.push(
+        `${kind} 2 workers, per-replica BatchNorm: worst difference ${w.max.toExponential(2)} (${w.at})`,
+      );
+      expect(w.max).toBeGreaterThan(1e-3);
+    });
+
+    it("one worker equals the reference", async () => {
+      const data = await makeData(kind, STEPS * BATCH, 11);
+      const ref = await reference(kind, data);
+      const dp = await parallel(kind, 1, true, data);
+      const w = worst(ref.state, dp.state);
+      report.push(`${kind} 1 worker: worst difference ${w.max.toExponential(2)} (${w.at})`);
       expect(w.max).toBeLessThan(2e-5);
-      for (let s = 0; s < STEPS; s++) expect(dp.losses[s]).toBeCloseTo(ref.losses[s], 5);
-      // The running statistics track the global batch: numBatchesTracked counts steps, not shares.
-      const tracked = Object.entries(dp.state).find(([k]) => k.endsWith("numBatchesTracked"))!;
-      expect(tracked[1][0]).toBe(STEPS);
-    }
-  });
-
-  it("without SyncBatchNorm each replica normalizes its own share, and the weights drift apart from the reference", async () => {
-    const data = await makeData(kind, STEPS * BATCH, 11);
-    const ref = await reference(kind, data);
-    const dp = await parallel(kind, 2, false, data);
-    const w = worst(ref.state, dp.state);
-    report.push(`${kind} 2 workers, per-replica BatchNorm: worst difference ${w.max.toExponential(2)} (${w.at})`);
-    expect(w.max).toBeGreaterThan(1e-3);
-  });
-
-  it("one worker equals the reference", async () => {
-    const data = await makeData(kind, STEPS * BATCH, 11);
-    const ref = await reference(kind, data);
-    const dp = await parallel(kind, 1, true, data);
-    const w = worst(ref.state, dp.state);
-    report.push(`${kind} 1 worker: worst difference ${w.max.toExponential(2)} (${w.at})`);
-    expect(w.max).toBeLessThan(2e-5);
-  });
-});
+    });
+  },
+);

@@ -1,5 +1,5 @@
 import { Conv2d, Flatten, Linear, MaxPool2d, type Module, ReLU, Sequential, Sigmoid } from "@minibatch/nn";
-import { manualSeed, randn, randint } from "@minibatch/tensor";
+import { manualSeed, randint, randn } from "@minibatch/tensor";
 import { SyncBatchNorm } from "../src/sync-batchnorm";
 
 export type Kind = "mlp" | "cnn";
