@@ -31,6 +31,8 @@ const asNumber = (v: unknown) => (typeof v === "bigint" ? Number(v) : v);
 /** An opened Parquet file: its footer parsed, its row groups listed, columns read on demand. */
 export class ParquetFile {
   readonly columns: string[];
+  /** Parquet physical type of each top-level column (INT32, FLOAT, DOUBLE, BYTE_ARRAY, ...). */
+  readonly types: Record<string, string>;
   readonly numRows: number;
   readonly rowGroups: RowGroupInfo[];
 
@@ -39,7 +41,9 @@ export class ParquetFile {
     readonly metadata: FileMetaData,
     fileIndex: number,
   ) {
-    this.columns = parquetSchema(metadata).children.map((c) => c.element.name);
+    const top = parquetSchema(metadata).children;
+    this.columns = top.map((c) => c.element.name);
+    this.types = Object.fromEntries(top.map((c) => [c.element.name, c.element.type ?? "GROUP"]));
     this.numRows = Number(metadata.num_rows);
     let start = 0;
     this.rowGroups = metadata.row_groups.map((rg, i) => {

@@ -92,3 +92,32 @@ export function rowOf(block: ColumnBlock, columns: readonly string[], i: number)
   }
   return row;
 }
+
+/** A batch of rows, column by column: FLOAT as Float32Array, DOUBLE as Float64Array, INT32 as Int32Array. */
+export type ColumnBatch = Record<string, Float32Array | Float64Array | Int32Array | unknown[]>;
+
+const TYPED: Record<string, new (n: number) => Float32Array | Float64Array | Int32Array> = {
+  FLOAT: Float32Array,
+  DOUBLE: Float64Array,
+  INT32: Int32Array,
+};
+
+/** Gathers rows (block j, row r) into one column batch. */
+export function gatherBatch(
+  blocks: readonly ColumnBlock[],
+  refs: readonly { j: number; r: number }[],
+  columns: readonly string[],
+  types: Record<string, string>,
+): ColumnBatch {
+  const out: ColumnBatch = {};
+  for (const c of columns) {
+    const Ctor = TYPED[types[c]];
+    const col = Ctor ? new Ctor(refs.length) : new Array<unknown>(refs.length);
+    for (let i = 0; i < refs.length; i++) {
+      const v = blocks[refs[i].j][c][refs[i].r];
+      (col as unknown[])[i] = typeof v === "bigint" ? Number(v) : v;
+    }
+    out[c] = col;
+  }
+  return out;
+}

@@ -6,6 +6,6 @@ export {
   ParquetFile,
   type RowGroupInfo,
 } from "./file";
-export type { OpenOptions, ParquetRow } from "./files";
+export type { ColumnBatch, OpenOptions, ParquetRow } from "./files";
 export { type OpenedSource, openSource, type ParquetSource, type ReadStats } from "./source";
 export { ParquetStream, type ParquetStreamOptions } from "./stream";

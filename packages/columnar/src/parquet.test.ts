@@ -220,6 +220,25 @@ describe("ParquetStream", () => {
     }
   });
 
+  it("batches() yields typed columns in the same order as the rows", async () => {
+    const s = await ParquetStream.open(TABLE, { shuffle: true, seed: 4, columns: ["id", "x", "y", "name"] });
+    const rows = await ids(s, 1);
+    const got: number[] = [];
+    for await (const b of s.batches(1, 32)) {
+      expect(b.id).toBeInstanceOf(Int32Array);
+      expect(b.x).toBeInstanceOf(Float32Array);
+      expect(b.y).toBeInstanceOf(Float64Array);
+      expect(b.id.length).toBeLessThanOrEqual(32);
+      for (let i = 0; i < b.id.length; i++) {
+        const id = b.id[i] as number;
+        expect([b.x[i], b.y[i], b.name[i]]).toEqual([id / 2, 0 - id / 4, `row${id}`]);
+        got.push(id);
+      }
+    }
+    expect(got).toEqual(rows);
+    await s.close();
+  });
+
   it("rejects bad options", async () => {
     await expect(ParquetStream.open(TABLE, { rank: 2, numReplicas: 2 })).rejects.toThrow(
       /rank must be an integer in \[0, 1\], got 2/,

@@ -1,7 +1,9 @@
 import { DistributedSampler, epochGenerator, IterableDataset } from "@minibatch/data";
 import type { ColumnBlock, ParquetFile, RowGroupInfo } from "./file";
 import {
+  type ColumnBatch,
   checkOptions,
+  gatherBatch,
   OPEN_OPTIONS,
   type OpenOptions,
   openFiles,
@@ -138,6 +140,31 @@ export class ParquetStream extends IterableDataset<ParquetRow> {
   }
 
   private async *rows(epoch: number): AsyncGenerator<ParquetRow> {
+    for await (const { blocks, refs } of this.windows(epoch)) {
+      for (const { j, r } of refs) yield rowOf(blocks[j], this.columns, r);
+    }
+  }
+
+  /**
+   * Batches of up to `batchSize` rows column by column (FLOAT columns as Float32Array, DOUBLE as
+   * Float64Array, INT32 as Int32Array), in the same order as `iterate(epoch)` yields rows: the
+   * fast path for training, with no object per row. The last batch of each window may be short
+   * unless the window's rows divide evenly; batches never span windows, so memory stays bounded.
+   */
+  async *batches(epoch: number, batchSize: number): AsyncGenerator<ColumnBatch> {
+    nonNegInt(batchSize, "batchSize", 1);
+    const types = this.files[0].types;
+    for await (const { blocks, refs } of this.windows(epoch)) {
+      for (let i = 0; i < refs.length; i += batchSize) {
+        yield gatherBatch(blocks, refs.slice(i, i + batchSize), this.columns, types);
+      }
+    }
+  }
+
+  /** The decoded row groups of each window and the order of their rows. */
+  private async *windows(
+    epoch: number,
+  ): AsyncGenerator<{ blocks: ColumnBlock[]; refs: { j: number; r: number }[] }> {
     const plan = this.plan(epoch);
     const o = this.opts;
     const win = o.shuffleWindow;
@@ -160,16 +187,15 @@ export class ParquetStream extends IterableDataset<ParquetRow> {
       for (let k = 0; k < windows.length; k++) {
         while (next < windows.length && next <= k + o.prefetch) ahead.push(read(windows[next++]));
         let blocks: { rg: RowGroupInfo; block: ColumnBlock }[] | null = await ahead.shift()!;
-        const refs: number[] = [];
+        const refs: { j: number; r: number }[] = [];
         blocks.forEach((b, j) => {
-          for (let r = 0; r < b.rg.numRows; r++) refs.push(j * 2 ** 31 + r);
+          for (let r = 0; r < b.rg.numRows; r++) refs.push({ j, r });
         });
         const order = o.shuffle ? g.permutation(refs.length) : null;
-        for (let i = 0; i < refs.length; i++) {
-          const ref = refs[order ? order[i] : i];
-          const j = Math.floor(ref / 2 ** 31);
-          yield rowOf(blocks[j].block, this.columns, ref - j * 2 ** 31);
-        }
+        yield {
+          blocks: blocks.map((b) => b.block),
+          refs: order ? Array.from(order, (k) => refs[k]) : refs,
+        };
         this.liveRowGroups -= blocks.length;
         blocks = null;
       }
