@@ -17,3 +17,4 @@ export {
   type SharedMemoryCollectiveOptions,
 } from "./shared-memory";
 export { SyncBatchNorm, type SyncBatchNormOptions, setSyncGroup } from "./sync-batchnorm";
+export { fromTorchSafetensors, toTorchSafetensors } from "./torch";
