@@ -8,7 +8,8 @@ import { getHeapStatistics } from "node:v8";
 import { ParquetStream } from "@minibatch/columnar";
 
 const path = process.argv[2];
-if (!path) throw new Error("usage: node --max-old-space-size=64 scripts/stream-memory.mjs FILE.parquet [--cap-mb N]");
+if (!path)
+  throw new Error("usage: node --max-old-space-size=64 scripts/stream-memory.mjs FILE.parquet [--cap-mb N]");
 const heapCapMb = getHeapStatistics().heap_size_limit / 2 ** 20;
 const i = process.argv.indexOf("--cap-mb");
 const capMb = i > 0 ? Number(process.argv[i + 1]) : Math.round(3 * heapCapMb);
@@ -40,10 +41,16 @@ sample();
 const s = (performance.now() - t0) / 1000;
 const mb = (b) => (b / 2 ** 20).toFixed(1);
 const rawMb = (rows * meta.columns.length * 4) / 2 ** 20;
-console.log(`file ${fileMb.toFixed(1)} MiB on disk, ${rows} rows x ${meta.columns.length} columns (${rawMb.toFixed(0)} MiB as float32), ${meta.rowGroups.length} row groups`);
+console.log(
+  `file ${fileMb.toFixed(1)} MiB on disk, ${rows} rows x ${meta.columns.length} columns (${rawMb.toFixed(0)} MiB as float32), ${meta.rowGroups.length} row groups`,
+);
 console.log(`V8 heap cap ${heapCapMb.toFixed(0)} MiB; resident-memory cap checked: ${capMb} MiB`);
-console.log(`peak RSS ${mb(peakRss)} MiB, peak heap used ${mb(peakHeap)} MiB, peak external+arrayBuffers ${mb(peakExternal)} MiB`);
-console.log(`peak decoded row groups alive: ${stream.peakLiveRowGroups}; read ${mb(stream.stats.bytes)} MiB in ${stream.stats.requests} reads; ${s.toFixed(1)} s (${Math.round(rows / s)} rows/s); checksum ${sum.toFixed(3)}`);
+console.log(
+  `peak RSS ${mb(peakRss)} MiB, peak heap used ${mb(peakHeap)} MiB, peak external+arrayBuffers ${mb(peakExternal)} MiB`,
+);
+console.log(
+  `peak decoded row groups alive: ${stream.peakLiveRowGroups}; read ${mb(stream.stats.bytes)} MiB in ${stream.stats.requests} reads; ${s.toFixed(1)} s (${Math.round(rows / s)} rows/s); checksum ${sum.toFixed(3)}`,
+);
 await stream.close();
 if (peakRss / 2 ** 20 > capMb) {
   console.error(`FAIL: peak RSS ${mb(peakRss)} MiB is above the cap of ${capMb} MiB`);

@@ -9,7 +9,10 @@ import type { Tensor } from "@minibatch/tensor";
  * is stored as int32 (PyTorch's is int64: cast it with `.long()` before loading, or load with
  * strict=False and copy). This is the route to multi-machine training with PyTorch DDP.
  */
-export async function toTorchSafetensors(model: Module, metadata?: Record<string, string>): Promise<Uint8Array> {
+export async function toTorchSafetensors(
+  model: Module,
+  metadata?: Record<string, string>,
+): Promise<Uint8Array> {
   return saveSafetensors(toPyTorchStateDictKeys(model.stateDict()), metadata);
 }
 

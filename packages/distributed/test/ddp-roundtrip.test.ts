@@ -18,12 +18,17 @@ const SCRIPT = fileURLToPath(new URL("../python/ddp_train.py", import.meta.url))
 
 /** Why the round trip cannot run here, or null when python3 with torch and safetensors is present. */
 function missingPython(): string | null {
-  const r = spawnSync("python3", ["-c", "import torch, safetensors, torch.distributed as d; assert d.is_gloo_available()"], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
+  const r = spawnSync(
+    "python3",
+    ["-c", "import torch, safetensors, torch.distributed as d; assert d.is_gloo_available()"],
+    {
+      encoding: "utf8",
+      timeout: 120_000,
+    },
+  );
   if (r.error) return `python3 is not available (${r.error.message})`;
-  if (r.status !== 0) return `python3 cannot import torch and safetensors with gloo (${r.stderr.trim().split("\n").pop()})`;
+  if (r.status !== 0)
+    return `python3 cannot import torch and safetensors with gloo (${r.stderr.trim().split("\n").pop()})`;
   return null;
 }
 
@@ -45,7 +50,15 @@ describe.skipIf(reason !== null)("PyTorch DDP round trip (gloo, 2 processes, CPU
       };
       writeFileSync(join(dir, "data.safetensors"), await saveSafetensors(t));
       const port = String(20000 + (process.pid % 20000));
-      const args = [SCRIPT, "--model", "model.safetensors", "--data", "data.safetensors", "--out", "trained.safetensors"];
+      const args = [
+        SCRIPT,
+        "--model",
+        "model.safetensors",
+        "--data",
+        "data.safetensors",
+        "--out",
+        "trained.safetensors",
+      ];
       const r = spawnSync(
         "python3",
         [...args, "--steps", String(STEPS), "--batch", String(BATCH), "--lr", String(LR), "--port", port],
@@ -85,7 +98,8 @@ describe.skipIf(reason !== null)("PyTorch DDP round trip (gloo, 2 processes, CPU
       let worstWeight = 0;
       for (const [k, v] of Object.entries(ours)) {
         const theirs = (await back.stateDict()[k].data()) as Float32Array;
-        for (let i = 0; i < v.data.length; i++) worstWeight = Math.max(worstWeight, Math.abs(v.data[i] - theirs[i]));
+        for (let i = 0; i < v.data.length; i++)
+          worstWeight = Math.max(worstWeight, Math.abs(v.data[i] - theirs[i]));
       }
       console.log(
         `DDP round trip: eval outputs of the imported model vs PyTorch: worst |diff| ${worstEval.toExponential(2)}; ` +
