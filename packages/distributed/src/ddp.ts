@@ -21,6 +21,7 @@ function readSync(t: Tensor, who: string): Float32Array | Int32Array | Uint8Arra
  */
 export function allReduceGradients(model: Module, group: Collective, flat?: Float32Array): Float32Array {
   const params = model.parameters();
+  if (group.worldSize === 1) return flat ?? new Float32Array(0);
   const total = params.reduce((s, p) => s + p.size, 0);
   const buf = flat && flat.length === total ? flat : new Float32Array(total);
   let off = 0;
@@ -29,7 +30,7 @@ export function allReduceGradients(model: Module, group: Collective, flat?: Floa
     else buf.fill(0, off, off + p.size);
     off += p.size;
   }
-  if (group.worldSize > 1) group.allReduce(buf, "mean");
+  group.allReduce(buf, "mean");
   off = 0;
   noGrad(() => {
     for (const p of params) {
