@@ -23,7 +23,10 @@ export interface DataParallelRunResult {
 }
 
 /** The batches of the run: a seeded shuffle per epoch, the same for both runs. */
-function* batches(data: MnistData, o: DataParallelRunOptions): IterableIterator<{ x: HostTensor; y: HostTensor }> {
+function* batches(
+  data: MnistData,
+  o: DataParallelRunOptions,
+): IterableIterator<{ x: HostTensor; y: HostTensor }> {
   const n = data.train.count;
   const g = new Generator(o.seed + 1);
   let order = g.permutation(n);
