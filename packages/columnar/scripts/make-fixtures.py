@@ -53,3 +53,10 @@ start = 0
 for k, n in enumerate([250, 300, 170]):
     write(f"shard-{k}.parquet", table(start, n), 64)
     start += n
+# The same 1000 rows as an Arrow IPC stream in record batches of 100 rows.
+import pyarrow.ipc as ipc  # noqa: E402
+
+t = table(0, 1000)
+with ipc.new_stream(os.path.join(OUT, "table.arrows"), t.schema) as w:
+    for b in t.to_batches(max_chunksize=100):
+        w.write_batch(b)
