@@ -1,8 +1,8 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  // arrow is a subpath (@minibatch/columnar/arrow) so that apache-arrow stays optional.
-  entry: { index: "src/index.ts", arrow: "src/arrow.ts" },
+  // arrow and duckdb are subpaths (@minibatch/columnar/arrow, /duckdb) so their engines stay optional.
+  entry: { index: "src/index.ts", arrow: "src/arrow.ts", duckdb: "src/duckdb.ts" },
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,
