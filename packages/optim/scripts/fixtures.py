@@ -1,6 +1,7 @@
 """Writes the PyTorch reference fixtures of @minibatch/optim's tests.
 
-Run from packages/optim: `python3 scripts/fixtures.py` (needs torch; the tests themselves do not).
+Run from packages/optim: `python3 scripts/fixtures.py && pnpm exec biome format --write test/fixtures`
+(needs torch; the tests themselves do not; biome lays the JSON out as the repository's linter wants).
 Optimizer cases replay the test harness's fixed parameters and gradients (test/harness.ts: INIT and
 gradAt, recomputed here in float32) and record every parameter after every step. Scheduler cases
 record get_last_lr() after construction and after every step.

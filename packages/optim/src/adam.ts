@@ -8,6 +8,7 @@ import {
   type ParamState,
   type Params,
 } from "./optimizer";
+import { checkOptionKeys } from "./options";
 
 export interface AdamOptions {
   lr: number;
@@ -87,6 +88,8 @@ export class Adam extends Optimizer<AdamOptions> {
  */
 export class AdamW extends Adam {
   constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
+    // Checked here too: the merge below must not turn a bad options value into a TypeError.
+    checkOptionKeys("AdamW", options, Object.keys(ADAM_DEFAULTS));
     super(params, { weightDecay: 1e-2, ...defined(options) });
   }
 
