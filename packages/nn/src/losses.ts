@@ -1,6 +1,5 @@
-import { arange, customOp, formatShape, type Tensor, where } from "@minibatch/tensor";
+import { arange, checkOptionKeys, customOp, formatShape, type Tensor, where } from "@minibatch/tensor";
 import { Module } from "./module";
-import { checkOptionKeys } from "./options";
 import { noLeak } from "./scope";
 
 /**

@@ -1,4 +1,4 @@
-import { type Tensor, zerosLike } from "@minibatch/tensor";
+import { checkOptionKeys, type Tensor, zerosLike } from "@minibatch/tensor";
 import {
   defined,
   nonNegative,
@@ -8,7 +8,6 @@ import {
   type ParamState,
   type Params,
 } from "./optimizer";
-import { checkOptionKeys } from "./options";
 
 export interface AdamOptions {
   lr: number;

@@ -1,7 +1,14 @@
-import { formatShape, fromArray, type Generator, noGrad, type Tensor, zeros } from "@minibatch/tensor";
+import {
+  checkOptionKeys,
+  formatShape,
+  fromArray,
+  type Generator,
+  noGrad,
+  type Tensor,
+  zeros,
+} from "@minibatch/tensor";
 import { normal_ } from "../init";
 import { Module } from "../module";
-import { checkOptionKeys } from "../options";
 import { checkPositiveInt } from "./linear";
 
 export interface EmbeddingOptions {

@@ -2,6 +2,7 @@ import type { Conv2dAttrs, Pool2dAttrs } from "../backend";
 import { fmt } from "../shape";
 import type { Tensor } from "../tensor";
 import { add, cast } from "./elementwise";
+import { checkOptionKeys } from "./options";
 import { composite, run1 } from "./run";
 import { reshape } from "./shape_ops";
 
@@ -28,6 +29,7 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
         `conv2d: bias must be a Tensor or null, got ${JSON.stringify(bias)}; options go fourth: conv2d(x, w, null, { stride })`,
       );
     }
+    checkOptionKeys("conv2d", opts, ["stride", "padding", "dilation", "groups"]);
     const attrs: Conv2dAttrs = {
       stride: pair(opts.stride ?? 1),
       padding: pair(opts.padding ?? 0),
@@ -79,6 +81,8 @@ export interface Pool2dOptions {
 
 function pool(op: "maxPool2d" | "avgPool2d", x: Tensor, kernel: Pair, opts: Pool2dOptions): Tensor {
   return composite([x], () => {
+    // ceilMode, dilation and the like are the nn layers' (MaxPool2d, AvgPool2d): rejected here, not ignored.
+    checkOptionKeys(op, opts, ["stride", "padding"]);
     if (x.rank !== 4) throw new Error(`${op}: expected input of shape [N, C, H, W], got ${fmt(x.shape)}`);
     const attrs: Pool2dAttrs = {
       kernel: pair(kernel),

@@ -1,6 +1,7 @@
 /**
- * Rejects option keys a constructor does not know, naming the closest known one: a misspelt or
- * snake_case option (`weight_decay`) would otherwise be dropped silently and the default used.
+ * Rejects option keys an op, layer or optimizer does not know, naming the closest known one: a
+ * misspelt or snake_case option (`weight_decay`) would otherwise be dropped silently and the
+ * default used. `owner` names the function or class in the message, `where` the options object.
  */
 export function checkOptionKeys(
   owner: string,
