@@ -102,6 +102,44 @@ def optimizer_fixtures():
     return {"init": [v.tolist() for v in INIT], "shapes": SHAPES, "cases": cases}
 
 
+# ---- L-BFGS ---------------------------------------------------------------------------------------
+
+LBFGS_A = [[1.0, 0.5, -0.3, 0.2], [0.1, -1.2, 0.4, 0.0], [0.3, 0.2, 0.9, -0.5]]
+LBFGS_B = [1.0, -0.5, 0.25]
+
+
+def lbfgs_loss(x, w):
+    a = torch.tensor(LBFGS_A)
+    b = torch.tensor(LBFGS_B)
+    return ((a @ x - b) ** 2).sum() + 0.1 * (x ** 4).sum() + (w[0] * x[0] - w[1]) ** 2
+
+
+def lbfgs_fixtures():
+    cases = []
+    for title, options, steps in [
+        ("defaults, 3 steps", {}, 3),
+        ("maxIter 4, historySize 2, lr 0.5", {"maxIter": 4, "historySize": 2, "lr": 0.5}, 4),
+        ("maxEval 3", {"maxEval": 3, "maxIter": 10}, 3),
+    ]:
+        x = torch.tensor([0.5, -1.0, 0.8, 0.3], requires_grad=True)
+        w = torch.tensor([1.5, -0.4], requires_grad=True)
+        opt = torch.optim.LBFGS([x, w], **torch_opts(options))
+
+        def closure():
+            opt.zero_grad()
+            loss = lbfgs_loss(x, w)
+            loss.backward()
+            return loss
+
+        record = []
+        for _ in range(steps):
+            loss = opt.step(closure)
+            record.append({"loss": float(loss), "x": x.detach().tolist(), "w": w.detach().tolist(),
+                           "funcEvals": opt.state[x]["func_evals"], "nIter": opt.state[x]["n_iter"]})
+        cases.append({"title": title, "options": options, "steps": record})
+    return {"A": LBFGS_A, "b": LBFGS_B, "x0": [0.5, -1.0, 0.8, 0.3], "w0": [1.5, -0.4], "cases": cases}
+
+
 # ---- schedulers ---------------------------------------------------------------------------------
 
 S = torch.optim.lr_scheduler
@@ -203,7 +241,8 @@ def compact(data):
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    for name, data in [("optimizers.json", optimizer_fixtures()), ("schedulers.json", scheduler_fixtures())]:
+    for name, data in [("optimizers.json", optimizer_fixtures()), ("schedulers.json", scheduler_fixtures()),
+                       ("lbfgs.json", lbfgs_fixtures())]:
         with open(os.path.join(OUT, name), "w") as f:
             f.write(compact(data))
         print("wrote", name)
