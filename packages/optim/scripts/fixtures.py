@@ -198,6 +198,17 @@ def scheduler_fixtures():
         lambda o: S.ExponentialLR(o, 0.9, last_epoch=2), 4, lrs=(0.081, 0.0405), initial=(0.1, 0.05))
     add("CosineAnnealingLR resumed", {"kind": "CosineAnnealingLR", "args": [5, 0.01], "options": {"lastEpoch": 2}},
         lambda o: S.CosineAnnealingLR(o, 5, 0.01, last_epoch=2), 6, lrs=(0.07, 0.035), initial=(0.1, 0.05))
+    add("LinearLR resumed", {"kind": "LinearLR", "args": [], "options": {"startFactor": 0.2, "totalIters": 5, "lastEpoch": 2}},
+        lambda o: S.LinearLR(o, start_factor=0.2, total_iters=5, last_epoch=2), 5, lrs=(0.052, 0.026), initial=(0.1, 0.05))
+    add("PolynomialLR resumed", {"kind": "PolynomialLR", "args": [], "options": {"totalIters": 6, "power": 2, "lastEpoch": 1}},
+        lambda o: S.PolynomialLR(o, total_iters=6, power=2, last_epoch=1), 7, lrs=(0.069, 0.0345), initial=(0.1, 0.05))
+    add("ConstantLR resumed", {"kind": "ConstantLR", "args": [], "options": {"factor": 0.5, "totalIters": 3, "lastEpoch": 1}},
+        lambda o: S.ConstantLR(o, factor=0.5, total_iters=3, last_epoch=1), 4, lrs=(0.05, 0.025), initial=(0.1, 0.05))
+    add("SequentialLR resumed", {"kind": "SequentialLR", "children": [
+            {"kind": "ConstantLR", "args": [], "options": {"factor": 0.5, "totalIters": 2}},
+            {"kind": "ExponentialLR", "args": [0.8], "options": {}}], "milestones": [2], "options": {"lastEpoch": 3}},
+        lambda o: S.SequentialLR(o, [S.ConstantLR(o, factor=0.5, total_iters=2), S.ExponentialLR(o, 0.8)], milestones=[2], last_epoch=3),
+        5, initial=(0.1, 0.05))
     add("SequentialLR (LinearLR warm-up, then ExponentialLR)",
         {"kind": "SequentialLR", "children": [
             {"kind": "LinearLR", "args": [], "options": {"startFactor": 0.1, "totalIters": 3}},
