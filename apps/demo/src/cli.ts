@@ -2,6 +2,8 @@
 import { isAbsolute, relative, resolve } from "node:path";
 import { ArgError, type CliOptions, HELP, parseArgs } from "./args";
 import { useBackend } from "./backend";
+import { DEFAULTS } from "./config";
+import { dataParallelRun } from "./data-parallel";
 import type { MnistData } from "./mnist";
 import { loadMnist } from "./mnist-node";
 import { formatDuration } from "./progress";
@@ -66,6 +68,32 @@ async function main(argv: string[]): Promise<number> {
     );
   const elapsed = () => (performance.now() - t0) / 1000;
   const command = `pnpm demo ${argv.join(" ")}`.trim();
+
+  if (o.command === "train" && o.workersTrain !== null) {
+    const r = await dataParallelRun(
+      data,
+      {
+        workers: o.workersTrain,
+        steps: o.steps ?? (o.epochs ?? 1) * Math.floor(data.train.count / o.batchSize),
+        batchSize: o.batchSize,
+        lr: o.lr,
+        seed: o.seed,
+        initStd: DEFAULTS.initStd,
+      },
+      note,
+    );
+    const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
+    io.out.write(
+      o.json
+        ? `${JSON.stringify(r, null, 2)}\n`
+        : `\nBN model, ${o.workersTrain} workers vs 1 process from seed ${o.seed}:\n` +
+            `  single process: test accuracy ${pct(r.single.testAccuracy)}, ${r.single.trainSeconds.toFixed(1)} s\n` +
+            `  data-parallel : test accuracy ${pct(r.parallel.testAccuracy)}, ${r.parallel.trainSeconds.toFixed(1)} s ` +
+            `(gradient all-reduce ${r.parallel.allReduceMs.toFixed(2)} ms/step)\n` +
+            `  speedup ${r.speedup.toFixed(2)}x; largest weight difference ${r.worstWeightDiff.toExponential(2)}\n`,
+    );
+    return 0;
+  }
 
   if (o.command === "train") {
     const runs = await trainAll(o, data, io, o.json);

@@ -1,4 +1,11 @@
-import type { Backend, DType, KernelTable, TypedArray } from "@minibatch/tensor";
+import type { Backend, DType, IndexCheck, KernelTable, TensorInfo, TypedArray } from "@minibatch/tensor";
+import {
+  decodeIndexError,
+  INDEX_CHECK_SRC,
+  INDEX_ERROR_BYTES,
+  IndexCheckLog,
+  indexCheckParams,
+} from "./index-checks";
 import { KERNELS, type MatmulTile } from "./kernels";
 
 // WebGPU's numeric flags, spelled out so that nothing depends on the host installing the
@@ -40,6 +47,12 @@ export interface WebGPUInfo {
   device: string;
   description: string;
   isFallbackAdapter: boolean;
+}
+
+interface IndexErrorCapture {
+  /** The error of the first failed check among those captured, or null. */
+  error(): Promise<Error | null>;
+  discard(): void;
 }
 
 interface Pipeline {
@@ -93,6 +106,9 @@ export class WebGPUBackend implements Backend {
   private error: Error | null = null;
   private lostError: Error | null = null;
   private disposed = false;
+  // Index checks (see index-checks.ts): the device error record and the checks not yet read out.
+  private indexRecord: GPUData | null = null;
+  private readonly indexChecks = new IndexCheckLog();
 
   /** Seen by the engine: a lost device is replaced on the next `setBackend('webgpu')`. */
   get lost(): boolean {
@@ -230,17 +246,19 @@ export class WebGPUBackend implements Backend {
     this.endPass();
     const stage = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
     this.encoder!.copyBufferToBuffer(d.buffer, 0, stage, 0, bytes);
+    const indexErrors = this.captureIndexErrors();
     this.flush();
     try {
       await stage.mapAsync(MODE_READ);
     } catch (e) {
+      indexErrors?.discard();
       await this.checkErrors();
       throw new Error(`minibatch webgpu: reading a buffer failed: ${(e as Error).message}`);
     }
     const raw = stage.getMappedRange().slice(0);
     stage.unmap();
     stage.destroy();
-    await this.checkErrors();
+    await this.settle(indexErrors);
     if (dtype === "float32") return new Float32Array(raw);
     if (dtype === "int32") return new Int32Array(raw);
     return Uint8Array.from(new Uint32Array(raw));
@@ -249,9 +267,38 @@ export class WebGPUBackend implements Backend {
   /** Submits queued work, waits for the GPU, and throws any device error since the last check. */
   async sync(): Promise<void> {
     this.assertUsable("sync");
+    const indexErrors = this.captureIndexErrors();
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
-    await this.checkErrors();
+    await this.settle(indexErrors);
+  }
+
+  /**
+   * Queues an index check (the core's `checkIndices`): a failure is recorded on the device and
+   * thrown by the next `read` or `sync`, with the message the CPU throws at once.
+   */
+  checkIndices(indices: TensorInfo, check: IndexCheck): void {
+    this.assertUsable("checkIndices");
+    if (indices.size === 0) return;
+    if (!this.indexRecord) {
+      this.beginBatch();
+      // Zero-filled at creation: no failure recorded. Internal, so not counted by memory().
+      const buffer = this.device.createBuffer({
+        size: INDEX_ERROR_BYTES,
+        usage: STORAGE | COPY_SRC | COPY_DST,
+      });
+      this.indexRecord = new GPUData(buffer, INDEX_ERROR_BYTES, INDEX_ERROR_BYTES / 4, "int32");
+    }
+    const id = this.indexChecks.add(check, indices.shape);
+    const params = indexCheckParams(indices.size, check, id);
+    this.dispatch(
+      "indexCheck",
+      () => INDEX_CHECK_SRC,
+      [indices.dataId as GPUData],
+      [this.indexRecord],
+      params,
+      [1],
+    );
   }
 
   dispose(): void {
@@ -264,8 +311,12 @@ export class WebGPUBackend implements Backend {
     const device = this.device;
     // Destroy only once the queue is idle: destroying a device while a software driver's threads
     // still run its work has crashed the process (SwiftShader, under load).
+    const record = this.indexRecord;
+    this.indexRecord = null;
+    this.indexChecks.clear();
     const destroy = () => {
       for (const b of buffers) b.destroy();
+      record?.buffer.destroy();
       device.destroy();
     };
     if (this.lostError) destroy();
@@ -293,6 +344,50 @@ export class WebGPUBackend implements Backend {
       this.error = null;
       throw e;
     }
+  }
+
+  /**
+   * Copies the index-error record out and clears it at this point of the command stream, so it
+   * holds the outcome of every check queued so far and later checks start from a clean record.
+   */
+  private captureIndexErrors(): IndexErrorCapture | null {
+    if (this.indexChecks.size === 0 || !this.indexRecord) return null;
+    const taken = this.indexChecks.take();
+    this.beginBatch();
+    this.endPass();
+    const stage = this.device.createBuffer({ size: INDEX_ERROR_BYTES, usage: MAP_READ | COPY_DST });
+    this.encoder!.copyBufferToBuffer(this.indexRecord.buffer, 0, stage, 0, INDEX_ERROR_BYTES);
+    this.encoder!.clearBuffer(this.indexRecord.buffer, 0, INDEX_ERROR_BYTES);
+    return {
+      discard: () => stage.destroy(),
+      error: async () => {
+        try {
+          await stage.mapAsync(MODE_READ);
+          const record = new Uint32Array(stage.getMappedRange().slice(0));
+          stage.unmap();
+          return decodeIndexError(record, taken);
+        } catch (e) {
+          return (
+            this.lostError ??
+            new Error(`minibatch webgpu: reading the index checks failed: ${(e as Error).message}`)
+          );
+        } finally {
+          stage.destroy();
+        }
+      },
+    };
+  }
+
+  /** Device errors first (they can explain the rest), then a failed index check. */
+  private async settle(indexErrors: IndexErrorCapture | null): Promise<void> {
+    try {
+      await this.checkErrors();
+    } catch (e) {
+      indexErrors?.discard();
+      throw e;
+    }
+    const err = await indexErrors?.error();
+    if (err) throw err;
   }
 
   private assertUsable(op: string): void {

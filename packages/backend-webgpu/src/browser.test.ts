@@ -30,11 +30,19 @@ window.result = (async () => {
     const w = mb.tensor([[0.5, -1], [0.25, 0], [-0.5, 1]]).requiresGrad_();
     const loss = mb.sum(mb.sigmoid(mb.matmul(x, w)));
     loss.backward();
+    // An out-of-range index: recorded on the device, thrown by the next read.
+    let indexError = null;
+    try {
+      await mb.indexSelect(x, 0, mb.tensor(new Int32Array([1, 2]))).data();
+    } catch (e) {
+      indexError = String(e && e.message);
+    }
     return {
       backend: mb.getBackend().name,
       info: webgpuInfo(),
       loss: await loss.item(),
       grad: Array.from(await w.grad.data()),
+      indexError,
     };
   } catch (e) {
     return { error: "failed", message: String(e && e.stack || e) };
@@ -151,6 +159,9 @@ describe("webgpu in headless Chromium", () => {
       expect(result.loss).toBeCloseTo(want.loss, 5);
       expect(result.grad).toHaveLength(want.grad.length);
       for (let i = 0; i < want.grad.length; i++) expect(result.grad[i]).toBeCloseTo(want.grad[i], 5);
+      expect(result.indexError).toBe(
+        "indexSelect: index 2 at position 1 is out of range for axis 0 of size 2 (expected -2..1)",
+      );
     } finally {
       await context.close();
     }

@@ -1,17 +1,25 @@
-import type {
-  BatchNormAttrs,
-  BinaryOp,
-  CompareOp,
-  Conv2dAttrs,
-  DType,
-  Kernel,
-  KernelTable,
-  Pool2dAttrs,
-  ReduceOp,
-  TensorInfo,
-  UnaryOp,
+import {
+  assertNever,
+  type BatchNormAttrs,
+  BINARY_OPS,
+  type BinaryOp,
+  COMPARE_OPS,
+  type CompareOp,
+  type Conv2dAttrs,
+  type DType,
+  type Kernel,
+  type KernelTable,
+  kernelsFor,
+  mergeAxes,
+  type Pool2dAttrs,
+  type ReduceOp,
+  type TensorInfo,
+  UNARY_OPS,
+  type UnaryOp,
 } from "@minibatch/tensor";
 import type { GPUData, WebGPUBackend } from "./backend";
+import { INDEX_CHECK_SRC } from "./index-checks";
+import { argsortKernel, cumsumKernel } from "./sort";
 import { bindings, elementwiseMain, MATH, PRELUDE, wgslType } from "./wgsl";
 
 const data = (t: TensorInfo) => t.dataId as GPUData;
@@ -30,7 +38,7 @@ function grid(b: WebGPUBackend, groups: number): [number, number] {
   return groups <= max ? [groups, 1] : [max, Math.ceil(groups / max)];
 }
 
-function runElementwise(
+export function runElementwise(
   b: WebGPUBackend,
   key: string,
   source: () => string,
@@ -47,31 +55,6 @@ function runElementwise(
 
 /** Largest rank a strided kernel takes once dimensions are merged (parameters are 64 x i32). */
 const MAX_RANK = 12;
-
-/**
- * Drops size-1 dimensions and merges neighbours that every operand walks contiguously, so most
- * elementwise kernels run at rank 1 or 2 whatever the tensor's rank.
- */
-export function coalesce(
-  shape: readonly number[],
-  strides: readonly (readonly number[])[],
-): { shape: number[]; strides: number[][] } {
-  const s: number[] = [];
-  const st: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    if (shape[d] === 1) continue;
-    const k = s.length - 1;
-    if (k >= 0 && strides.every((x, j) => st[j][k] === x[d] * shape[d])) {
-      s[k] *= shape[d];
-      for (let j = 0; j < strides.length; j++) st[j][k] = strides[j][d];
-    } else {
-      s.push(shape[d]);
-      for (let j = 0; j < strides.length; j++) st[j].push(strides[j][d]);
-    }
-  }
-  if (s.length === 0) return { shape: [1], strides: strides.map(() => [0]) };
-  return { shape: s, strides: st };
-}
 
 /**
  * WGSL that turns the flat output index `i` into one offset per operand (o0, o1, ...); params
@@ -101,44 +84,39 @@ function stridedParams(op: string, total: number, shape: number[], strides: numb
 
 // ---- unary ------------------------------------------------------------------------------------
 
+/**
+ * The WGSL expression of each op of UNARY_SPECS over `x` of WGSL type `t` (f32, i32, or u32 for
+ * bool). Exhaustive: a new op in the spec table fails to compile here until it has an entry.
+ */
+const UNARY_WGSL: { [K in UnaryOp]: (t: string) => string } = {
+  neg: (t) => (t === "u32" ? "x" : "-x"),
+  abs: (t) => (t === "u32" ? "x" : "abs(x)"),
+  sign: (t) =>
+    t === "f32" ? "select(select(x, -1.0, x < 0.0), 1.0, x > 0.0)" : t === "i32" ? "sign(x)" : "min(x, 1u)",
+  exp: () => "exp_(x)",
+  log: () => "log_(x)",
+  log1p: () => "log1p_(x)",
+  expm1: () => "expm1_(x)",
+  sqrt: () => "sqrt_(x)",
+  rsqrt: () => "1.0 / sqrt_(x)",
+  relu: (t) =>
+    t === "f32" ? "select(select(0.0, x, isnan_(x)), x, x > 0.0)" : t === "i32" ? "max(x, 0)" : "x",
+  sigmoid: () => "sigmoid_(x)",
+  tanh: () => "tanh_(x)",
+  gelu: () => "gelu_(x)",
+  atan: () => "atan(x)",
+  // PyTorch's threshold 20; below it, max(x, 0) + log1p(e^-|x|) never overflows
+  softplus: () => "select(max(x, 0.0) + log1p_(exp_(-abs(x))), x, x > 20.0)",
+  logicalNot: () => "select(0u, 1u, x == 0u)",
+};
+
 function unaryExpr(op: UnaryOp | "clamp", t: string): string {
-  const f = t === "f32";
-  switch (op) {
-    case "neg":
-      return t === "u32" ? "x" : "-x";
-    case "abs":
-      return t === "u32" ? "x" : "abs(x)";
-    case "sign":
-      return f ? "select(select(x, -1.0, x < 0.0), 1.0, x > 0.0)" : t === "i32" ? "sign(x)" : "min(x, 1u)";
-    case "exp":
-      return "exp_(x)";
-    case "log":
-      return "log_(x)";
-    case "log1p":
-      return "log1p_(x)";
-    case "expm1":
-      return "expm1_(x)";
-    case "sqrt":
-      return "sqrt_(x)";
-    case "rsqrt":
-      return "1.0 / sqrt_(x)";
-    case "relu":
-      return f ? "select(select(0.0, x, isnan_(x)), x, x > 0.0)" : t === "i32" ? "max(x, 0)" : "x";
-    case "sigmoid":
-      return "sigmoid_(x)";
-    case "tanh":
-      return "tanh_(x)";
-    case "gelu":
-      return "gelu_(x)";
-    case "logicalNot":
-      return "select(0u, 1u, x == 0u)";
-    case "clamp":
-      return f
-        ? "clampNaN(x, F(1u), F(2u))"
-        : t === "i32"
-          ? "clamp(x, P(1u), P(2u))"
-          : "clamp(x, U(1u), U(2u))";
-  }
+  if (op !== "clamp") return UNARY_WGSL[op](t);
+  return t === "f32"
+    ? "clampNaN(x, F(1u), F(2u))"
+    : t === "i32"
+      ? "clamp(x, P(1u), P(2u))"
+      : "clamp(x, U(1u), U(2u))";
 }
 
 function unarySource(op: UnaryOp | "clamp", t: string, tOut: string): string {
@@ -241,6 +219,8 @@ function binaryExpr(op: BinaryOp | CompareOp, t: string): string {
       return cmp("a > b");
     case "ge":
       return cmp("a >= b");
+    default:
+      return assertNever(op);
   }
 }
 
@@ -267,7 +247,7 @@ const binary =
       throw new Error("internal: integer pow reached the webgpu kernel");
     const t = wgslType(x1.dtype);
     const tOut = wgslType(y.dtype);
-    const c = coalesce(y.shape, [aStrides, bStrides]);
+    const c = mergeAxes(y.shape, [aStrides, bStrides]);
     const rank = c.shape.length;
     const source = () => binarySource(op, t, tOut, rank);
     runElementwise(
@@ -283,7 +263,7 @@ const binary =
 
 // Values move as raw 32-bit words: one pipeline serves every dtype.
 const whereKernel: Kernel<"where", WebGPUBackend> = (b, [cond, x1, x2], [y], attrs) => {
-  const c = coalesce(y.shape, [attrs.condStrides, attrs.aStrides, attrs.bStrides]);
+  const c = mergeAxes(y.shape, [attrs.condStrides, attrs.aStrides, attrs.bStrides]);
   const rank = c.shape.length;
   const source = () => `${PRELUDE}
 ${bindings(
@@ -317,7 +297,7 @@ ${elementwiseMain(`${offsetsCode(rank, 1)}
 }
 
 const stridedKernel: Kernel<"strided", WebGPUBackend> = (b, [x], [y], { strides, offset }) => {
-  const c = coalesce(y.shape, [strides]);
+  const c = mergeAxes(y.shape, [strides]);
   const rank = c.shape.length;
   const params = stridedParams("strided", y.size, c.shape, c.strides);
   params.push(offset);
@@ -445,11 +425,19 @@ function lanesGrid(b: WebGPUBackend, outputs: number, lanes: number): [number, n
   return grid(b, Math.ceil(outputs / (groupThreads(lanes) / lanes)));
 }
 
+/** What each reduction keeps: exhaustive, so a new reduction is a compile error here. */
+const REDUCE_KIND: { [K in ReduceOp]: { arg: boolean; isMax: boolean } } = {
+  sum: { arg: false, isMax: false },
+  max: { arg: false, isMax: true },
+  min: { arg: false, isMax: false },
+  argmax: { arg: true, isMax: true },
+  argmin: { arg: true, isMax: false },
+};
+
 /** Reductions over [outer, reduce, inner]: `lanes` threads per output (see reduceLanes). */
 function reduceSource(op: ReduceOp, t: string, lanes: number): string {
   const f = t === "f32";
-  const arg = op === "argmax" || op === "argmin";
-  const isMax = op === "max" || op === "argmax";
+  const { arg, isMax } = REDUCE_KIND[op];
   const lowest = f ? "-inf_()" : t === "i32" ? "bitcast<i32>(0x80000000u)" : "0u";
   const highest = f ? "inf_()" : t === "i32" ? "2147483647" : "0xffffffffu";
   const init = op === "sum" ? `${t}(0)` : isMax ? lowest : highest;
@@ -1208,35 +1196,11 @@ const batchNormGradKernel: Kernel<"batchNormGrad", WebGPUBackend> = (
 // ---- the table --------------------------------------------------------------------------------
 
 export const KERNELS: KernelTable<WebGPUBackend> = {
-  neg: unary("neg"),
-  abs: unary("abs"),
-  sign: unary("sign"),
-  exp: unary("exp"),
-  log: unary("log"),
-  sqrt: unary("sqrt"),
-  rsqrt: unary("rsqrt"),
-  log1p: unary("log1p"),
-  expm1: unary("expm1"),
-  relu: unary("relu"),
-  sigmoid: unary("sigmoid"),
-  tanh: unary("tanh"),
-  gelu: unary("gelu"),
-  logicalNot: unary("logicalNot"),
+  ...kernelsFor(UNARY_OPS, unary),
   clamp: clampKernel,
   cast: castKernel,
-  add: binary("add"),
-  sub: binary("sub"),
-  mul: binary("mul"),
-  div: binary("div"),
-  pow: binary("pow"),
-  maximum: binary("maximum"),
-  minimum: binary("minimum"),
-  eq: binary("eq"),
-  ne: binary("ne"),
-  lt: binary("lt"),
-  le: binary("le"),
-  gt: binary("gt"),
-  ge: binary("ge"),
+  ...kernelsFor(BINARY_OPS, binary),
+  ...kernelsFor(COMPARE_OPS, binary),
   where: whereKernel,
   sum: reduceKernel("sum"),
   max: reduceKernel("max"),
@@ -1248,6 +1212,8 @@ export const KERNELS: KernelTable<WebGPUBackend> = {
   concat: concatKernel,
   gather: gatherKernel,
   scatterAdd: scatterAddKernel,
+  argsort: argsortKernel,
+  cumsum: cumsumKernel,
   conv2d: conv2dKernel,
   conv2dGradInput: conv2dGradInputKernel,
   conv2dGradFilter: conv2dGradFilterKernel,
@@ -1288,6 +1254,8 @@ const WARM_PIPELINES: readonly Warm[] = [
   ["unary:relu:f32:f32", 1, 1, () => unarySource("relu", "f32", "f32")],
   ["reduce:sum:f32:8", 1, 1, () => reduceSource("sum", "f32", 8)],
   ["reduce:sum:f32:128", 1, 1, () => reduceSource("sum", "f32", 128)],
+  // Every crossEntropy, Embedding and indexSelect call runs one.
+  ["indexCheck", 1, 1, () => INDEX_CHECK_SRC],
 ];
 
 export type { DType };

@@ -12,6 +12,7 @@ export {
   Subset,
   ZipDataset,
 } from "./datasets";
+export { DistributedSampler, type DistributedSamplerOptions } from "./distributed-sampler";
 export { IterableDataset } from "./iterable";
 export { DataLoader, type DataLoaderOptions } from "./loader";
 export { type HostDType, type HostTypedArray, int32Scalar, NDArray, ndarray } from "./ndarray";

@@ -1,4 +1,4 @@
-import { arange, checkOptionKeys, customOp, formatShape, type Tensor, where } from "@minibatch/tensor";
+import { arange, checkIndices, checkOptionKeys, customOp, formatShape, type Tensor, where } from "@minibatch/tensor";
 import { Module } from "./module";
 import { noLeak } from "./scope";
 
@@ -83,7 +83,8 @@ function nllCore(
     );
   }
   const weight = checkWeight(opts.weight, c, op);
-  checkTargetRange(tg, c, ignoreIndex, op);
+  // On every backend (a GPU reports it on the next read or sync).
+  checkIndices(tg, { op, what: "target", low: 0, high: c, ignore: ignoreIndex, range: `${c} classes` });
 
   const flat = classesLast(lp);
   const m = flat.shape[0];
@@ -104,16 +105,6 @@ function nllCore(
   // PyTorch divides by the total weight of the counted targets (their number without `weight`).
   const denom = wPicked ? where(valid, wPicked, 0).sum() : valid.float().sum();
   return loss.sum().div(denom);
-}
-
-function checkTargetRange(t: Tensor, c: number, ignoreIndex: number, op: string): void {
-  if (!t.backend.readSync) return;
-  const v = t.dataSync<Int32Array>();
-  for (let i = 0; i < v.length; i++) {
-    if (v[i] !== ignoreIndex && (v[i] < 0 || v[i] >= c)) {
-      throw new Error(`${op}: target ${v[i]} at position ${i} is out of bounds for ${c} classes`);
-    }
-  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { suggestOptionName as suggest, tensor } from "@minibatch/tensor";
+import { suggest, tensor } from "@minibatch/tensor";
 import { describe, expect, it } from "vitest";
 import { makeParams } from "../test/harness";
 import { Adagrad } from "./adagrad";

@@ -1,11 +1,20 @@
 import type { DType, TypedArray } from "./dtype";
+import type { IndexCheck } from "./index-errors";
 import type { Shape } from "./shape";
+import type { BinaryOp, CompareOp, UnaryOp } from "./specs";
+
+export type { BinaryOp, CompareOp, UnaryOp } from "./specs";
+export { BINARY_OPS, COMPARE_OPS, UNARY_OPS } from "./specs";
 
 /**
  * The backend contract. A backend stores flat buffers and runs kernels; it knows nothing about
  * autograd, broadcasting rules or shapes beyond what a kernel's attributes spell out. Output
  * buffers are allocated by the engine (through `alloc`) before a kernel runs, so every kernel is
  * "read inputs, write outputs": shape logic lives once, in the front end.
+ *
+ * Kernels come in two tiers (see `KernelTable`): the primitives every backend must implement, and
+ * optional fused kernels (`FUSED_OPS`) that the core composes from primitives when a backend does
+ * not provide them. A backend with primitives only passes the whole conformance suite.
  */
 export interface Backend {
   readonly name: string;
@@ -18,6 +27,12 @@ export interface Backend {
   free(id: DataId): void;
   /** Live buffers and their bytes, as the backend sees them (pool free lists excluded). */
   memory(): { buffers: number; bytes: number };
+  /**
+   * Enforces a data-dependent index check (see index-errors.ts). Optional: without it the core
+   * checks by `readSync`. A GPU backend records the first violation on the device and throws the
+   * same error as `assertIndices` on the next `read` or `sync`.
+   */
+  checkIndices?(indices: TensorInfo, check: IndexCheck): void;
   /** Waits for queued work; errors from the device surface here or on the next read. */
   sync?(): Promise<void>;
   dispose?(): void;
@@ -40,6 +55,13 @@ export interface TensorInfo {
 export interface ReduceAttrs {
   outer: number;
   reduce: number;
+  inner: number;
+}
+
+/** An op along one axis sees its input as [outer, n, inner]. */
+export interface ScanAttrs {
+  outer: number;
+  n: number;
   inner: number;
 }
 
@@ -72,38 +94,15 @@ type None = Record<string, never>;
  * Elementwise binary kernels receive `aStrides`/`bStrides` that read each input broadcast to the
  * output shape, so no broadcast copy is materialized.
  */
-export interface OpAttrs {
-  // unary, [x] -> [y] same shape
-  neg: None;
-  abs: None;
-  sign: None;
-  exp: None;
-  log: None;
-  log1p: None;
-  expm1: None;
-  sqrt: None;
-  rsqrt: None;
-  relu: None;
-  sigmoid: None;
-  tanh: None;
-  gelu: None;
-  logicalNot: None;
+/** Elementwise unary ops, [x] -> [y] of the same shape: one per entry of UNARY_SPECS. */
+type UnaryAttrsTable = { [K in UnaryOp]: None };
+/** Elementwise binary ops with broadcasting, [a, b] -> [y]: one per entry of BINARY_SPECS / COMPARE_SPECS. */
+type BinaryAttrsTable = { [K in BinaryOp | CompareOp]: BinaryAttrs };
+
+export interface OpAttrs extends UnaryAttrsTable, BinaryAttrsTable {
+  // [x] -> [y] same shape
   clamp: { min: number; max: number };
   cast: None;
-  // binary with broadcasting, [a, b] -> [y]
-  add: BinaryAttrs;
-  sub: BinaryAttrs;
-  mul: BinaryAttrs;
-  div: BinaryAttrs;
-  pow: BinaryAttrs;
-  maximum: BinaryAttrs;
-  minimum: BinaryAttrs;
-  eq: BinaryAttrs;
-  ne: BinaryAttrs;
-  lt: BinaryAttrs;
-  le: BinaryAttrs;
-  gt: BinaryAttrs;
-  ge: BinaryAttrs;
   // [cond, a, b] -> [y]
   where: { condStrides: number[]; aStrides: number[]; bStrides: number[] };
   // reductions, [x] -> [y]
@@ -131,6 +130,13 @@ export interface OpAttrs {
   gather: { outer: number; dim: number; inner: number; n: number };
   /** [src (outer, n, inner), indices int32 (n)] -> [y (outer, dim, inner)], y zeroed then y[idx] += src */
   scatterAdd: { outer: number; dim: number; inner: number; n: number };
+  /**
+   * [x (outer, n, inner)] -> [indices int32 (outer, n, inner)]: a stable sort of each of the
+   * outer * inner rows of length n; NaN sorts above everything (last ascending, first descending).
+   */
+  argsort: ScanAttrs & { descending: boolean };
+  /** [x (outer, n, inner)] -> [y]: running sums along n, from the end when `reverse`. */
+  cumsum: ScanAttrs & { reverse: boolean };
   /** [x (N, C, H, W), w (O, C/groups, KH, KW)] -> [y (N, O, OH, OW)] */
   conv2d: Conv2dAttrs;
   /** [dy (N, O, OH, OW), w] -> [dx (N, C, H, W)] */
@@ -164,38 +170,53 @@ export type Kernel<K extends OpName, B extends Backend = Backend> = (
   attrs: OpAttrs[K],
 ) => void;
 
-/** Exhaustive by op name: a backend that lacks a kernel does not compile. */
-export type KernelTable<B extends Backend = Backend> = { [K in OpName]: Kernel<K, B> };
-
-export const UNARY_OPS = [
-  "neg",
-  "abs",
-  "sign",
-  "exp",
-  "log",
-  "log1p",
-  "expm1",
-  "sqrt",
-  "rsqrt",
-  "relu",
-  "sigmoid",
-  "tanh",
-  "gelu",
-  "logicalNot",
+/**
+ * Fused kernels: optional. Each has a default in the core composed from primitives
+ * (`packages/tensor/src/defaults/`); a backend overrides one when it can do better, and the
+ * conformance suite compares the override with the default.
+ */
+export const FUSED_OPS = [
+  "conv2dGradInput",
+  "conv2dGradFilter",
+  "maxPool2dGrad",
+  "avgPool2dGrad",
+  "batchNormTrain",
+  "batchNormGrad",
+  "argsort",
+  "cumsum",
 ] as const satisfies readonly OpName[];
-export type UnaryOp = (typeof UNARY_OPS)[number];
+export type FusedOp = (typeof FUSED_OPS)[number];
+/** The ops every backend must implement. */
+export type PrimitiveOp = Exclude<OpName, FusedOp>;
 
-export const BINARY_OPS = [
-  "add",
-  "sub",
-  "mul",
-  "div",
-  "pow",
-  "maximum",
-  "minimum",
-] as const satisfies readonly OpName[];
-export type BinaryOp = (typeof BINARY_OPS)[number];
-export const COMPARE_OPS = ["eq", "ne", "lt", "le", "gt", "ge"] as const satisfies readonly OpName[];
-export type CompareOp = (typeof COMPARE_OPS)[number];
+/**
+ * Exhaustive by op name: a backend that lacks a primitive does not compile; fused kernels may be
+ * left out, and the core then runs their default composed from primitives.
+ */
+export type KernelTable<B extends Backend = Backend> = { [K in PrimitiveOp]: Kernel<K, B> } & {
+  [K in FusedOp]?: Kernel<K, B>;
+};
+
 export const REDUCE_OPS = ["sum", "max", "min", "argmax", "argmin"] as const satisfies readonly OpName[];
 export type ReduceOp = (typeof REDUCE_OPS)[number];
+
+/**
+ * A kernel per op of a family (`kernelsFor(UNARY_OPS, unaryKernel)`), in the shape a KernelTable
+ * wants: for ops of one family, which share their attributes, one factory covers the spec table.
+ */
+export function kernelsFor<K extends OpName, B extends Backend>(
+  ops: readonly K[],
+  make: (op: K) => Kernel<K, B>,
+): { [P in K]: Kernel<P, B> } {
+  const out = {} as Record<K, Kernel<K, B>>;
+  for (const op of ops) out[op] = make(op);
+  return out as unknown as { [P in K]: Kernel<P, B> };
+}
+
+/**
+ * The `default:` of a switch over op names: the argument has type `never` when every case is
+ * handled, so a new op that a kernel forgets is a compile error there.
+ */
+export function assertNever(op: never, where = "kernel"): never {
+  throw new Error(`internal: ${where} has no case for op '${String(op)}'`);
+}

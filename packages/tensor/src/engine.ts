@@ -124,15 +124,18 @@ export class Engine {
         );
       }
     }
-    const outs = outputs.map((o) => new Tensor(this.alloc(b, o.shape, o.dtype), o.shape, o.dtype, b));
-    const kernel = b.kernels[op] as (
-      b: Backend,
-      i: readonly TensorInfo[],
-      o: readonly TensorInfo[],
-      a: OpAttrs[K],
-    ) => void;
+    const kernel = b.kernels[op] as
+      | ((b: Backend, i: readonly TensorInfo[], o: readonly TensorInfo[], a: OpAttrs[K]) => void)
+      | undefined;
     if (!kernel) throw new Error(`${op}: the '${b.name}' backend has no kernel for this op`);
-    kernel(b, inputs, outs, attrs);
+    const outs = outputs.map((o) => new Tensor(this.alloc(b, o.shape, o.dtype), o.shape, o.dtype, b));
+    try {
+      kernel(b, inputs, outs, attrs);
+    } catch (e) {
+      // A kernel that throws (a guard, a device error) must not leave its outputs allocated.
+      for (const t of outs) t.dispose();
+      throw e;
+    }
     return outs;
   }
 

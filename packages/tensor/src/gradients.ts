@@ -1,33 +1,34 @@
 import type { OpAttrs, OpName } from "./backend";
 import {
-  abs,
-  add,
   cast,
   div,
   eq,
-  exp,
   expand,
   ge,
-  gt,
   indexSelect,
   le,
-  log,
-  lt,
   mm,
   mul,
-  neg,
-  pow,
+  padBack,
+  permute,
   reshape,
   scatterAdd,
-  sign,
-  sub,
   sum,
   sumTo,
   where,
-  zerosLike,
 } from "./ops";
 import { runOp } from "./ops/run";
 import { stridesOf } from "./shape";
+import {
+  BINARY_OPS,
+  BINARY_SPECS,
+  type BinaryOp,
+  COMPARE_OPS,
+  type CompareOp,
+  UNARY_OPS,
+  UNARY_SPECS,
+  type UnaryOp,
+} from "./specs";
 import type { Tensor } from "./tensor";
 
 /** Inputs' gradients from the outputs' gradients. The table is exhaustive: null marks an op with no gradient. */
@@ -56,15 +57,6 @@ const binaryGrad =
     ];
   };
 
-const SQRT_2PI = Math.sqrt(2 * Math.PI);
-
-/** Gradient of the elementwise max/min: to the chosen input, split evenly on ties (as PyTorch). */
-const pickGrad = (pickA: (a: Tensor, b: Tensor) => Tensor) =>
-  binaryGrad(
-    (g, a, b) => mul(g, add(cast(pickA(a, b), "float32"), mul(cast(eq(a, b), "float32"), 0.5))),
-    (g, a, b) => mul(g, add(cast(pickA(b, a), "float32"), mul(cast(eq(a, b), "float32"), 0.5))),
-  );
-
 /** max/min reductions: the gradient goes to the extreme elements, shared evenly among ties. */
 const extremeGrad =
   <K extends "max" | "min">(): GradFn<K> =>
@@ -90,61 +82,69 @@ function reshapeBack(gx: Tensor, x: Tensor, _a: OpAttrs["sum"]): Tensor {
   return reshape(gx, x.shape);
 }
 
-export const GRADS: { [K in OpName]: GradFn<K> | null } = {
-  neg: unaryGrad((g) => neg(g)),
-  abs: unaryGrad((g, x) => mul(g, sign(x))),
-  sign: unaryGrad((g) => zerosLike(g)),
-  exp: unaryGrad((g, _x, y) => mul(g, y)),
-  log: unaryGrad((g, x) => div(g, x)),
-  log1p: unaryGrad((g, x) => div(g, add(x, 1))),
-  expm1: unaryGrad((g, _x, y) => mul(g, add(y, 1))),
-  sqrt: unaryGrad((g, _x, y) => div(mul(g, 0.5), y)),
-  rsqrt: unaryGrad((g, _x, y) => mul(mul(g, -0.5), mul(y, mul(y, y)))),
-  relu: unaryGrad((g, x) => mul(g, cast(gt(x, 0), "float32"))),
-  sigmoid: unaryGrad((g, _x, y) => mul(g, mul(y, sub(1, y)))),
-  tanh: unaryGrad((g, _x, y) => mul(g, sub(1, mul(y, y)))),
-  gelu: unaryGrad((g, x) => {
-    // d/dx x * Phi(x) = Phi(x) + x * phi(x), with Phi(x) = gelu(x) / x recomputed stably below.
-    const phi = div(exp(mul(mul(x, x), -0.5)), SQRT_2PI);
-    const cdf = cdfNormal(x);
-    return mul(g, add(cdf, mul(x, phi)));
-  }),
-  logicalNot: null,
+/**
+ * Movement ops share the `strided` kernel (or no kernel: reshape is a view), so their gradient
+ * rules are keyed by the front-end op. Attributes are what the rule needs from the forward call.
+ */
+export interface MovementAttrs {
+  reshape: { from: readonly number[] };
+  permute: { inverse: readonly number[] };
+  expand: { from: readonly number[] };
+  slice: { from: readonly number[]; begin: readonly number[] };
+  clone: Record<string, never>;
+}
+export type MovementOp = keyof MovementAttrs;
+
+export const MOVEMENT_GRADS: { [M in MovementOp]: (g: Tensor, attrs: MovementAttrs[M]) => Tensor } = {
+  reshape: (g, { from }) => reshape(g, from),
+  permute: (g, { inverse }) => permute(g, inverse),
+  expand: (g, { from }) => sumTo(g, from),
+  slice: (g, { from, begin }) => padBack(g, from, begin),
+  clone: (g) => g,
+};
+
+let table: { [K in OpName]: GradFn<K> | null } | undefined;
+
+/**
+ * The gradient rule of an op: from its spec for elementwise ops, else from OTHER_GRADS. Built on
+ * first use, so the order in which the spec and op modules load does not matter.
+ */
+export function gradFn<K extends OpName>(op: K): GradFn<K> | null {
+  table ??= { ...unaryGrads(), ...binaryGrads(), ...OTHER_GRADS };
+  return table[op] as GradFn<K> | null;
+}
+
+/** The gradients of UNARY_SPECS, in the table's shape. */
+function unaryGrads(): { [K in UnaryOp]: GradFn<K> | null } {
+  const out = {} as Record<UnaryOp, GradFn<UnaryOp> | null>;
+  for (const op of UNARY_OPS) {
+    const f = UNARY_SPECS[op].grad as ((g: Tensor, x: Tensor, y: Tensor) => Tensor) | null;
+    out[op] = f ? unaryGrad(f) : null;
+  }
+  return out;
+}
+
+/** The gradients of BINARY_SPECS (and null for the comparisons), in the table's shape. */
+function binaryGrads(): { [K in BinaryOp | CompareOp]: GradFn<K> | null } {
+  const out = {} as Record<BinaryOp | CompareOp, GradFn<BinaryOp | CompareOp> | null>;
+  for (const op of BINARY_OPS) {
+    const gr = BINARY_SPECS[op].grad;
+    out[op] = binaryGrad(gr.a, gr.b);
+  }
+  for (const op of COMPARE_OPS) out[op] = null;
+  return out;
+}
+
+type SpecOp = UnaryOp | BinaryOp | CompareOp;
+
+/** Gradients of the ops that are not elementwise specs; exhaustive, so a new op needs an entry. */
+const OTHER_GRADS: { [K in Exclude<OpName, SpecOp>]: GradFn<K> | null } = {
   clamp: ([g], [x], _y, attrs) => [
     g
       ? mul(g, cast(mul(cast(ge(x, attrs.min), "float32"), cast(le(x, attrs.max), "float32")), "float32"))
       : null,
   ],
   cast: ([g], [x]) => [g && x.dtype === "float32" ? g : null],
-  add: binaryGrad(
-    (g) => g,
-    (g) => g,
-  ),
-  sub: binaryGrad(
-    (g) => g,
-    (g) => neg(g),
-  ),
-  mul: binaryGrad(
-    (g, _a, b) => mul(g, b),
-    (g, a) => mul(g, a),
-  ),
-  div: binaryGrad(
-    (g, _a, b) => div(g, b),
-    (g, _a, b, y) => neg(div(mul(g, y), b)),
-  ),
-  pow: binaryGrad(
-    (g, a, b) => mul(g, mul(b, pow(a, sub(b, 1)))),
-    // d/db a^b = a^b log a; where a == 0 PyTorch defines it as 0 (for b > 0).
-    (g, a, _b, y) => mul(g, where(eq(a, 0), 0, mul(y, log(abs(a))))),
-  ),
-  maximum: pickGrad((a, b) => gt(a, b)),
-  minimum: pickGrad((a, b) => lt(a, b)),
-  eq: null,
-  ne: null,
-  lt: null,
-  le: null,
-  gt: null,
-  ge: null,
   where: ([g], [cond, a, b]) => {
     if (!g) return [null, null, null];
     return [
@@ -177,7 +177,7 @@ export const GRADS: { [K in OpName]: GradFn<K> | null } = {
     }
     return [da, db];
   },
-  // The front-end ops built on `strided` (permute, expand, slice, clone) record their own gradients.
+  // The movement ops built on `strided` record their rules from MOVEMENT_GRADS below.
   strided: null,
   concat: ([g], xs, _y, attrs) => {
     if (!g) return xs.map(() => null);
@@ -256,20 +256,11 @@ export const GRADS: { [K in OpName]: GradFn<K> | null } = {
     return [wanted(dx, x), wanted(dgamma, gamma), wanted(dbeta, beta)];
   },
   batchNormGrad: null,
+  argsort: null,
+  // d/dx of running sums is the running sum of the gradient taken from the other end.
+  cumsum: ([g], [x], _y, attrs) => [
+    g
+      ? runOp("cumsum", [g], [{ shape: x.shape, dtype: g.dtype }], { ...attrs, reverse: !attrs.reverse })[0]
+      : null,
+  ],
 };
-
-/** Standard normal CDF through erf, in tensor ops (Abramowitz-Stegun 7.1.26, |error| < 1.5e-7). */
-function cdfNormal(x: Tensor): Tensor {
-  const z = mul(abs(x), Math.SQRT1_2);
-  const t = div(1, add(mul(z, 0.3275911), 1));
-  const poly = mul(
-    t,
-    add(
-      0.254829592,
-      mul(t, add(-0.284496736, mul(t, add(1.421413741, mul(t, add(-1.453152027, mul(t, 1.061405429))))))),
-    ),
-  );
-  const erfAbs = sub(1, mul(poly, exp(neg(mul(z, z)))));
-  const erf = mul(sign(x), erfAbs);
-  return mul(add(erf, 1), 0.5);
-}

@@ -1,3 +1,5 @@
+import { installSpecMethods } from "./tensor";
+
 export { customOp, isGradEnabled, type Node, noGrad, record } from "./autograd";
 export type {
   Backend,
@@ -7,32 +9,68 @@ export type {
   CompareOp,
   Conv2dAttrs,
   DataId,
+  FusedOp,
   Kernel,
   KernelTable,
   OpAttrs,
   OpName,
   Pool2dAttrs,
+  PrimitiveOp,
   ReduceAttrs,
   ReduceOp,
   TensorInfo,
   UnaryOp,
 } from "./backend";
-export { BINARY_OPS, COMPARE_OPS, REDUCE_OPS, UNARY_OPS } from "./backend";
+export {
+  assertNever,
+  BINARY_OPS,
+  COMPARE_OPS,
+  FUSED_OPS,
+  kernelsFor,
+  REDUCE_OPS,
+  UNARY_OPS,
+} from "./backend";
+export { FUSED_DEFAULTS } from "./defaults";
 export { allocArray, BYTES_PER_ELEMENT, DTYPES, type DType, promote, type TypedArray } from "./dtype";
 export { ENGINE, getBackend, type MemoryInfo, memory, registerBackend, setBackend } from "./engine";
-export { GRADS, type GradFn } from "./gradients";
+export { type GradFn, gradFn } from "./gradients";
+export {
+  assertIndices,
+  checkIndices,
+  firstBadIndex,
+  type IndexCheck,
+  indexError,
+  indexErrorMessage,
+  isValidIndex,
+} from "./index-errors";
 export * from "./ops";
 export { variance as var } from "./ops/reduce";
+export { composite, compositeNames, defineComposite, runOp } from "./ops/run";
+export { checkOptionKeys, describeValue, suggest } from "./options";
 export { defaultGenerator, Generator, manualSeed } from "./random";
 export { dispose, keep, tidy } from "./scope";
 export {
   broadcastShapes,
   broadcastStrides,
+  checkInts,
   fmt as formatShape,
+  mergeAxes,
   normalizeAxes,
   normalizeAxis,
   type Shape,
   sizeOf,
   stridesOf,
 } from "./shape";
+export {
+  BINARY_SPECS,
+  type BinarySpec,
+  COMPARE_SPECS,
+  type DTypePolicy,
+  erf64,
+  type SpecCases,
+  UNARY_SPECS,
+  type UnarySpec,
+} from "./specs";
 export { type AxisArg, Tensor } from "./tensor";
+
+installSpecMethods();

@@ -80,3 +80,47 @@ export function normalizeAxes(
   if (new Set(out).size !== out.length) throw new Error(`${op}: repeated axis in [${list.join(", ")}]`);
   return out.sort((a, b) => a - b);
 }
+
+/**
+ * Shape normalization for strided kernels, done once here for every backend: drops size-1 axes
+ * and merges adjacent axes that are contiguous for every operand, so same-shape operands, a
+ * scalar or a row vector become one or two long axes. `strides` holds one stride list per operand
+ * (0 on broadcast axes). A result of rank 0 is returned as shape [1] with zero strides.
+ */
+export function mergeAxes(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const s: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const k = s.length - 1;
+    if (k >= 0 && strides.every((x, j) => st[j][k] === x[d] * shape[d])) {
+      s[k] *= shape[d];
+      for (let j = 0; j < strides.length; j++) st[j][k] = strides[j][d];
+    } else {
+      s.push(shape[d]);
+      for (let j = 0; j < strides.length; j++) st[j].push(strides[j][d]);
+    }
+  }
+  if (s.length === 0) return { shape: [1], strides: strides.map(() => [0]) };
+  return { shape: s, strides: st };
+}
+
+/**
+ * Argument validation shared by every op (done in the core, before any backend, so every backend
+ * gives the same error): each value must be an integer >= `min`. A fraction, NaN or infinity is
+ * rejected, never floored.
+ */
+export function checkInts(op: string, name: string, values: number | readonly number[], min: number): void {
+  const list = typeof values === "number" ? [values] : values;
+  for (const v of list) {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+      const shown = typeof values === "number" ? String(values) : `[${list.join(", ")}]`;
+      throw new Error(
+        `${op}: ${name} must be ${min === 0 ? "non-negative" : min === 1 ? "positive" : `>= ${min}`} integers, got ${shown}`,
+      );
+    }
+  }
+}

@@ -6,13 +6,18 @@ import { ENGINE } from "./engine";
 import { formatTensor } from "./format";
 import * as ops from "./ops";
 import { fmt, type Shape, sizeOf } from "./shape";
+import { UNARY_OPS, type UnaryOp } from "./specs";
 
 export type AxisArg = number | readonly number[];
+
+/** One method per op of UNARY_SPECS (`x.atan()`), installed by `installSpecMethods`. */
+type UnaryMethods = { [K in UnaryOp]: () => Tensor };
 
 /**
  * An n-dimensional array on one backend. Operations are synchronous (a GPU backend queues the
  * work); reading values is asynchronous: `await t.data()`.
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the spec-derived methods declared by the interface below are installed by installSpecMethods()
 export class Tensor implements TensorInfo {
   readonly id: number;
   readonly shape: Shape;
@@ -203,50 +208,8 @@ export class Tensor implements TensorInfo {
   ge(b: Tensor | number): Tensor {
     return ops.ge(this, b);
   }
-  neg(): Tensor {
-    return ops.neg(this);
-  }
-  abs(): Tensor {
-    return ops.abs(this);
-  }
-  sign(): Tensor {
-    return ops.sign(this);
-  }
-  exp(): Tensor {
-    return ops.exp(this);
-  }
-  log1p(): Tensor {
-    return ops.log1p(this);
-  }
-  expm1(): Tensor {
-    return ops.expm1(this);
-  }
-  log(): Tensor {
-    return ops.log(this);
-  }
-  sqrt(): Tensor {
-    return ops.sqrt(this);
-  }
-  rsqrt(): Tensor {
-    return ops.rsqrt(this);
-  }
   square(): Tensor {
     return ops.square(this);
-  }
-  relu(): Tensor {
-    return ops.relu(this);
-  }
-  sigmoid(): Tensor {
-    return ops.sigmoid(this);
-  }
-  tanh(): Tensor {
-    return ops.tanh(this);
-  }
-  gelu(): Tensor {
-    return ops.gelu(this);
-  }
-  logicalNot(): Tensor {
-    return ops.logicalNot(this);
   }
   clamp(min?: number | null, max?: number | null): Tensor {
     return ops.clamp(this, min, max);
@@ -256,6 +219,13 @@ export class Tensor implements TensorInfo {
   }
   float(): Tensor {
     return ops.cast(this, "float32");
+  }
+  /** int32: minibatch has no int64, so PyTorch's `long()` gives int32. */
+  long(): Tensor {
+    return ops.cast(this, "int32");
+  }
+  bool(): Tensor {
+    return ops.cast(this, "bool");
   }
   int(): Tensor {
     return ops.cast(this, "int32");
@@ -345,6 +315,45 @@ export class Tensor implements TensorInfo {
   where(cond: Tensor, other: Tensor | number): Tensor {
     return ops.where(cond, this, other);
   }
+  /** `value` where `mask` is true (PyTorch `masked_fill`). */
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return ops.maskedFill(this, mask, value);
+  }
+  argsort(opts?: ops.SortOptions): Tensor {
+    return ops.argsort(this, opts);
+  }
+  sort(opts?: ops.SortOptions): { values: Tensor; indices: Tensor } {
+    return ops.sort(this, opts);
+  }
+  topk(k: number, opts?: ops.TopkOptions): { values: Tensor; indices: Tensor } {
+    return ops.topk(this, k, opts);
+  }
+  cumsum(dim: number): Tensor {
+    return ops.cumsum(this, dim);
+  }
+  takeAlongDim(indices: Tensor, dim: number): Tensor {
+    return ops.takeAlongDim(this, indices, dim);
+  }
+  /**
+   * Clamps in place: this tensor's buffer is replaced by the clamped values (PyTorch `clamp_`).
+   * As in PyTorch, a tensor that requires a gradient can be changed in place only under `noGrad`.
+   */
+  clamp_(min?: number | null, max?: number | null): this {
+    if (this.requiresGrad && ENGINE.gradEnabled) {
+      throw new Error(
+        "clamp_: a tensor that requires a gradient cannot be changed in place while autograd records; wrap it in noGrad(() => ...) or use clamp()",
+      );
+    }
+    const v = ops.clamp(this, min, max);
+    const c = v.dtype === this.dtype ? v : ops.cast(v, this.dtype);
+    try {
+      this.assign(c);
+    } finally {
+      v.dispose();
+      c.dispose();
+    }
+    return this;
+  }
 }
 
 function nest(values: TypedArray, shape: Shape, dtype: DType): any {
@@ -362,4 +371,21 @@ function nest(values: TypedArray, shape: Shape, dtype: DType): any {
     return out;
   };
   return rec(0, 0);
+}
+
+// The class and this interface merge: the interface declares the spec-derived methods, which
+// installSpecMethods() puts on the prototype, so a new op in UNARY_SPECS is a method with no edit here.
+export interface Tensor extends UnaryMethods {}
+
+/** Installs a method per op of UNARY_SPECS; called once by the package entry, after every module loaded. */
+export function installSpecMethods(): void {
+  for (const op of UNARY_OPS) {
+    Object.defineProperty(Tensor.prototype, op, {
+      value: function (this: Tensor) {
+        return ops.unaryOp(op, this);
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
 }

@@ -7,8 +7,11 @@
 import "@minibatch/backend-cpu";
 import { getBackend, setBackend } from "@minibatch/tensor";
 import { beforeAll, describe, it } from "vitest";
+import { registerReferenceBackend } from "./reference-backend/backend";
 
-export type BackendName = "cpu" | "webgpu";
+export type BackendName = "cpu" | "webgpu" | "reference";
+
+registerReferenceBackend();
 
 export interface BackendStatus {
   name: BackendName;
@@ -24,10 +27,19 @@ const webgpuImport: string | undefined = await import("@minibatch/backend-webgpu
   (e: Error) => `@minibatch/backend-webgpu failed to load: ${e.message}`,
 );
 
+/**
+ * MINIBATCH_BACKENDS=cpu,reference limits the rows (the tensor package's own test command runs the
+ * conformance suite on those); the others are reported as skipped with that reason.
+ */
+const selected = process.env.MINIBATCH_BACKENDS?.split(",").map((s) => s.trim());
+
 export function backendStatus(name: BackendName): Promise<BackendStatus> {
   let s = statuses.get(name);
   if (!s) {
     s = (async () => {
+      if (selected && !selected.includes(name)) {
+        return { name, available: false, reason: `not selected (MINIBATCH_BACKENDS=${selected.join(",")})` };
+      }
       if (name === "webgpu" && webgpuImport) return { name, available: false, reason: webgpuImport };
       const prev = safeActive();
       try {
@@ -54,18 +66,24 @@ function safeActive(): string | undefined {
 
 export const requireWebGPU = process.env.MINIBATCH_REQUIRE_WEBGPU === "1";
 
-/** Backends to run on, probed once per test file (top-level await). */
+/** The product backends, probed once per test file (top-level await). */
 export const backends: BackendStatus[] = await Promise.all((["cpu", "webgpu"] as const).map(backendStatus));
+/** The product backends and the float64 reference backend (primitives only), for the conformance suite. */
+const withReference: BackendStatus[] = [...backends, await backendStatus("reference")];
 
 /**
  * `describeBackends("matmul", (b) => { it(...) })` makes one describe block per backend with that
  * backend active; an unavailable backend is a skipped block that says why (or a failing test when
  * required).
  */
-export function describeBackends(title: string, body: (backend: BackendName) => void): void {
-  for (const st of backends) {
+export function describeBackends(
+  title: string,
+  body: (backend: BackendName) => void,
+  rows: readonly BackendStatus[] = backends,
+): void {
+  for (const st of rows) {
     if (!st.available) {
-      if (st.name === "webgpu" && requireWebGPU) {
+      if (st.name === "webgpu" && requireWebGPU && !st.reason?.startsWith("not selected")) {
         describe(`${title} [${st.name}]`, () => {
           it("has a WebGPU adapter", () => {
             throw new Error(
@@ -89,9 +107,17 @@ export function describeBackends(title: string, body: (backend: BackendName) => 
   }
 }
 
+/**
+ * As describeBackends, with a third row: the reference backend (float64, primitive kernels only,
+ * every fused kernel composed by the core). The conformance suite runs on all three.
+ */
+export function describeConformance(title: string, body: (backend: BackendName) => void): void {
+  describeBackends(title, body, withReference);
+}
+
 /** Float32 tolerance per backend: WebGPU's transcendental functions are less exact than V8's. */
 export function tolerance(backend: BackendName): { rtol: number; atol: number } {
-  return backend === "cpu" ? { rtol: 1e-5, atol: 1e-6 } : { rtol: 2e-4, atol: 2e-5 };
+  return backend === "webgpu" ? { rtol: 2e-4, atol: 2e-5 } : { rtol: 1e-5, atol: 1e-6 };
 }
 
 /** Asserts |actual - expected| <= atol + rtol * |expected| elementwise, naming the first mismatch. */
@@ -116,3 +142,5 @@ export function expectClose(
 }
 
 export { gradCheck } from "./gradcheck";
+export { expectIndexError } from "./index-errors";
+export { ReferenceBackend, registerReferenceBackend } from "./reference-backend/backend";

@@ -1,4 +1,4 @@
-import type { KernelTable } from "@minibatch/tensor";
+import { BINARY_OPS, COMPARE_OPS, type KernelTable, kernelsFor, UNARY_OPS } from "@minibatch/tensor";
 import type { CpuBackend } from "../backend";
 import { fastConv2dGradFilterKernel, fastConv2dGradInputKernel, fastConv2dKernel } from "./conv-fast";
 import {
@@ -6,7 +6,6 @@ import {
   castKernel,
   clampKernel,
   compareKernel,
-  logicalNotKernel,
   unaryKernel,
   whereKernel,
 } from "./elementwise";
@@ -14,37 +13,14 @@ import { fastBatchNormGradKernel, fastBatchNormTrainKernel, fastMatmulKernel } f
 import { concatKernel, gatherKernel, scatterAddKernel, stridedKernel } from "./layout";
 import { avgPool2dGradKernel, avgPool2dKernel, maxPool2dGradKernel, maxPool2dKernel } from "./pool";
 import { reduceKernel } from "./reduce";
+import { argsortKernel, cumsumKernel } from "./scan";
 
 export const KERNELS: KernelTable<CpuBackend> = {
-  neg: unaryKernel("neg"),
-  abs: unaryKernel("abs"),
-  sign: unaryKernel("sign"),
-  exp: unaryKernel("exp"),
-  log: unaryKernel("log"),
-  log1p: unaryKernel("log1p"),
-  expm1: unaryKernel("expm1"),
-  sqrt: unaryKernel("sqrt"),
-  rsqrt: unaryKernel("rsqrt"),
-  relu: unaryKernel("relu"),
-  sigmoid: unaryKernel("sigmoid"),
-  tanh: unaryKernel("tanh"),
-  gelu: unaryKernel("gelu"),
-  logicalNot: logicalNotKernel,
+  ...kernelsFor(UNARY_OPS, unaryKernel),
   clamp: clampKernel,
   cast: castKernel,
-  add: binaryKernel("add"),
-  sub: binaryKernel("sub"),
-  mul: binaryKernel("mul"),
-  div: binaryKernel("div"),
-  pow: binaryKernel("pow"),
-  maximum: binaryKernel("maximum"),
-  minimum: binaryKernel("minimum"),
-  eq: compareKernel("eq"),
-  ne: compareKernel("ne"),
-  lt: compareKernel("lt"),
-  le: compareKernel("le"),
-  gt: compareKernel("gt"),
-  ge: compareKernel("ge"),
+  ...kernelsFor(BINARY_OPS, binaryKernel),
+  ...kernelsFor(COMPARE_OPS, compareKernel),
   where: whereKernel,
   sum: reduceKernel("sum"),
   max: reduceKernel("max"),
@@ -57,6 +33,8 @@ export const KERNELS: KernelTable<CpuBackend> = {
   concat: concatKernel,
   gather: gatherKernel,
   scatterAdd: scatterAddKernel,
+  argsort: argsortKernel,
+  cumsum: cumsumKernel,
   // im2col + the wasm gemm, with the direct TypeScript kernels as fallback (see ./conv-fast.ts).
   conv2d: fastConv2dKernel,
   conv2dGradInput: fastConv2dGradInputKernel,

@@ -1,17 +1,17 @@
-import { stridesOf } from "@minibatch/tensor";
+import { mergeAxes, stridesOf } from "@minibatch/tensor";
 
 /**
  * Visits an output of `shape` row by row (rows run along the last axis), giving each input's
  * element offset at the row start. Inputs are read through their own strides (0 on broadcast
- * axes). Adjacent axes that are contiguous for every operand are merged first, so the common
- * cases (same shapes, a scalar operand, a row vector) become a few long rows.
+ * axes). Axes are merged first by the core's `mergeAxes`, so the common cases (same shapes, a
+ * scalar operand, a row vector) become a few long rows.
  */
 export function forEachRow(
   shape: readonly number[],
   inputStrides: readonly (readonly number[])[],
   row: (outOffset: number, offsets: Int32Array, n: number, innerStrides: Int32Array) => void,
 ): void {
-  const [dims, strides] = mergeAxes(shape, inputStrides);
+  const { shape: dims, strides } = mergeAxes(shape, inputStrides);
   const k = inputStrides.length;
   const offsets = new Int32Array(k);
   const inner = new Int32Array(k);
@@ -38,28 +38,6 @@ export function forEachRow(
       idx[d] = 0;
     }
   }
-}
-
-function mergeAxes(
-  shape: readonly number[],
-  strides: readonly (readonly number[])[],
-): [number[], number[][]] {
-  const dims: number[] = [];
-  const st: number[][] = strides.map(() => []);
-  for (let i = 0; i < shape.length; i++) {
-    if (shape[i] === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && strides.every((s, j) => st[j][last] === s[i] * shape[i])) {
-      dims[last] *= shape[i];
-      strides.forEach((s, j) => {
-        st[j][last] = s[i];
-      });
-    } else {
-      dims.push(shape[i]);
-      for (let j = 0; j < strides.length; j++) st[j].push(strides[j][i]);
-    }
-  }
-  return [dims, st];
 }
 
 export { stridesOf };

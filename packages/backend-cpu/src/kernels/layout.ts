@@ -1,4 +1,4 @@
-import type { Kernel } from "@minibatch/tensor";
+import { type IndexCheck, indexError, type Kernel } from "@minibatch/tensor";
 import { buf, type CpuBackend } from "../backend";
 import { forEachRow } from "./iterate";
 
@@ -33,8 +33,7 @@ export const gatherKernel: Kernel<"gather", CpuBackend> = (_b, [x, idx], [y], { 
     for (let j = 0; j < n; j++) {
       let r = is[j];
       if (r < 0) r += dim;
-      if (r < 0 || r >= dim)
-        throw new Error(`gather: index ${is[j]} is out of range for a dimension of size ${dim}`);
+      if (r < 0 || r >= dim) throw indexError(kernelCheck("gather", dim), is[j], j, idx.shape);
       const src = (o * dim + r) * inner;
       ys.set(xs.subarray(src, src + inner), (o * n + j) * inner);
     }
@@ -55,11 +54,18 @@ export const scatterAddKernel: Kernel<"scatterAdd", CpuBackend> = (
     for (let j = 0; j < n; j++) {
       let r = is[j];
       if (r < 0) r += dim;
-      if (r < 0 || r >= dim)
-        throw new Error(`scatterAdd: index ${is[j]} is out of range for a dimension of size ${dim}`);
+      if (r < 0 || r >= dim) throw indexError(kernelCheck("scatterAdd", dim), is[j], j, idx.shape);
       const dst = (o * dim + r) * inner;
       const from = (o * n + j) * inner;
       for (let i = 0; i < inner; i++) ys[dst + i] += ss[from + i];
     }
   }
 };
+
+/**
+ * The kernels' own guard, for callers that skip the front end's check (which names the op the
+ * user called); the message comes from the same builder.
+ */
+function kernelCheck(op: string, dim: number): IndexCheck {
+  return { op, what: "index", low: -dim, high: dim, range: `a dimension of size ${dim}` };
+}

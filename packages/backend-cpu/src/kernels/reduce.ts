@@ -1,4 +1,4 @@
-import type { Kernel, ReduceOp, TypedArray } from "@minibatch/tensor";
+import { assertNever, type Kernel, type ReduceOp, type TypedArray } from "@minibatch/tensor";
 import { buf, type CpuBackend } from "../backend";
 
 /**
@@ -11,9 +11,19 @@ export const reduceKernel =
   (_b, [x], [y], { outer, reduce, inner }) => {
     const xs = buf(x);
     const ys = buf(y);
-    if (op === "sum") sumLoop(xs, ys, outer, reduce, inner);
-    else if (op === "max" || op === "min") extremeLoop(xs, ys, outer, reduce, inner, op === "max");
-    else argLoop(xs, ys, outer, reduce, inner, op === "argmax");
+    const kind: ReduceOp = op;
+    switch (kind) {
+      case "sum":
+        return sumLoop(xs, ys, outer, reduce, inner);
+      case "max":
+      case "min":
+        return extremeLoop(xs, ys, outer, reduce, inner, kind === "max");
+      case "argmax":
+      case "argmin":
+        return argLoop(xs, ys, outer, reduce, inner, kind === "argmax");
+      default:
+        return assertNever(kind);
+    }
   };
 
 function sumLoop(x: TypedArray, y: TypedArray, outer: number, reduce: number, inner: number): void {

@@ -1,5 +1,6 @@
 import {
   checkOptionKeys,
+  checkIndices,
   formatShape,
   fromArray,
   type Generator,
@@ -68,7 +69,9 @@ export class Embedding extends Module {
         `Embedding: indices must be int32, got ${indices.dtype} of shape ${formatShape(indices.shape)}; use t.int()`,
       );
     }
-    checkRange(indices, this.numEmbeddings);
+    const n = this.numEmbeddings;
+    // On every backend (a GPU reports it on the next read); negative rows are errors, as in PyTorch.
+    checkIndices(indices, { op: "Embedding", what: "index", low: 0, high: n, range: `${n} embeddings` });
     const out = this.weight.indexSelect(0, indices.rank === 0 ? indices.reshape([1]) : indices);
     const shaped = indices.rank === 0 ? out.reshape([this.embeddingDim]) : out;
     if (this.paddingIdx === null || !shaped.requiresGrad) return shaped;
@@ -99,15 +102,4 @@ function zeroRow(w: Tensor, row: number): void {
   w.assign(next);
   next.dispose();
   m.dispose();
-}
-
-/** Out-of-range indices get a clear error here (on backends that read synchronously). */
-function checkRange(indices: Tensor, n: number): void {
-  if (!indices.backend.readSync) return;
-  const v = indices.dataSync<Int32Array>();
-  for (let i = 0; i < v.length; i++) {
-    if (v[i] < 0 || v[i] >= n) {
-      throw new Error(`Embedding: index ${v[i]} at position ${i} is out of range for ${n} embeddings`);
-    }
-  }
 }

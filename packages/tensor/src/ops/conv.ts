@@ -1,8 +1,8 @@
 import type { Conv2dAttrs, Pool2dAttrs } from "../backend";
-import { fmt } from "../shape";
+import { checkOptionKeys } from "../options";
+import { checkInts, fmt } from "../shape";
 import type { Tensor } from "../tensor";
 import { add, cast } from "./elementwise";
-import { checkOptionKeys } from "./options";
 import { composite, run1 } from "./run";
 import { reshape } from "./shape_ops";
 
@@ -50,15 +50,11 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
         `conv2d: weight ${fmt(w.shape)} expects ${cg * g} input channels with groups=${g}, input ${fmt(x.shape)} has ${c}`,
       );
     }
-    for (const [name, v] of [
-      ["stride", attrs.stride],
-      ["dilation", attrs.dilation],
-    ] as const) {
-      if (v.some((e) => !Number.isInteger(e) || e < 1))
-        throw new Error(`conv2d: ${name} must be positive integers, got [${v}]`);
-    }
-    if (attrs.padding.some((e) => !Number.isInteger(e) || e < 0))
-      throw new Error(`conv2d: padding must be non-negative integers, got [${attrs.padding}]`);
+    checkInts("conv2d", "stride", attrs.stride, 1);
+    checkInts("conv2d", "dilation", attrs.dilation, 1);
+    checkInts("conv2d", "padding", attrs.padding, 0);
+    if (kh < 1 || kw < 1)
+      throw new Error(`conv2d: the kernel must be at least 1x1, got weight ${fmt(w.shape)}`);
     const oh = convOutSize(h, kh, attrs.stride[0], attrs.padding[0], attrs.dilation[0]);
     const ow = convOutSize(wd, kw, attrs.stride[1], attrs.padding[1], attrs.dilation[1]);
     if (oh <= 0 || ow <= 0) {
@@ -81,7 +77,6 @@ export interface Pool2dOptions {
 
 function pool(op: "maxPool2d" | "avgPool2d", x: Tensor, kernel: Pair, opts: Pool2dOptions): Tensor {
   return composite([x], () => {
-    // ceilMode, dilation and the like are the nn layers' (MaxPool2d, AvgPool2d): rejected here, not ignored.
     checkOptionKeys(op, opts, ["stride", "padding"]);
     if (x.rank !== 4) throw new Error(`${op}: expected input of shape [N, C, H, W], got ${fmt(x.shape)}`);
     const attrs: Pool2dAttrs = {
@@ -89,6 +84,9 @@ function pool(op: "maxPool2d" | "avgPool2d", x: Tensor, kernel: Pair, opts: Pool
       stride: pair(opts.stride ?? kernel),
       padding: pair(opts.padding ?? 0),
     };
+    checkInts(op, "kernel size", attrs.kernel, 1);
+    checkInts(op, "stride", attrs.stride, 1);
+    checkInts(op, "padding", attrs.padding, 0);
     if (attrs.padding[0] * 2 > attrs.kernel[0] || attrs.padding[1] * 2 > attrs.kernel[1]) {
       throw new Error(`${op}: padding [${attrs.padding}] must be at most half the kernel [${attrs.kernel}]`);
     }

@@ -1,21 +1,9 @@
-import type { BinaryOp, CompareOp, UnaryOp } from "../backend";
 import { type DType, promote } from "../dtype";
 import { broadcastShapes, broadcastStrides, fmt } from "../shape";
+import { BINARY_SPECS, type BinaryOp, type CompareOp, UNARY_SPECS, type UnaryOp } from "../specs";
 import type { Tensor } from "../tensor";
 import { fromArray } from "./create";
 import { composite, run1 } from "./run";
-
-const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set([
-  "exp",
-  "log",
-  "log1p",
-  "expm1",
-  "sqrt",
-  "rsqrt",
-  "sigmoid",
-  "tanh",
-  "gelu",
-]);
 
 /** A number operand becomes a 0-d tensor of the other operand's dtype (float if it has a fraction). */
 export function asTensor(x: Tensor | number, like: Tensor): Tensor {
@@ -30,32 +18,57 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   return run1("cast", [x], x.shape, dtype, {});
 }
 
-function unary(op: UnaryOp, x: Tensor): Tensor {
+/** Runs one op of UNARY_SPECS, applying its dtype policy first. */
+export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   return composite([x], () => {
-    if (op === "logicalNot") return run1(op, [cast(x, "bool")], x.shape, "bool", {});
-    if (x.dtype === "bool") x = cast(x, FLOAT_ONLY.has(op) ? "float32" : "int32");
-    else if (FLOAT_ONLY.has(op)) x = cast(x, "float32");
+    const policy = UNARY_SPECS[op].dtype;
+    if (policy === "bool") return run1(op, [cast(x, "bool")], x.shape, "bool", {});
+    if (policy === "float") x = cast(x, "float32");
+    else if (x.dtype === "bool") x = cast(x, "int32");
     return run1(op, [x], x.shape, x.dtype, {});
   });
 }
 
-export const neg = (x: Tensor) => unary("neg", x);
-export const abs = (x: Tensor) => unary("abs", x);
-export const sign = (x: Tensor) => unary("sign", x);
-export const exp = (x: Tensor) => unary("exp", x);
-export const log = (x: Tensor) => unary("log", x);
+type UnaryFn = (x: Tensor) => Tensor;
+// Declared types (not inferred) keep the specs, which call these in their gradients, free of a type cycle.
+const unaryFn =
+  (op: UnaryOp): UnaryFn =>
+  (x: Tensor) =>
+    unaryOp(op, x);
+
+// One line per op of UNARY_SPECS (its doc line is there); a conformance test fails when one is missing.
+/** Elementwise negation, -x. */
+export const neg: UnaryFn = unaryFn("neg");
+/** Elementwise absolute value. */
+export const abs: UnaryFn = unaryFn("abs");
+/** Elementwise sign: -1, 0 or 1. */
+export const sign: UnaryFn = unaryFn("sign");
+/** Elementwise e^x. */
+export const exp: UnaryFn = unaryFn("exp");
+/** Elementwise natural logarithm. */
+export const log: UnaryFn = unaryFn("log");
 /** log(1 + x), exact for small x. */
-export const log1p = (x: Tensor) => unary("log1p", x);
+export const log1p: UnaryFn = unaryFn("log1p");
 /** exp(x) - 1, exact for small x. */
-export const expm1 = (x: Tensor) => unary("expm1", x);
-export const sqrt = (x: Tensor) => unary("sqrt", x);
-export const rsqrt = (x: Tensor) => unary("rsqrt", x);
-export const relu = (x: Tensor) => unary("relu", x);
-export const sigmoid = (x: Tensor) => unary("sigmoid", x);
-export const tanh = (x: Tensor) => unary("tanh", x);
+export const expm1: UnaryFn = unaryFn("expm1");
+/** Elementwise square root. */
+export const sqrt: UnaryFn = unaryFn("sqrt");
+/** Elementwise 1 / sqrt(x). */
+export const rsqrt: UnaryFn = unaryFn("rsqrt");
+/** max(x, 0). */
+export const relu: UnaryFn = unaryFn("relu");
+/** Logistic sigmoid. */
+export const sigmoid: UnaryFn = unaryFn("sigmoid");
+/** Hyperbolic tangent. */
+export const tanh: UnaryFn = unaryFn("tanh");
 /** GELU with the exact erf form (PyTorch's default `approximate='none'`). */
-export const gelu = (x: Tensor) => unary("gelu", x);
-export const logicalNot = (x: Tensor) => unary("logicalNot", x);
+export const gelu: UnaryFn = unaryFn("gelu");
+/** Elementwise arctangent, in radians. */
+export const atan: UnaryFn = unaryFn("atan");
+/** log(1 + e^x) with PyTorch's defaults (beta 1, threshold 20). */
+export const softplus: UnaryFn = unaryFn("softplus");
+/** Elementwise logical not (nonzero is true). */
+export const logicalNot: UnaryFn = unaryFn("logicalNot");
 export const square = (x: Tensor) => mul(x, x);
 
 /** Clamps to [min, max]; either bound may be omitted (null/undefined). */
@@ -81,7 +94,8 @@ function binary(op: BinaryOp | CompareOp, a: Tensor | number, b: Tensor | number
     const ta = asTensor(a, b as Tensor);
     const tb = asTensor(b, ta);
     let dtype = promote(ta.dtype, tb.dtype);
-    if (op === "div" || (op === "pow" && dtype === "int32")) dtype = "float32"; // true division, as PyTorch
+    // The spec's "float" policy: integers are computed in float32 (true division, as PyTorch).
+    if (!compare && BINARY_SPECS[op as BinaryOp].dtype === "float") dtype = "float32";
     const shape = broadcastShapes(op, ta.shape, tb.shape);
     const ca = cast(ta, dtype);
     const cb = cast(tb, dtype);
@@ -92,19 +106,19 @@ function binary(op: BinaryOp | CompareOp, a: Tensor | number, b: Tensor | number
   });
 }
 
-export const add = (a: Tensor | number, b: Tensor | number) => binary("add", a, b, false);
-export const sub = (a: Tensor | number, b: Tensor | number) => binary("sub", a, b, false);
-export const mul = (a: Tensor | number, b: Tensor | number) => binary("mul", a, b, false);
-export const div = (a: Tensor | number, b: Tensor | number) => binary("div", a, b, false);
-export const pow = (a: Tensor | number, b: Tensor | number) => binary("pow", a, b, false);
-export const maximum = (a: Tensor | number, b: Tensor | number) => binary("maximum", a, b, false);
-export const minimum = (a: Tensor | number, b: Tensor | number) => binary("minimum", a, b, false);
-export const eq = (a: Tensor | number, b: Tensor | number) => binary("eq", a, b, true);
-export const ne = (a: Tensor | number, b: Tensor | number) => binary("ne", a, b, true);
-export const lt = (a: Tensor | number, b: Tensor | number) => binary("lt", a, b, true);
-export const le = (a: Tensor | number, b: Tensor | number) => binary("le", a, b, true);
-export const gt = (a: Tensor | number, b: Tensor | number) => binary("gt", a, b, true);
-export const ge = (a: Tensor | number, b: Tensor | number) => binary("ge", a, b, true);
+export const add = (a: Tensor | number, b: Tensor | number): Tensor => binary("add", a, b, false);
+export const sub = (a: Tensor | number, b: Tensor | number): Tensor => binary("sub", a, b, false);
+export const mul = (a: Tensor | number, b: Tensor | number): Tensor => binary("mul", a, b, false);
+export const div = (a: Tensor | number, b: Tensor | number): Tensor => binary("div", a, b, false);
+export const pow = (a: Tensor | number, b: Tensor | number): Tensor => binary("pow", a, b, false);
+export const maximum = (a: Tensor | number, b: Tensor | number): Tensor => binary("maximum", a, b, false);
+export const minimum = (a: Tensor | number, b: Tensor | number): Tensor => binary("minimum", a, b, false);
+export const eq = (a: Tensor | number, b: Tensor | number): Tensor => binary("eq", a, b, true);
+export const ne = (a: Tensor | number, b: Tensor | number): Tensor => binary("ne", a, b, true);
+export const lt = (a: Tensor | number, b: Tensor | number): Tensor => binary("lt", a, b, true);
+export const le = (a: Tensor | number, b: Tensor | number): Tensor => binary("le", a, b, true);
+export const gt = (a: Tensor | number, b: Tensor | number): Tensor => binary("gt", a, b, true);
+export const ge = (a: Tensor | number, b: Tensor | number): Tensor => binary("ge", a, b, true);
 
 /** Elementwise choice: `a` where `cond` is true, else `b`, all broadcast together. */
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {

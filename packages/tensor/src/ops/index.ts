@@ -4,7 +4,7 @@ export * from "./conv_transpose";
 export * from "./create";
 export * from "./elementwise";
 export * from "./linalg";
-export { checkOptionKeys, suggest as suggestOptionName } from "./options";
 export * from "./pad";
 export * from "./reduce";
 export * from "./shape_ops";
+export * from "./sort";

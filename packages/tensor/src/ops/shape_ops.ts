@@ -1,5 +1,7 @@
 import { record } from "../autograd";
 import { ENGINE } from "../engine";
+import { MOVEMENT_GRADS, type MovementAttrs, type MovementOp } from "../gradients";
+import { assertIndices, checkIndices, type IndexCheck } from "../index-errors";
 import {
   broadcastShapes,
   broadcastStrides,
@@ -21,7 +23,7 @@ export function view(x: Tensor, shape: readonly number[], differentiable = true)
   x.assertAlive("reshape");
   ENGINE.incRef(x.dataId);
   const out = new Tensor(x.dataId, shape, x.dtype, x.backend);
-  if (differentiable) record("reshape", [x], [out], ([g]) => [g ? reshape(g, x.shape) : null]);
+  if (differentiable) recordMovement("reshape", x, out, { from: x.shape });
   return out;
 }
 
@@ -89,21 +91,29 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
     p.map((a) => x.shape[a]),
     p.map((a) => st[a]),
     0,
-    (g) => permute(g, inv),
+    ["permute", { inverse: inv }],
   );
 }
 
-/** Runs the `strided` kernel and records the gradient the caller knows (the kernel has none of its own). */
-function strided(
+/**
+ * Runs the `strided` kernel for a movement op and records that op's gradient rule from
+ * MOVEMENT_GRADS (the kernel itself has none: the same copy serves permute, expand and slice).
+ */
+function strided<M extends MovementOp>(
   x: Tensor,
   shape: readonly number[],
   strides: number[],
   offset: number,
-  grad: (g: Tensor) => Tensor,
+  [op, attrs]: [M, MovementAttrs[M]],
 ): Tensor {
   const [out] = ENGINE.run("strided", [x], [{ shape, dtype: x.dtype }], { strides, offset });
-  record("strided", [x], [out], ([g]) => [g ? grad(g) : null]);
+  recordMovement(op, x, out, attrs);
   return out;
+}
+
+function recordMovement<M extends MovementOp>(op: M, x: Tensor, out: Tensor, attrs: MovementAttrs[M]): void {
+  const rule = MOVEMENT_GRADS[op] as (g: Tensor, a: MovementAttrs[M]) => Tensor;
+  record(op, [x], [out], ([g]) => [g ? rule(g, attrs) : null]);
 }
 
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
@@ -124,7 +134,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     throw new Error(`expand: cannot expand shape ${fmt(x.shape)} to ${fmt(shape)}`);
   }
   if (sameShape(x.shape, target)) return view(x, target);
-  return strided(x, target, broadcastStrides(x.shape, target), 0, (g) => sumTo(g, x.shape));
+  return strided(x, target, broadcastStrides(x.shape, target), 0, ["expand", { from: x.shape }]);
 }
 
 /** Sums `g` down to `shape`: the gradient of broadcasting. */
@@ -166,11 +176,11 @@ function stridedSlice(x: Tensor, b: number[], s: number[]): Tensor {
   const st = stridesOf(x.shape);
   const offset = b.reduce((acc, v, i) => acc + v * st[i], 0);
   if (sameShape(s, x.shape)) return view(x, x.shape);
-  return strided(x, s, st, offset, (g) => padBack(g, x.shape, b));
+  return strided(x, s, st, offset, ["slice", { from: x.shape, begin: b }]);
 }
 
 /** The gradient of a slice: zeros around g, axis by axis. */
-function padBack(g: Tensor, shape: readonly number[], begin: readonly number[]): Tensor {
+export function padBack(g: Tensor, shape: readonly number[], begin: readonly number[]): Tensor {
   let out = g;
   for (let i = 0; i < shape.length; i++) {
     const after = shape[i] - begin[i] - g.shape[i];
@@ -265,12 +275,18 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], axi
   });
 }
 
-function indexTensor(indices: Tensor | readonly number[], like: Tensor): Tensor {
+function indexTensor(indices: Tensor | readonly number[], like: Tensor, check: IndexCheck): Tensor {
   if (indices instanceof Tensor) {
     if (indices.dtype !== "int32")
       throw new Error(`indexSelect: indices must be int32, got ${indices.dtype}`);
+    checkIndices(indices, check);
     return indices;
   }
+  // Plain arrays are checked here, the same way on every backend, before any upload.
+  const bad = indices.findIndex((v) => !Number.isInteger(v));
+  if (bad >= 0)
+    throw new Error(`indexSelect: indices must be integers, got ${indices[bad]} at position ${bad}`);
+  assertIndices(indices, [indices.length], check);
   return fromArray(Int32Array.from(indices), [indices.length], "int32", { backend: like.backend.name });
 }
 
@@ -278,43 +294,57 @@ function indexTensor(indices: Tensor | readonly number[], like: Tensor): Tensor 
 export function indexSelect(x: Tensor, axis: number, indices: Tensor | readonly number[]): Tensor {
   return composite([x, indices], () => {
     const a = normalizeAxis(axis, x.rank, "indexSelect");
-    const idx = indexTensor(indices, x);
-    if (idx.rank > 1) {
-      const flat = indexSelect(x, a, reshape(idx, [idx.size]));
-      return reshape(flat, [...x.shape.slice(0, a), ...idx.shape, ...x.shape.slice(a + 1)]);
-    }
-    if (!Array.isArray(indices) && idx.backend.readSync) {
-      const v = idx.backend.readSync(idx.dataId, idx.size, "int32");
-      for (let i = 0; i < v.length; i++) {
-        if (v[i] < -x.shape[a] || v[i] >= x.shape[a]) {
-          throw new Error(
-            `indexSelect: index ${v[i]} at position ${i} is out of range for axis ${axis} of size ${x.shape[a]}`,
-          );
-        }
-      }
-    } else if (Array.isArray(indices)) {
-      for (const [i, v] of indices.entries()) {
-        if (v < -x.shape[a] || v >= x.shape[a]) {
-          throw new Error(
-            `indexSelect: index ${v} at position ${i} is out of range for axis ${axis} of size ${x.shape[a]}`,
-          );
-        }
-      }
-    }
-    const shape = [...x.shape];
-    shape[a] = idx.size;
-    return run1("gather", [x, idx], shape, x.dtype, {
-      outer: sizeOf(x.shape.slice(0, a)),
-      dim: x.shape[a],
-      inner: sizeOf(x.shape.slice(a + 1)),
-      n: idx.size,
+    const dim = x.shape[a];
+    const idx = indexTensor(indices, x, {
+      op: "indexSelect",
+      what: "index",
+      low: -dim,
+      high: dim,
+      range: `axis ${axis} of size ${dim}`,
     });
+    return gatherAlong(x, a, idx);
   });
 }
 
-/** Adds `src` rows into a zero tensor of `dim` rows along `axis` at `indices` (duplicates accumulate). */
+/** indexSelect after its check: any index shape, the result has it in place of axis `a`. */
+function gatherAlong(x: Tensor, a: number, idx: Tensor): Tensor {
+  if (idx.rank > 1) {
+    const flat = gatherAlong(x, a, reshape(idx, [idx.size]));
+    return reshape(flat, [...x.shape.slice(0, a), ...idx.shape, ...x.shape.slice(a + 1)]);
+  }
+  const shape = [...x.shape];
+  shape[a] = idx.size;
+  return run1("gather", [x, idx], shape, x.dtype, {
+    outer: sizeOf(x.shape.slice(0, a)),
+    dim: x.shape[a],
+    inner: sizeOf(x.shape.slice(a + 1)),
+    n: idx.size,
+  });
+}
+
+/**
+ * Adds `src` slices into a zero tensor of `dim` entries along `axis`, slice j at `indices[j]`
+ * (duplicates accumulate; negative indices count from the end). `indices`: int32, 1-d, one per
+ * slice of `src` along `axis`.
+ */
 export function scatterAdd(src: Tensor, axis: number, indices: Tensor, dim: number): Tensor {
   const a = normalizeAxis(axis, src.rank, "scatterAdd");
+  if (indices.dtype !== "int32") throw new Error(`scatterAdd: indices must be int32, got ${indices.dtype}`);
+  if (indices.rank > 1 || indices.size !== src.shape[a]) {
+    throw new Error(
+      `scatterAdd: expected 1-d indices of length ${src.shape[a]} (axis ${axis} of src ${fmt(src.shape)}), got ${fmt(indices.shape)}`,
+    );
+  }
+  if (!Number.isInteger(dim) || dim < 0) {
+    throw new Error(`scatterAdd: dim must be a non-negative integer, got ${dim}`);
+  }
+  checkIndices(indices, {
+    op: "scatterAdd",
+    what: "index",
+    low: -dim,
+    high: dim,
+    range: `axis ${axis} of size ${dim}`,
+  });
   const shape = [...src.shape];
   shape[a] = dim;
   return runOp("scatterAdd", [src, indices], [{ shape, dtype: src.dtype }], {
@@ -325,25 +355,33 @@ export function scatterAdd(src: Tensor, axis: number, indices: Tensor, dim: numb
   })[0];
 }
 
-/** One-hot encoding of int32 class indices along a new last axis. */
+/** One-hot encoding of int32 class indices in [0, numClasses) along a new last axis. */
 export function oneHot(indices: Tensor, numClasses: number, dtype: "float32" | "int32" = "float32"): Tensor {
   if (indices.dtype !== "int32") throw new Error(`oneHot: indices must be int32, got ${indices.dtype}`);
   if (!Number.isInteger(numClasses) || numClasses <= 0)
     throw new Error(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
-  const eye = fromArray(
-    new Float32Array(numClasses * numClasses).map((_, i) => (i % (numClasses + 1) === 0 ? 1 : 0)),
-    [numClasses, numClasses],
-    "float32",
-    { backend: indices.backend.name },
-  );
-  const out = indexSelect(eye, 0, indices);
-  eye.dispose();
-  if (dtype === "int32") return run1("cast", [out], out.shape, "int32", {});
-  return out;
+  // Negative classes are errors, as in PyTorch (indexSelect would count them from the end).
+  checkIndices(indices, {
+    op: "oneHot",
+    what: "index",
+    low: 0,
+    high: numClasses,
+    range: `${numClasses} classes`,
+  });
+  return composite(indices, () => {
+    const eye = fromArray(
+      new Float32Array(numClasses * numClasses).map((_, i) => (i % (numClasses + 1) === 0 ? 1 : 0)),
+      [numClasses, numClasses],
+      "float32",
+      { backend: indices.backend.name },
+    );
+    const out = gatherAlong(eye, 0, indices);
+    return dtype === "int32" ? run1("cast", [out], out.shape, "int32", {}) : out;
+  });
 }
 
 export function clone(x: Tensor): Tensor {
-  return strided(x, x.shape, stridesOf(x.shape), 0, (g) => g);
+  return strided(x, x.shape, stridesOf(x.shape), 0, ["clone", {}]);
 }
 
 export async function toBackend(x: Tensor, name: string): Promise<Tensor> {

@@ -1,8 +1,8 @@
 import * as mb from "@minibatch/tensor";
 import { expect, it } from "vitest";
-import { describeBackends } from "../index";
+import { describeConformance } from "../index";
 
-describeBackends("conformance: errors name the op, the shapes and what was expected", () => {
+describeConformance("conformance: errors name the op, the shapes and what was expected", () => {
   it("mismatched shapes", () => {
     expect(() => mb.add(mb.zeros([2, 3]), mb.zeros([4]))).toThrow(
       /add: shapes \[2, 3\] and \[4\] cannot be broadcast/,
@@ -23,6 +23,30 @@ describeBackends("conformance: errors name the op, the shapes and what was expec
     expect(() =>
       mb.conv2d(mb.zeros([1, 1, 4, 4]), mb.zeros([1, 1, 3, 3]), { stride: 2 } as unknown as mb.Tensor),
     ).toThrow(/conv2d: bias must be a Tensor or null, got \{"stride":2\}; options go fourth/);
+  });
+  it("integer arguments are checked in the core, never floored", () => {
+    const img = mb.zeros([1, 1, 4, 4]);
+    expect(() => mb.conv2d(img, mb.zeros([1, 1, 2, 2]), null, { stride: 1.5 })).toThrow(
+      /conv2d: stride must be positive integers, got \[1.5, 1.5\]/,
+    );
+    expect(() => mb.conv2d(img, mb.zeros([1, 1, 2, 2]), null, { padding: [0, Number.NaN] })).toThrow(
+      /conv2d: padding must be non-negative integers, got \[0, NaN\]/,
+    );
+    expect(() => mb.conv2d(img, mb.zeros([1, 1, 0, 0]))).toThrow(/conv2d: the kernel must be at least 1x1/);
+    expect(() => mb.maxPool2d(img, 1.5)).toThrow(
+      /maxPool2d: kernel size must be positive integers, got \[1.5, 1.5\]/,
+    );
+    expect(() => mb.avgPool2d(img, 2, { stride: 0 })).toThrow(/avgPool2d: stride must be positive integers/);
+    expect(() => mb.sum(mb.zeros([2, 3]), 0.5)).toThrow(/sum: axis 0.5 is out of range/);
+  });
+  it("unknown options are errors with a hint", () => {
+    const img = mb.zeros([1, 1, 4, 4]);
+    expect(() =>
+      mb.conv2d(img, mb.zeros([1, 1, 2, 2]), null, { strides: 2 } as unknown as mb.Conv2dOptions),
+    ).toThrow(/conv2d: unknown option 'strides' in the options; did you mean 'stride'\?/);
+    expect(() => mb.maxPool2d(img, 2, { ceilMode: true } as unknown as mb.Pool2dOptions)).toThrow(
+      /maxPool2d: unknown option 'ceilMode'/,
+    );
   });
   it("bad axes", () => {
     expect(() => mb.sum(mb.zeros([2, 3]), 2)).toThrow(/sum: axis 2 is out of range for a tensor of rank 2/);

@@ -1,7 +1,7 @@
 import type { Tensor } from "@minibatch/tensor";
 import * as mb from "@minibatch/tensor";
 import { expect, it } from "vitest";
-import { describeBackends, gradCheck } from "../index";
+import { describeConformance, gradCheck } from "../index";
 import { fill } from "./reference";
 
 /** An input spec: values in a range chosen away from the op's kinks. */
@@ -94,7 +94,7 @@ const CASES: [string, (...xs: Tensor[]) => Tensor, ReturnType<typeof inp>[]][] =
   ],
 ];
 
-describeBackends("conformance: gradients vs finite differences", (backend) => {
+describeConformance("conformance: gradients vs finite differences", (backend) => {
   // Finite differences in float32 need a larger step on the less exact GPU math.
   const opts = backend === "cpu" ? {} : { eps: 2e-2, rtol: 4e-2, atol: 4e-3 };
   for (const [name, f, inputs] of CASES) {

@@ -1,11 +1,11 @@
 import * as mb from "@minibatch/tensor";
 import { expect, it } from "vitest";
-import { describeBackends } from "../index";
+import { describeConformance } from "../index";
 
 // Ops used outside tidy() (inference, data preparation, hand-written updates) must not leave
 // intermediate tensors behind: disposing the result has to give back everything the op made.
 // Composite ops build their results from casts, scalar operands, views and partial results.
-describeBackends("conformance: ops leave no intermediates outside tidy", (backend) => {
+describeConformance("conformance: ops leave no intermediates outside tidy", (backend) => {
   const cases: [string, (t: Record<string, mb.Tensor>) => unknown][] = [
     ["add with a number", ({ x }) => mb.add(x, 2)],
     ["mul broadcast", ({ x, row }) => mb.mul(x, row)],

@@ -1,8 +1,8 @@
 import * as mb from "@minibatch/tensor";
 import { expect, it } from "vitest";
-import { describeBackends } from "../index";
+import { describeConformance } from "../index";
 
-describeBackends("conformance: memory is deterministic", (backend) => {
+describeConformance("conformance: memory is deterministic", (backend) => {
   it("1,000 training-like steps do not grow live tensors, buffers or bytes", async () => {
     const g = new mb.Generator(3);
     const w1 = mb.keep(mb.randn([8, 16], { generator: g }).mul(0.3)).requiresGrad_();

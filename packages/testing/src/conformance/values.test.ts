@@ -1,7 +1,7 @@
 import * as mb from "@minibatch/tensor";
 import { type Tensor, tensor } from "@minibatch/tensor";
 import { expect, it } from "vitest";
-import { describeBackends, expectClose, tolerance } from "../index";
+import { describeConformance, expectClose, tolerance } from "../index";
 import {
   argOf,
   broadcast2,
@@ -75,7 +75,7 @@ const COMPARE: [string, (a: Tensor, b: Tensor) => Tensor, (x: number, y: number)
   ["ge", mb.ge, (x, y) => x >= y],
 ];
 
-describeBackends("conformance: values", (backend) => {
+describeConformance("conformance: values", (backend) => {
   const tol = tolerance(backend);
 
   for (const [name, f, g, input] of UNARY) {

@@ -1,7 +1,9 @@
+// One implementation for every package: an options object with a key the callee does not know is
+// an error (with the closest known key as a hint), never silently ignored.
+
 /**
- * Rejects option keys an op, layer or optimizer does not know, naming the closest known one: a
- * misspelt or snake_case option (`weight_decay`) would otherwise be dropped silently and the
- * default used. `owner` names the function or class in the message, `where` the options object.
+ * Rejects option keys a constructor or op does not know, naming the closest known one: a misspelt or
+ * snake_case option (`weight_decay`) would otherwise be dropped silently and the default used.
  */
 export function checkOptionKeys(
   owner: string,

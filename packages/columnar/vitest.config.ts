@@ -1,0 +1,11 @@
+import { defineProject } from "vitest/config";
+import { testEnv, workspaceAliases } from "../../vitest.shared";
+
+export default defineProject({
+  resolve: { alias: workspaceAliases },
+  test: {
+    env: testEnv,
+    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    testTimeout: 120_000,
+  },
+});
