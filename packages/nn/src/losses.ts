@@ -1,4 +1,12 @@
-import { arange, checkIndices, checkOptionKeys, customOp, formatShape, type Tensor, where } from "@minibatch/tensor";
+import {
+  arange,
+  checkIndices,
+  checkOptionKeys,
+  customOp,
+  formatShape,
+  type Tensor,
+  where,
+} from "@minibatch/tensor";
 import { Module } from "./module";
 import { noLeak } from "./scope";
 

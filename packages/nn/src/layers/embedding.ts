@@ -1,6 +1,6 @@
 import {
-  checkOptionKeys,
   checkIndices,
+  checkOptionKeys,
   formatShape,
   fromArray,
   type Generator,

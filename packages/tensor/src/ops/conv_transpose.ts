@@ -1,9 +1,9 @@
+import { checkOptionKeys } from "../options";
 import { fmt } from "../shape";
 import type { Tensor } from "../tensor";
 import { conv2d } from "./conv";
 import { zeros } from "./create";
 import { add, cast } from "./elementwise";
-import { checkOptionKeys } from "../options";
 import { pad } from "./pad";
 import { composite } from "./run";
 import { concat, indexSelect, permute, reshape, unsqueeze } from "./shape_ops";
