@@ -1,6 +1,7 @@
 """Writes the PyTorch reference fixtures of @minibatch/nn's tests.
 
-Run from packages/nn: `python3 scripts/fixtures.py` (needs torch; the tests themselves do not).
+Run from packages/nn: `python3 scripts/fixtures.py && pnpm exec biome format --write test/fixtures`
+(needs torch; the tests themselves do not; biome lays the JSON out as the repository's linter wants).
 Every case records its float32 inputs, the options in minibatch's spelling, PyTorch's output,
 and the gradients of sum(output * w) with respect to each float input, where
 w[i] = 0.5 + (i * 7919 % 13) / 13 (the weighting the tests use too).
@@ -171,6 +172,10 @@ def layer_cases():
     c.append(C("Upsample", [], {"scaleFactor": 1.5, "mode": "bilinear"}, (1, 2, 4, 4), "bilinear x1.5"))
     c.append(C("Upsample", [], {"size": [3, 2], "mode": "bilinear", "alignCorners": False}, (1, 1, 5, 6), "bilinear downsampling"))
     c.append(C("Upsample", [], {"scaleFactor": [2, 3], "mode": "bilinear", "alignCorners": True}, (1, 1, 2, 3), "bilinear alignCorners, scale [2, 3]"))
+    c.append(C("Upsample", [], {"scaleFactor": 3, "mode": "nearest"}, (2, 2, 4), "nearest x3 on [N, C, L]"))
+    c.append(C("Upsample", [], {"size": 7, "mode": "linear"}, (1, 2, 4), "linear to 7 on [N, C, L]"))
+    c.append(C("Upsample", [], {"scaleFactor": 2.5, "mode": "linear", "alignCorners": True}, (1, 1, 3), "linear alignCorners x2.5"))
+    c.append(C("Upsample", [], {"scaleFactor": 0.5, "mode": "nearest"}, (1, 1, 5, 6), "nearest x0.5 (downsampling)"))
     return c
 
 

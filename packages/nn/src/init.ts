@@ -1,4 +1,5 @@
 import {
+  checkOptionKeys,
   defaultGenerator,
   formatShape,
   fromArray,
@@ -7,7 +8,6 @@ import {
   type Tensor,
   uniform as uniformTensor,
 } from "@minibatch/tensor";
-import { checkOptionKeys } from "./options";
 
 /**
  * Weight initializers (PyTorch `torch.nn.init`). Each one overwrites its tensor in place with

@@ -1,6 +1,13 @@
-import { arange, checkIndices, customOp, formatShape, type Tensor, where } from "@minibatch/tensor";
+import {
+  arange,
+  checkIndices,
+  checkOptionKeys,
+  customOp,
+  formatShape,
+  type Tensor,
+  where,
+} from "@minibatch/tensor";
 import { Module } from "./module";
-import { checkOptionKeys } from "./options";
 import { noLeak } from "./scope";
 
 /**

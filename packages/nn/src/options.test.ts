@@ -1,4 +1,5 @@
 import "@minibatch/backend-cpu";
+import * as mb from "@minibatch/tensor";
 import { tensor, zeros } from "@minibatch/tensor";
 import { describe, expect, it } from "vitest";
 import * as init from "./init";
@@ -97,6 +98,23 @@ describe("unknown option keys are errors with a 'did you mean' hint", () => {
       expect(make).toThrow(msg);
     });
   }
+
+  it("the tensor ops behind the layers reject unknown options too", () => {
+    const x = zeros([1, 1, 4, 4]);
+    expect(() => mb.maxPool2d(x, 2, { ceilMode: true } as any)).toThrow(
+      /maxPool2d: unknown option 'ceilMode' in the options \(known: stride, padding\)/,
+    );
+    expect(() => mb.avgPool2d(x, 2, { count_include_pad: false } as any)).toThrow(
+      /avgPool2d: unknown option/,
+    );
+    expect(() => mb.conv2d(x, zeros([1, 1, 3, 3]), null, { padding_mode: "reflect" } as any)).toThrow(
+      /conv2d: unknown option 'padding_mode'/,
+    );
+    expect(() => mb.convTranspose2d(x, zeros([1, 1, 3, 3]), null, { output_padding: 1 } as any)).toThrow(
+      /did you mean 'outputPadding'/,
+    );
+    x.dispose();
+  });
 
   it("pooling and upsampling options that are not implemented are rejected, never ignored", () => {
     expect(() => new MaxPool2d(2, { returnIndices: true } as any)).toThrow(/returnIndices is not supported/);

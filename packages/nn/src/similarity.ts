@@ -1,7 +1,6 @@
-import { formatShape, type Tensor, where } from "@minibatch/tensor";
+import { checkOptionKeys, formatShape, type Tensor, where } from "@minibatch/tensor";
 import { checkReduction, type Reduction, reduce, requireFloat } from "./losses";
 import { Module } from "./module";
-import { checkOptionKeys } from "./options";
 import { noLeak } from "./scope";
 
 export interface CosineSimilarityOptions {

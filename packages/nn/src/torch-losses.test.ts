@@ -14,7 +14,7 @@ const FNS: Record<string, (o: any) => (...xs: Tensor[]) => Tensor> = {
 };
 
 const { cases } = fixture<{ cases: TorchCase[] }>("losses.json");
-const worst = { value: new WorstError(), grad: new WorstError() };
+const worst: Record<string, { value: WorstError; grad: WorstError }> = {};
 
 describeBackends("losses against PyTorch 2.13", (backend) => {
   const tol = tolerance(backend);
@@ -23,14 +23,15 @@ describeBackends("losses against PyTorch 2.13", (backend) => {
       const r = await runCase(c, FNS[c.fn](c.options));
       expect(r.shape).toEqual(c.output.shape);
       expectClose(r.out, c.output.values, tol, "output");
-      worst.value.add(r.out, c.output.values);
+      worst[c.fn] ??= { value: new WorstError(), grad: new WorstError() };
+      worst[c.fn].value.add(r.out, c.output.values);
       c.grads.forEach((g, k) => {
         if (!g) return;
         const got = r.grads[k]!;
         const finite = g.map((v, i) => (v === null ? got[i] : v));
         expect(Array.from(got).every(Number.isFinite), `gradient ${k} is finite`).toBe(true);
         expectClose(got, finite, tol, `gradient of input ${k}`);
-        worst.grad.add(got, g);
+        worst[c.fn].grad.add(got, g);
       });
     });
   }
@@ -63,7 +64,10 @@ describe("finite-difference gradients of the new losses", () => {
 });
 
 afterAll(() => {
-  console.log(
-    `losses vs PyTorch: ${cases.length} cases; worst |diff| values ${worst.value.max.toExponential(2)}, gradients ${worst.grad.max.toExponential(2)}`,
-  );
+  for (const [fn, w] of Object.entries(worst)) {
+    const n = cases.filter((c) => c.fn === fn).length;
+    console.log(
+      `${fn} vs PyTorch: ${n} cases, worst |diff| values ${w.value.max.toExponential(2)}, gradients ${w.grad.max.toExponential(2)}`,
+    );
+  }
 });

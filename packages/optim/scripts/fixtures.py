@@ -1,6 +1,7 @@
 """Writes the PyTorch reference fixtures of @minibatch/optim's tests.
 
-Run from packages/optim: `python3 scripts/fixtures.py` (needs torch; the tests themselves do not).
+Run from packages/optim: `python3 scripts/fixtures.py && pnpm exec biome format --write test/fixtures`
+(needs torch; the tests themselves do not; biome lays the JSON out as the repository's linter wants).
 Optimizer cases replay the test harness's fixed parameters and gradients (test/harness.ts: INIT and
 gradAt, recomputed here in float32) and record every parameter after every step. Scheduler cases
 record get_last_lr() after construction and after every step.
@@ -101,6 +102,44 @@ def optimizer_fixtures():
     return {"init": [v.tolist() for v in INIT], "shapes": SHAPES, "cases": cases}
 
 
+# ---- L-BFGS ---------------------------------------------------------------------------------------
+
+LBFGS_A = [[1.0, 0.5, -0.3, 0.2], [0.1, -1.2, 0.4, 0.0], [0.3, 0.2, 0.9, -0.5]]
+LBFGS_B = [1.0, -0.5, 0.25]
+
+
+def lbfgs_loss(x, w):
+    a = torch.tensor(LBFGS_A)
+    b = torch.tensor(LBFGS_B)
+    return ((a @ x - b) ** 2).sum() + 0.1 * (x ** 4).sum() + (w[0] * x[0] - w[1]) ** 2
+
+
+def lbfgs_fixtures():
+    cases = []
+    for title, options, steps in [
+        ("defaults, 3 steps", {}, 3),
+        ("maxIter 4, historySize 2, lr 0.5", {"maxIter": 4, "historySize": 2, "lr": 0.5}, 4),
+        ("maxEval 3", {"maxEval": 3, "maxIter": 10}, 3),
+    ]:
+        x = torch.tensor([0.5, -1.0, 0.8, 0.3], requires_grad=True)
+        w = torch.tensor([1.5, -0.4], requires_grad=True)
+        opt = torch.optim.LBFGS([x, w], **torch_opts(options))
+
+        def closure():
+            opt.zero_grad()
+            loss = lbfgs_loss(x, w)
+            loss.backward()
+            return loss
+
+        record = []
+        for _ in range(steps):
+            loss = opt.step(closure)
+            record.append({"loss": float(loss), "x": x.detach().tolist(), "w": w.detach().tolist(),
+                           "funcEvals": opt.state[x]["func_evals"], "nIter": opt.state[x]["n_iter"]})
+        cases.append({"title": title, "options": options, "steps": record})
+    return {"A": LBFGS_A, "b": LBFGS_B, "x0": [0.5, -1.0, 0.8, 0.3], "w0": [1.5, -0.4], "cases": cases}
+
+
 # ---- schedulers ---------------------------------------------------------------------------------
 
 S = torch.optim.lr_scheduler
@@ -159,6 +198,17 @@ def scheduler_fixtures():
         lambda o: S.ExponentialLR(o, 0.9, last_epoch=2), 4, lrs=(0.081, 0.0405), initial=(0.1, 0.05))
     add("CosineAnnealingLR resumed", {"kind": "CosineAnnealingLR", "args": [5, 0.01], "options": {"lastEpoch": 2}},
         lambda o: S.CosineAnnealingLR(o, 5, 0.01, last_epoch=2), 6, lrs=(0.07, 0.035), initial=(0.1, 0.05))
+    add("LinearLR resumed", {"kind": "LinearLR", "args": [], "options": {"startFactor": 0.2, "totalIters": 5, "lastEpoch": 2}},
+        lambda o: S.LinearLR(o, start_factor=0.2, total_iters=5, last_epoch=2), 5, lrs=(0.052, 0.026), initial=(0.1, 0.05))
+    add("PolynomialLR resumed", {"kind": "PolynomialLR", "args": [], "options": {"totalIters": 6, "power": 2, "lastEpoch": 1}},
+        lambda o: S.PolynomialLR(o, total_iters=6, power=2, last_epoch=1), 7, lrs=(0.069, 0.0345), initial=(0.1, 0.05))
+    add("ConstantLR resumed", {"kind": "ConstantLR", "args": [], "options": {"factor": 0.5, "totalIters": 3, "lastEpoch": 1}},
+        lambda o: S.ConstantLR(o, factor=0.5, total_iters=3, last_epoch=1), 4, lrs=(0.05, 0.025), initial=(0.1, 0.05))
+    add("SequentialLR resumed", {"kind": "SequentialLR", "children": [
+            {"kind": "ConstantLR", "args": [], "options": {"factor": 0.5, "totalIters": 2}},
+            {"kind": "ExponentialLR", "args": [0.8], "options": {}}], "milestones": [2], "options": {"lastEpoch": 3}},
+        lambda o: S.SequentialLR(o, [S.ConstantLR(o, factor=0.5, total_iters=2), S.ExponentialLR(o, 0.8)], milestones=[2], last_epoch=3),
+        5, initial=(0.1, 0.05))
     add("SequentialLR (LinearLR warm-up, then ExponentialLR)",
         {"kind": "SequentialLR", "children": [
             {"kind": "LinearLR", "args": [], "options": {"startFactor": 0.1, "totalIters": 3}},
@@ -202,7 +252,8 @@ def compact(data):
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    for name, data in [("optimizers.json", optimizer_fixtures()), ("schedulers.json", scheduler_fixtures())]:
+    for name, data in [("optimizers.json", optimizer_fixtures()), ("schedulers.json", scheduler_fixtures()),
+                       ("lbfgs.json", lbfgs_fixtures())]:
         with open(os.path.join(OUT, name), "w") as f:
             f.write(compact(data))
         print("wrote", name)

@@ -1,4 +1,4 @@
-import { type Tensor, zerosLike } from "@minibatch/tensor";
+import { checkOptionKeys, type Tensor, zerosLike } from "@minibatch/tensor";
 import {
   defined,
   nonNegative,
@@ -87,6 +87,8 @@ export class Adam extends Optimizer<AdamOptions> {
  */
 export class AdamW extends Adam {
   constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
+    // Checked here too: the merge below must not turn a bad options value into a TypeError.
+    checkOptionKeys("AdamW", options, Object.keys(ADAM_DEFAULTS));
     super(params, { weightDecay: 1e-2, ...defined(options) });
   }
 

@@ -1,6 +1,6 @@
+import { checkOptionKeys } from "@minibatch/tensor";
 import { bisectRight } from "./decay-schedulers";
 import type { Optimizer } from "./optimizer";
-import { checkOptionKeys } from "./options";
 import { ReduceLROnPlateau } from "./plateau";
 import { describe, LRScheduler, type SchedulerOptions } from "./schedulers";
 

@@ -1,5 +1,5 @@
+import { checkOptionKeys } from "@minibatch/tensor";
 import type { Optimizer } from "./optimizer";
-import { checkOptionKeys } from "./options";
 import { describe, finite, LRScheduler, positiveInteger, type SchedulerOptions } from "./schedulers";
 
 /** The number of sorted milestones m with m <= t (Python's bisect_right). */

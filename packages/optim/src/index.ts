@@ -13,6 +13,7 @@ export {
   PolynomialLR,
   type PolynomialLROptions,
 } from "./decay-schedulers";
+export { LBFGS, type LBFGSOptions } from "./lbfgs";
 export { NAdam, type NAdamOptions } from "./nadam";
 export {
   Optimizer,

@@ -1,5 +1,4 @@
-import { formatShape as fmt, keep, noGrad, Tensor, tidy } from "@minibatch/tensor";
-import { checkOptionKeys } from "./options";
+import { checkOptionKeys, formatShape as fmt, keep, noGrad, Tensor, tidy } from "@minibatch/tensor";
 
 /** Keys schedulers write into parameter groups; a group passed back in may carry them. */
 const SCHEDULER_KEYS = ["initialLr", "maxLr", "minLr", "maxMomentum", "baseMomentum"];

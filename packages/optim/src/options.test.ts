@@ -1,4 +1,4 @@
-import { tensor } from "@minibatch/tensor";
+import { suggest, tensor } from "@minibatch/tensor";
 import { describe, expect, it } from "vitest";
 import { makeParams } from "../test/harness";
 import { Adagrad } from "./adagrad";
@@ -6,7 +6,6 @@ import { Adam, AdamW } from "./adam";
 import { Adamax } from "./adamax";
 import { ConstantLR, CosineAnnealingWarmRestarts, MultiStepLR, PolynomialLR } from "./decay-schedulers";
 import { NAdam } from "./nadam";
-import { suggest } from "./options";
 import { ReduceLROnPlateau } from "./plateau";
 import { RAdam } from "./radam";
 import { RMSprop } from "./rmsprop";

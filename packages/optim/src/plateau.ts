@@ -1,5 +1,5 @@
+import { checkOptionKeys } from "@minibatch/tensor";
 import type { Optimizer } from "./optimizer";
-import { checkOptionKeys } from "./options";
 import { describe, LRScheduler } from "./schedulers";
 
 export interface ReduceLROnPlateauOptions {

@@ -1,5 +1,5 @@
+import { checkOptionKeys } from "@minibatch/tensor";
 import { Optimizer } from "./optimizer";
-import { checkOptionKeys } from "./options";
 
 /** Options every epoch-based scheduler takes. */
 export interface SchedulerOptions {

@@ -68,6 +68,7 @@ function build(opt: SGD, s: Spec): LRScheduler {
         opt,
         s.children!.map((c) => build(opt, c)),
         s.milestones!,
+        o,
       );
     case "ChainedScheduler":
       return new ChainedScheduler(s.children!.map((c) => build(opt, c)));

@@ -46,6 +46,14 @@ export function suggest(key: string, known: readonly string[]): string | undefin
   if (exact) return exact;
   const alias = ALIASES[n];
   if (alias && known.includes(alias)) return alias;
+  // A shortened or extended name: 'gen' for 'generator', 'reduce' for 'reduction'.
+  const prefix = known.find((k) => {
+    const m = normalize(k);
+    let common = 0;
+    while (common < Math.min(m.length, n.length) && m[common] === n[common]) common++;
+    return common >= Math.max(3, Math.ceil(0.7 * Math.min(m.length, n.length)));
+  });
+  if (prefix) return prefix;
   let best: string | undefined;
   let bestDist = Math.max(2, Math.floor(n.length / 3)) + 1;
   for (const k of known) {

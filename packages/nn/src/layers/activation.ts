@@ -1,6 +1,6 @@
 import type { Tensor } from "@minibatch/tensor";
+import { checkOptionKeys } from "@minibatch/tensor";
 import { Module } from "../module";
-import { checkOptionKeys } from "../options";
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {

@@ -1,4 +1,5 @@
 import {
+  checkOptionKeys,
   conv2d,
   convTranspose2d,
   formatShape,
@@ -10,7 +11,6 @@ import {
 } from "@minibatch/tensor";
 import { resetLinearLike } from "../init";
 import { Module } from "../module";
-import { checkOptionKeys } from "../options";
 import { noLeak } from "../scope";
 import { checkPositiveInt } from "./linear";
 

@@ -1,6 +1,5 @@
-import { defaultGenerator, fromArray, type Generator, type Tensor } from "@minibatch/tensor";
+import { checkOptionKeys, defaultGenerator, fromArray, type Generator, type Tensor } from "@minibatch/tensor";
 import { Module } from "../module";
-import { checkOptionKeys } from "../options";
 
 export interface DropoutOptions {
   /** Draws the masks; the default generator when omitted. */

@@ -1,5 +1,6 @@
 import {
   checkIndices,
+  checkOptionKeys,
   formatShape,
   fromArray,
   type Generator,
@@ -9,7 +10,6 @@ import {
 } from "@minibatch/tensor";
 import { normal_ } from "../init";
 import { Module } from "../module";
-import { checkOptionKeys } from "../options";
 import { checkPositiveInt } from "./linear";
 
 export interface EmbeddingOptions {

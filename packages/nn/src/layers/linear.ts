@@ -1,7 +1,6 @@
-import { formatShape, type Generator, mm, type Tensor, zeros } from "@minibatch/tensor";
+import { checkOptionKeys, formatShape, type Generator, mm, type Tensor, zeros } from "@minibatch/tensor";
 import { resetLinearLike } from "../init";
 import { Module } from "../module";
-import { checkOptionKeys } from "../options";
 
 export interface LinearOptions {
   /** Learn an additive bias. Default true. */

@@ -1,5 +1,6 @@
 import {
   avgPool2d as avgPoolKernel,
+  checkOptionKeys,
   formatShape,
   fromArray,
   maxPool2d as maxPoolKernel,
@@ -8,7 +9,6 @@ import {
   tensor,
 } from "@minibatch/tensor";
 import { Module } from "../module";
-import { checkOptionKeys } from "../options";
 import { noLeak } from "../scope";
 
 type Pair = number | [number, number];

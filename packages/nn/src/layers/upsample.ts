@@ -1,6 +1,5 @@
-import { formatShape, fromArray, type Tensor } from "@minibatch/tensor";
+import { checkOptionKeys, formatShape, fromArray, type Tensor } from "@minibatch/tensor";
 import { Module } from "../module";
-import { checkOptionKeys } from "../options";
 import { noLeak } from "../scope";
 
 export type InterpolateMode = "nearest" | "linear" | "bilinear";

@@ -1,3 +1,4 @@
+import { checkOptionKeys } from "../options";
 import { fmt } from "../shape";
 import type { Tensor } from "../tensor";
 import { conv2d } from "./conv";
@@ -72,6 +73,7 @@ export function convTranspose2d(
         `${op}: bias must be a Tensor or null, got ${JSON.stringify(bias)}; options go fourth: ${op}(x, w, null, { stride })`,
       );
     }
+    checkOptionKeys(op, opts, ["stride", "padding", "outputPadding", "groups", "dilation"]);
     const stride = pair(opts.stride ?? 1);
     const padding = pair(opts.padding ?? 0);
     const outPad = pair(opts.outputPadding ?? 0);
