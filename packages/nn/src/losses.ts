@@ -2,13 +2,14 @@ import {
   arange,
   checkIndices,
   checkOptionKeys,
+  composite,
   customOp,
+  defineComposite,
   formatShape,
   type Tensor,
   where,
 } from "@minibatch/tensor";
 import { Module } from "./module";
-import { noLeak } from "./scope";
 
 /**
  * Loss functions with PyTorch's formulas and defaults (`torch.nn.functional`). `reduction` is
@@ -121,28 +122,31 @@ function nllCore(
  * `F.cross_entropy`). With label smoothing s the loss is (1 - s) * nll + s / C * sum_c(-w_c log p_c),
  * each part normalized as PyTorch does.
  */
-export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
-  const op = "crossEntropy";
-  checkOptionKeys(op, opts, ["reduction", "weight", "ignoreIndex", "labelSmoothing"]);
-  requireFloat(input, "input (logits)", op);
-  const ls = opts.labelSmoothing ?? 0;
-  if (!(ls >= 0 && ls <= 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1], got ${ls}`);
-  const classDim = input.rank === 1 ? 0 : 1;
-  if (input.rank === 0) throw new Error(`${op}: expected input of shape [N, C], got a scalar`);
-  const logp = input.logSoftmax(classDim);
-  if (target.dtype === "int32") return nllCore(logp, target, opts, op, ls);
-  if (target.dtype === "float32") {
-    if (!same(target.shape, input.shape)) {
-      throw new Error(
-        `${op}: float32 targets are class probabilities and must have the input's shape ${formatShape(input.shape)}, got ${formatShape(target.shape)}; class indices must be int32`,
-      );
+export const crossEntropy = defineComposite(
+  "nn.crossEntropy",
+  function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+    const op = "crossEntropy";
+    checkOptionKeys(op, opts, ["reduction", "weight", "ignoreIndex", "labelSmoothing"]);
+    requireFloat(input, "input (logits)", op);
+    const ls = opts.labelSmoothing ?? 0;
+    if (!(ls >= 0 && ls <= 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1], got ${ls}`);
+    const classDim = input.rank === 1 ? 0 : 1;
+    if (input.rank === 0) throw new Error(`${op}: expected input of shape [N, C], got a scalar`);
+    const logp = input.logSoftmax(classDim);
+    if (target.dtype === "int32") return nllCore(logp, target, opts, op, ls);
+    if (target.dtype === "float32") {
+      if (!same(target.shape, input.shape)) {
+        throw new Error(
+          `${op}: float32 targets are class probabilities and must have the input's shape ${formatShape(input.shape)}, got ${formatShape(target.shape)}; class indices must be int32`,
+        );
+      }
+      return softTargetCrossEntropy(logp, target, opts, ls);
     }
-    return softTargetCrossEntropy(logp, target, opts, ls);
-  }
-  throw new Error(
-    `${op}: target must be int32 class indices or float32 probabilities, got ${target.dtype} of shape ${formatShape(target.shape)}`,
-  );
-}
+    throw new Error(
+      `${op}: target must be int32 class indices or float32 probabilities, got ${target.dtype} of shape ${formatShape(target.shape)}`,
+    );
+  },
+);
 
 function softTargetCrossEntropy(logp: Tensor, target: Tensor, opts: CrossEntropyOptions, ls: number): Tensor {
   const op = "crossEntropy";
@@ -164,18 +168,21 @@ function softTargetCrossEntropy(logp: Tensor, target: Tensor, opts: CrossEntropy
 }
 
 /** Negative log likelihood of log-probabilities [N, C] (or [N, C, d1, ...]) at int32 targets (PyTorch `F.nll_loss`). */
-export function nllLoss(input: Tensor, target: Tensor, opts: NllLossOptions = {}): Tensor {
-  const op = "nllLoss";
-  checkOptionKeys(op, opts, ["reduction", "weight", "ignoreIndex"]);
-  requireFloat(input, "input (log-probabilities)", op);
-  if (target.dtype !== "int32") {
-    throw new Error(
-      `${op}: target must be int32 class indices, got ${target.dtype} of shape ${formatShape(target.shape)}`,
-    );
-  }
-  if (input.rank === 0) throw new Error(`${op}: expected input of shape [N, C], got a scalar`);
-  return nllCore(input, target, opts, op, 0);
-}
+export const nllLoss = defineComposite(
+  "nn.nllLoss",
+  function nllLoss(input: Tensor, target: Tensor, opts: NllLossOptions = {}): Tensor {
+    const op = "nllLoss";
+    checkOptionKeys(op, opts, ["reduction", "weight", "ignoreIndex"]);
+    requireFloat(input, "input (log-probabilities)", op);
+    if (target.dtype !== "int32") {
+      throw new Error(
+        `${op}: target must be int32 class indices, got ${target.dtype} of shape ${formatShape(target.shape)}`,
+      );
+    }
+    if (input.rank === 0) throw new Error(`${op}: expected input of shape [N, C], got a scalar`);
+    return nllCore(input, target, opts, op, 0);
+  },
+);
 
 export function checkPair(input: Tensor, target: Tensor, op: string): void {
   requireFloat(input, "input", op);
@@ -188,38 +195,47 @@ export function checkPair(input: Tensor, target: Tensor, op: string): void {
 }
 
 /** Mean squared error (PyTorch `F.mse_loss`). */
-export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
-  checkOptionKeys("mseLoss", opts, ["reduction"]);
-  checkPair(input, target, "mseLoss");
-  const d = input.sub(target);
-  return reduce(d.mul(d), checkReduction(opts.reduction ?? "mean", "mseLoss"));
-}
+export const mseLoss = defineComposite(
+  "nn.mseLoss",
+  function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+    checkOptionKeys("mseLoss", opts, ["reduction"]);
+    checkPair(input, target, "mseLoss");
+    const d = input.sub(target);
+    return reduce(d.mul(d), checkReduction(opts.reduction ?? "mean", "mseLoss"));
+  },
+);
 
 /** Mean absolute error (PyTorch `F.l1_loss`). */
-export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
-  checkOptionKeys("l1Loss", opts, ["reduction"]);
-  checkPair(input, target, "l1Loss");
-  return reduce(input.sub(target).abs(), checkReduction(opts.reduction ?? "mean", "l1Loss"));
-}
+export const l1Loss = defineComposite(
+  "nn.l1Loss",
+  function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+    checkOptionKeys("l1Loss", opts, ["reduction"]);
+    checkPair(input, target, "l1Loss");
+    return reduce(input.sub(target).abs(), checkReduction(opts.reduction ?? "mean", "l1Loss"));
+  },
+);
 
 /**
  * Huber loss with threshold delta (PyTorch `F.huber_loss`): 0.5 d^2 where |d| < delta, else
  * delta (|d| - 0.5 delta).
  */
-export function huberLoss(
-  input: Tensor,
-  target: Tensor,
-  opts: { reduction?: Reduction; delta?: number } = {},
-): Tensor {
-  checkOptionKeys("huberLoss", opts, ["reduction", "delta"]);
-  checkPair(input, target, "huberLoss");
-  const delta = opts.delta ?? 1;
-  if (!(delta > 0)) throw new Error(`huberLoss: delta must be positive, got ${delta}`);
-  const d = input.sub(target);
-  const a = d.abs();
-  const loss = where(a.lt(delta), d.mul(d).mul(0.5), a.sub(0.5 * delta).mul(delta));
-  return reduce(loss, checkReduction(opts.reduction ?? "mean", "huberLoss"));
-}
+export const huberLoss = defineComposite(
+  "nn.huberLoss",
+  function huberLoss(
+    input: Tensor,
+    target: Tensor,
+    opts: { reduction?: Reduction; delta?: number } = {},
+  ): Tensor {
+    checkOptionKeys("huberLoss", opts, ["reduction", "delta"]);
+    checkPair(input, target, "huberLoss");
+    const delta = opts.delta ?? 1;
+    if (!(delta > 0)) throw new Error(`huberLoss: delta must be positive, got ${delta}`);
+    const d = input.sub(target);
+    const a = d.abs();
+    const loss = where(a.lt(delta), d.mul(d).mul(0.5), a.sub(0.5 * delta).mul(delta));
+    return reduce(loss, checkReduction(opts.reduction ?? "mean", "huberLoss"));
+  },
+);
 
 export interface SmoothL1Options {
   reduction?: Reduction;
@@ -231,21 +247,24 @@ export interface SmoothL1Options {
  * Smooth L1 loss (PyTorch `F.smooth_l1_loss`): 0.5 d^2 / beta where |d| < beta, else
  * |d| - 0.5 beta. It equals huberLoss(delta = beta) / beta, so the two agree only at beta 1.
  */
-export function smoothL1Loss(input: Tensor, target: Tensor, opts: SmoothL1Options = {}): Tensor {
-  return noLeak([input, target], () => {
-    const op = "smoothL1Loss";
-    checkOptionKeys(op, opts, ["reduction", "beta"]);
-    checkPair(input, target, op);
-    const beta = opts.beta ?? 1;
-    if (!(typeof beta === "number" && beta >= 0)) throw new Error(`${op}: beta must be >= 0, got ${beta}`);
-    const reduction = checkReduction(opts.reduction ?? "mean", op);
-    const d = input.sub(target);
-    const a = d.abs();
-    if (beta === 0) return reduce(a, reduction);
-    const loss = where(a.lt(beta), d.mul(d).mul(0.5 / beta), a.sub(0.5 * beta));
-    return reduce(loss, reduction);
-  });
-}
+export const smoothL1Loss = defineComposite(
+  "nn.smoothL1Loss",
+  function smoothL1Loss(input: Tensor, target: Tensor, opts: SmoothL1Options = {}): Tensor {
+    return composite([input, target], () => {
+      const op = "smoothL1Loss";
+      checkOptionKeys(op, opts, ["reduction", "beta"]);
+      checkPair(input, target, op);
+      const beta = opts.beta ?? 1;
+      if (!(typeof beta === "number" && beta >= 0)) throw new Error(`${op}: beta must be >= 0, got ${beta}`);
+      const reduction = checkReduction(opts.reduction ?? "mean", op);
+      const d = input.sub(target);
+      const a = d.abs();
+      if (beta === 0) return reduce(a, reduction);
+      const loss = where(a.lt(beta), d.mul(d).mul(0.5 / beta), a.sub(0.5 * beta));
+      return reduce(loss, reduction);
+    });
+  },
+);
 
 export interface KlDivOptions {
   /**
@@ -262,30 +281,33 @@ export interface KlDivOptions {
  * log-probabilities. Per element: t (log t - x), 0 where t = 0; with logTarget, e^t (t - x).
  * PyTorch's gradient with respect to a zero target is NaN; here it is 0.
  */
-export function klDivLoss(input: Tensor, target: Tensor, opts: KlDivOptions = {}): Tensor {
-  return noLeak([input, target], () => {
-    const op = "klDivLoss";
-    checkOptionKeys(op, opts, ["reduction", "logTarget"]);
-    checkPair(input, target, op);
-    const r = opts.reduction ?? "mean";
-    if (r !== "batchmean") checkReduction(r, op);
-    const logTarget = opts.logTarget ?? false;
-    if (typeof logTarget !== "boolean")
-      throw new Error(`${op}: logTarget must be a boolean, got ${logTarget}`);
-    let loss: Tensor;
-    if (logTarget) {
-      loss = target.exp().mul(target.sub(input));
-    } else {
-      const pos = target.gt(0);
-      // log of 1 where t = 0, so neither the value nor the gradient meets log(0).
-      const logT = where(pos, target, 1).log();
-      loss = where(pos, target.mul(logT.sub(input)), target.mul(input).neg());
-    }
-    if (r !== "batchmean") return reduce(loss, r);
-    const batch = input.rank === 0 ? 1 : input.shape[0];
-    return loss.sum().div(batch);
-  });
-}
+export const klDivLoss = defineComposite(
+  "nn.klDivLoss",
+  function klDivLoss(input: Tensor, target: Tensor, opts: KlDivOptions = {}): Tensor {
+    return composite([input, target], () => {
+      const op = "klDivLoss";
+      checkOptionKeys(op, opts, ["reduction", "logTarget"]);
+      checkPair(input, target, op);
+      const r = opts.reduction ?? "mean";
+      if (r !== "batchmean") checkReduction(r, op);
+      const logTarget = opts.logTarget ?? false;
+      if (typeof logTarget !== "boolean")
+        throw new Error(`${op}: logTarget must be a boolean, got ${logTarget}`);
+      let loss: Tensor;
+      if (logTarget) {
+        loss = target.exp().mul(target.sub(input));
+      } else {
+        const pos = target.gt(0);
+        // log of 1 where t = 0, so neither the value nor the gradient meets log(0).
+        const logT = where(pos, target, 1).log();
+        loss = where(pos, target.mul(logT.sub(input)), target.mul(input).neg());
+      }
+      if (r !== "batchmean") return reduce(loss, r);
+      const batch = input.rank === 0 ? 1 : input.shape[0];
+      return loss.sum().div(batch);
+    });
+  },
+);
 
 export interface BceOptions {
   reduction?: Reduction;
@@ -314,58 +336,64 @@ function checkBroadcastable(w: Tensor, input: Tensor, what: string, op: string):
  * (1 - t) x - (1 + (pw - 1) t) log sigmoid(x), with log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)),
  * which never exponentiates a large positive number.
  */
-export function binaryCrossEntropyWithLogits(
-  input: Tensor,
-  target: Tensor,
-  opts: BceWithLogitsOptions = {},
-): Tensor {
-  const op = "binaryCrossEntropyWithLogits";
-  checkOptionKeys(op, opts, ["reduction", "weight", "posWeight"]);
-  checkPair(input, target, op);
-  const logSig = input.minimum(0).sub(input.abs().neg().exp().log1p());
-  const oneMinusT = target.neg().add(1);
-  let loss: Tensor;
-  if (opts.posWeight) {
-    checkBroadcastable(opts.posWeight, input, "posWeight", op);
-    const lw = opts.posWeight.sub(1).mul(target).add(1);
-    loss = oneMinusT.mul(input).sub(lw.mul(logSig));
-  } else {
-    loss = oneMinusT.mul(input).sub(logSig);
-  }
-  if (opts.weight) {
-    checkBroadcastable(opts.weight, input, "weight", op);
-    loss = loss.mul(opts.weight);
-  }
-  return reduce(loss, checkReduction(opts.reduction ?? "mean", op));
-}
+export const binaryCrossEntropyWithLogits = defineComposite(
+  "nn.binaryCrossEntropyWithLogits",
+  function binaryCrossEntropyWithLogits(
+    input: Tensor,
+    target: Tensor,
+    opts: BceWithLogitsOptions = {},
+  ): Tensor {
+    const op = "binaryCrossEntropyWithLogits";
+    checkOptionKeys(op, opts, ["reduction", "weight", "posWeight"]);
+    checkPair(input, target, op);
+    const logSig = input.minimum(0).sub(input.abs().neg().exp().log1p());
+    const oneMinusT = target.neg().add(1);
+    let loss: Tensor;
+    if (opts.posWeight) {
+      checkBroadcastable(opts.posWeight, input, "posWeight", op);
+      const lw = opts.posWeight.sub(1).mul(target).add(1);
+      loss = oneMinusT.mul(input).sub(lw.mul(logSig));
+    } else {
+      loss = oneMinusT.mul(input).sub(logSig);
+    }
+    if (opts.weight) {
+      checkBroadcastable(opts.weight, input, "weight", op);
+      loss = loss.mul(opts.weight);
+    }
+    return reduce(loss, checkReduction(opts.reduction ?? "mean", op));
+  },
+);
 
 /**
  * Binary cross entropy on probabilities (PyTorch `F.binary_cross_entropy`): each log is clamped to
  * >= -100 so p = 0 or 1 gives a finite loss, and the gradient's denominator p (1 - p) is kept
  * >= 1e-12 as PyTorch does. Prefer `binaryCrossEntropyWithLogits` for numerical stability.
  */
-export function binaryCrossEntropy(input: Tensor, target: Tensor, opts: BceOptions = {}): Tensor {
-  const op = "binaryCrossEntropy";
-  checkOptionKeys(op, opts, ["reduction", "weight"]);
-  checkPair(input, target, op);
-  if (input.backend.readSync) {
-    const v = input.dataSync<Float32Array>();
-    for (let i = 0; i < v.length; i++) {
-      if (!(v[i] >= 0 && v[i] <= 1)) {
-        throw new Error(
-          `${op}: input must be probabilities in [0, 1], got ${v[i]} at position ${i}; for logits use binaryCrossEntropyWithLogits`,
-        );
+export const binaryCrossEntropy = defineComposite(
+  "nn.binaryCrossEntropy",
+  function binaryCrossEntropy(input: Tensor, target: Tensor, opts: BceOptions = {}): Tensor {
+    const op = "binaryCrossEntropy";
+    checkOptionKeys(op, opts, ["reduction", "weight"]);
+    checkPair(input, target, op);
+    if (input.backend.readSync) {
+      const v = input.dataSync<Float32Array>();
+      for (let i = 0; i < v.length; i++) {
+        if (!(v[i] >= 0 && v[i] <= 1)) {
+          throw new Error(
+            `${op}: input must be probabilities in [0, 1], got ${v[i]} at position ${i}; for logits use binaryCrossEntropyWithLogits`,
+          );
+        }
       }
     }
-  }
-  const [raw] = bceOp(input, target);
-  let loss = raw;
-  if (opts.weight) {
-    checkBroadcastable(opts.weight, input, "weight", op);
-    loss = loss.mul(opts.weight);
-  }
-  return reduce(loss, checkReduction(opts.reduction ?? "mean", op));
-}
+    const [raw] = bceOp(input, target);
+    let loss = raw;
+    if (opts.weight) {
+      checkBroadcastable(opts.weight, input, "weight", op);
+      loss = loss.mul(opts.weight);
+    }
+    return reduce(loss, checkReduction(opts.reduction ?? "mean", op));
+  },
+);
 
 const bceOp = customOp("binaryCrossEntropy", (p: Tensor, t: Tensor) => {
   const logP = p.log().maximum(-100);

@@ -1,5 +1,6 @@
 import {
   checkOptionKeys,
+  composite,
   conv2d,
   convTranspose2d,
   formatShape,
@@ -11,7 +12,6 @@ import {
 } from "@minibatch/tensor";
 import { resetLinearLike } from "../init";
 import { Module } from "../module";
-import { noLeak } from "../scope";
 import { checkPositiveInt } from "./linear";
 
 type Pair = number | [number, number];
@@ -147,7 +147,7 @@ export class Conv2d extends Module {
         `Conv2d: expected input of shape [N, ${this.inChannels}, H, W], got ${formatShape(x.shape)}`,
       );
     }
-    return noLeak([x, this.weight, this.bias], () => {
+    return composite([x, this.weight, this.bias], () => {
       const [xp, padding] = prepad(x, this.paddingAmounts, this.paddingMode);
       return conv2d(xp, this.weight, this.bias, {
         stride: this.stride,
@@ -251,7 +251,7 @@ export class Conv1d extends Module {
         `Conv1d: expected input of shape [N, ${this.inChannels}, L], got ${formatShape(x.shape)}`,
       );
     }
-    return noLeak([x, this.weight, this.bias], () => {
+    return composite([x, this.weight, this.bias], () => {
       const [xp, padding] = prepad(x.unsqueeze(2), [[0, 0], this.padding], this.paddingMode);
       const y = conv2d(xp, this.weight.unsqueeze(2), this.bias, {
         stride: [1, this.stride],

@@ -1,6 +1,7 @@
 import {
   avgPool2d as avgPoolKernel,
   checkOptionKeys,
+  composite,
   formatShape,
   fromArray,
   maxPool2d as maxPoolKernel,
@@ -9,7 +10,6 @@ import {
   tensor,
 } from "@minibatch/tensor";
 import { Module } from "../module";
-import { noLeak } from "../scope";
 
 type Pair = number | [number, number];
 const pair = (v: Pair): [number, number] => (typeof v === "number" ? [v, v] : [v[0], v[1]]);
@@ -150,7 +150,7 @@ export class MaxPool2d extends Module {
       r.dilation.every((d) => d === 1) &&
       out.every((o, i) => o === outSize(x.shape[2 + i], r.kernel[i], r.stride[i], r.padding[i], 1, false));
     if (plain) return maxPoolKernel(x, r.kernel, { stride: r.stride, padding: r.padding });
-    return noLeak([x], () => windows(x, r, out, Number.NEGATIVE_INFINITY, "max"));
+    return composite([x], () => windows(x, r, out, Number.NEGATIVE_INFINITY, "max"));
   }
   override extraRepr(): string {
     return poolRepr(this.r);
@@ -199,7 +199,7 @@ export class AvgPool2d extends Module {
     if (floorOut && this.divisorOverride === null && (this.countIncludePad || noPad)) {
       return avgPoolKernel(x, r.kernel, { stride: r.stride, padding: r.padding });
     }
-    return noLeak([x], () => windows(x, r, out, 0, "sum").div(this.divisors(x, out)));
+    return composite([x], () => windows(x, r, out, 0, "sum").div(this.divisors(x, out)));
   }
   /** Each window's divisor, [OH, OW], following PyTorch's rules. */
   private divisors(x: Tensor, out: [number, number]): Tensor {
@@ -251,7 +251,7 @@ function adaptiveMatrix(n: number, out: number): number[][] {
  * Computed as two small matrix products, so the gradient is exact.
  */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: AdaptiveSize): Tensor {
-  return noLeak([x], () => {
+  return composite([x], () => {
     const op = "adaptiveAvgPool2d";
     if (x.rank !== 4 && x.rank !== 3) {
       throw new Error(

@@ -1,6 +1,5 @@
-import { checkOptionKeys, formatShape, fromArray, type Tensor } from "@minibatch/tensor";
+import { checkOptionKeys, composite, formatShape, fromArray, type Tensor } from "@minibatch/tensor";
 import { Module } from "../module";
-import { noLeak } from "../scope";
 
 export type InterpolateMode = "nearest" | "linear" | "bilinear";
 
@@ -107,7 +106,7 @@ function resample(
  * indexSelect and arithmetic, so gradients flow to the input.
  */
 export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
-  return noLeak([x], () => {
+  return composite([x], () => {
     const op = "interpolate";
     checkOptionKeys(op, opts, KEYS);
     if (x.dtype !== "float32") throw new Error(`${op}: expected a float32 input, got ${x.dtype}`);
