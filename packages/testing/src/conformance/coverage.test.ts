@@ -151,7 +151,9 @@ async function evaluate(c: OpCase): Promise<{ outs: number[][]; ops: Set<string>
     return await mb.tidy(async () => {
       const xs = c.inputs.map((i) => mb.tensor(i.values, i.shape, { dtype: i.dtype ?? "float32" }));
       const y = c.run(...xs);
-      const outs = await Promise.all((Array.isArray(y) ? y : [y]).map(async (t) => Array.from(await t.data())));
+      const outs = await Promise.all(
+        (Array.isArray(y) ? y : [y]).map(async (t) => Array.from(await t.data())),
+      );
       return { outs, ops };
     });
   } finally {
@@ -171,14 +173,14 @@ describeConformance(
         if (backend !== "reference") {
           await setBackend("reference");
           const expected = await evaluate(c).finally(() => setBackend(backend));
-          outs.forEach((o, i) =>
+          for (const [i, o] of outs.entries()) {
             expectClose(
               o,
               expected.outs[i],
               { ...tolerance(backend), atol: 1e-4 },
               `${op} output ${i} vs reference`,
-            ),
-          );
+            );
+          }
         }
         if (c.grad) {
           await gradCheck(
