@@ -1,6 +1,7 @@
 import type { Backend, DataId, OpAttrs, OpName, TensorInfo } from "./backend";
 import { BYTES_PER_ELEMENT, type DType } from "./dtype";
 import { type Shape, sizeOf } from "./shape";
+import { claimSingleton } from "./singleton";
 import { Tensor } from "./tensor";
 
 type BackendFactory = () => Backend | Promise<Backend>;
@@ -12,8 +13,9 @@ interface BufferRecord {
 }
 
 /**
- * Global state, kept in one object on globalThis so that the ESM and CJS builds of this package
- * (both can be loaded in one Node process) share backends, scopes and memory accounting.
+ * The state of this copy of the package: backends, scopes and memory accounting. It is private to
+ * the module (not exported from the package); the package ships one module format, and
+ * singleton.ts makes a second copy of the package fail when it loads.
  */
 export class Engine {
   readonly factories = new Map<string, { factory: BackendFactory; priority: number }>();
@@ -158,8 +160,8 @@ export interface MemoryInfo {
   backends: Record<string, { buffers: number; bytes: number }>;
 }
 
-const KEY = Symbol.for("@minibatch/tensor.engine");
-export const ENGINE: Engine = ((globalThis as any)[KEY] ??= new Engine());
+claimSingleton();
+export const ENGINE: Engine = new Engine();
 
 /** Registers a backend under a name. `priority` picks the default among synchronous backends. */
 export function registerBackend(name: string, factory: BackendFactory, priority = 1): void {

@@ -19,7 +19,7 @@ export type {
 } from "./backend";
 export { BINARY_OPS, COMPARE_OPS, REDUCE_OPS, UNARY_OPS } from "./backend";
 export { allocArray, BYTES_PER_ELEMENT, DTYPES, type DType, promote, type TypedArray } from "./dtype";
-export { ENGINE, getBackend, type MemoryInfo, memory, registerBackend, setBackend } from "./engine";
+export { getBackend, type MemoryInfo, memory, registerBackend, setBackend } from "./engine";
 export { GRADS, type GradFn } from "./gradients";
 export * from "./ops";
 export { variance as var } from "./ops/reduce";
