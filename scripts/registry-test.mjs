@@ -187,7 +187,7 @@ try {
   // --- 3. install each package alone, then its README's example ---------------------------------
   const esbuild = createRequire(createRequire(join(root, "package.json")).resolve("tsup"))("esbuild");
   const results = await pool(names, 3, async (name) => {
-    const dir = join(work, "app-" + name.split("/")[1]);
+    const dir = join(work, `app-${name.split("/")[1]}`);
     mkdirSync(dir);
     writeFileSync(
       join(dir, "package.json"),
