@@ -186,7 +186,15 @@ try {
 
   // --- 3. install each package alone, then its README's example ---------------------------------
   const esbuild = createRequire(createRequire(join(root, "package.json")).resolve("tsup"))("esbuild");
-  const results = await pool(names, 3, async (name) => {
+  const results = await pool(names, 3, (name) =>
+    installAndRunExample(name).catch((e) => {
+      fail(`${name}: installing it or running its README example`, e.message);
+      return `${name}: FAILED`;
+    }),
+  );
+  for (const r of results) log(r);
+
+  async function installAndRunExample(name) {
     const dir = join(work, `app-${name.split("/")[1]}`);
     mkdirSync(dir);
     writeFileSync(
@@ -243,11 +251,7 @@ import("${name}").then(async (viaImport) => {
         .slice(0, 90);
     if (!esm || !cjs) fail(`${name}: the README example printed nothing`);
     return `${name}: alone (${installed.join(", ")}; ${nExports} exports, same module for import and require); README example with \`npm install ${[...wanted].join(" ")}\` runs as ESM (last line: ${last(esm)}) and as CJS (${last(cjs)})`;
-  }).catch((e) => {
-    fail("installing and running the README examples", e.message);
-    return [];
-  });
-  for (const r of results) log(r);
+  }
 
   // Typical combinations, with the types checked by TypeScript the way users compile.
   const combo = join(work, "app-combo");
