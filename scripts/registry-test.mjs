@@ -186,13 +186,16 @@ try {
 
   // --- 3. install each package alone, then its README's example ---------------------------------
   const esbuild = createRequire(createRequire(join(root, "package.json")).resolve("tsup"))("esbuild");
-  const results = await pool(names, 3, (name) =>
+  // The installs wait on the network: run the README examples, the combination and the
+  // two-copies check side by side (and beside the linting started above).
+  const readmes = pool(names, 3, (name) =>
     installAndRunExample(name).catch((e) => {
       fail(`${name}: installing it or running its README example`, e.message);
       return `${name}: FAILED`;
     }),
-  );
-  for (const r of results) log(r);
+  ).then((results) => {
+    for (const r of results) log(r);
+  });
 
   async function installAndRunExample(name) {
     const dir = join(work, `app-${name.split("/")[1]}`);
@@ -244,197 +247,214 @@ import("${name}").then(async (viaImport) => {
     const esm = (await sh("node", ["example.mjs"], dir)).stdout.trim();
     const cjs = (await sh("node", ["example.cjs"], dir)).stdout.trim();
     const last = (s) =>
-      s
-        .split("\n")
-        .filter((l) => l.trim().length > 3)
-        .pop()
-        .slice(0, 90);
+      (
+        s
+          .split("\n")
+          .filter((l) => l.trim().length > 1)
+          .pop() ?? ""
+      ).slice(0, 90);
     if (!esm || !cjs) fail(`${name}: the README example printed nothing`);
     return `${name}: alone (${installed.join(", ")}; ${nExports} exports, same module for import and require); README example with \`npm install ${[...wanted].join(" ")}\` runs as ESM (last line: ${last(esm)}) and as CJS (${last(cjs)})`;
   }
 
-  // Typical combinations, with the types checked by TypeScript the way users compile.
-  const combo = join(work, "app-combo");
-  mkdirSync(combo);
-  writeFileSync(
-    join(combo, "package.json"),
-    JSON.stringify({ name: "app", private: true, version: "0.0.0", type: "module" }),
-  );
-  const tsVersion = readJson(join(root, "node_modules", "typescript", "package.json")).version;
-  await sh(
-    "npm",
-    [
-      "install",
-      "--loglevel=error",
-      "@minibatch/nn",
-      "@minibatch/optim",
-      "@minibatch/data",
-      "@minibatch/norm",
-      "@minibatch/backend-cpu",
-      `typescript@${tsVersion}`,
-      "@types/node@20",
-    ],
-    combo,
-    env,
-  );
-  const tensors = readdirSync(join(combo, "node_modules"), { recursive: true }).filter((p) =>
-    String(p).endsWith(join("@minibatch", "tensor")),
-  );
-  if (tensors.length !== 1)
-    fail(`the combination installed ${tensors.length} copies of @minibatch/tensor`, tensors.join("\n"));
-  writeFileSync(
-    join(combo, "train.ts"),
-    `import "@minibatch/backend-cpu";
-import { DataLoader, TensorDataset } from "@minibatch/data";
-import { crossEntropy, Linear } from "@minibatch/nn";
-import { BatchNorm1d } from "@minibatch/norm";
-import { SGD } from "@minibatch/optim";
-import { type Tensor, tensor, tidy } from "@minibatch/tensor";
-
-const x = tensor([[0, 1], [1, 0], [1, 1], [0, 0]]);
-const labels = tensor(new Int32Array([1, 1, 0, 0]));
-const lin = new Linear(2, 2);
-const bn = new BatchNorm1d(2);
-const opt = new SGD([...lin.parameters(), ...bn.parameters()], { lr: 0.1 });
-let loss = Number.NaN;
-for await (const [xb, yb] of new DataLoader<unknown, [Tensor, Tensor]>(new TensorDataset(x, labels), { batchSize: 4 })) {
-  const l = tidy(() => {
-    opt.zeroGrad();
-    const out = crossEntropy(bn.call(lin.call(xb)), yb);
-    out.backward();
-    opt.step();
-    return out;
-  });
-  loss = await l.item();
-}
-if (!(loss > 0)) throw new Error("loss " + loss);
-console.log("one step through data, nn, norm, optim: loss " + loss.toFixed(4));
-`,
-  );
-  writeFileSync(
-    join(combo, "require.cts"),
-    `import tensor = require("@minibatch/tensor");\nconst t: tensor.Tensor = tensor.tensor([1, 2]);\nexport const shape: number[] = t.shape.slice();\n`,
-  );
-  writeFileSync(
-    join(combo, "tsconfig.json"),
-    JSON.stringify({
-      compilerOptions: {
-        module: "nodenext",
-        target: "es2022",
-        strict: true,
-        noEmit: true,
-        skipLibCheck: false,
-        lib: ["es2022", "dom", "esnext.disposable"],
-        types: ["node"],
-      },
-      files: ["train.ts", "require.cts"],
-    }),
-  );
-  try {
-    await sh(join(combo, "node_modules", ".bin", "tsc"), ["-p", "."], combo);
-    const js = (
-      await esbuild.transform(readFileSync(join(combo, "train.ts"), "utf8"), {
-        loader: "ts",
-        format: "esm",
-        target: "es2022",
-      })
-    ).code;
-    writeFileSync(join(combo, "train.mjs"), js);
-    log(
-      `combination nn + optim + data + norm + backend-cpu: one copy of tensor; TypeScript ${tsVersion} (nodenext, .ts and require() in .cts) typechecks; ${(await sh("node", ["train.mjs"], combo)).stdout.trim()}`,
+  async function combination() {
+    // Typical combinations, with the types checked by TypeScript the way users compile.
+    const combo = join(work, "app-combo");
+    mkdirSync(combo);
+    writeFileSync(
+      join(combo, "package.json"),
+      JSON.stringify({ name: "app", private: true, version: "0.0.0", type: "module" }),
     );
-  } catch (e) {
-    fail("the combination", e.message);
-  }
-
-  await linting;
-
-  // --- 4. two copies of tensor in one install ---------------------------------------------------
-  const second = join(work, "second-tensor");
-  await sh("tar", [
-    "-xzf",
-    join(
-      tarDir,
-      readdirSync(tarDir).find((f) => f.startsWith("minibatch-tensor-")),
-    ),
-    "-C",
-    work,
-  ]);
-  rmSync(second, { recursive: true, force: true });
-  await sh("mv", [join(work, "package"), second]);
-  const secondJson = readJson(join(second, "package.json"));
-  const secondVersion = "0.0.1-second-copy";
-  // The version is inlined in the bundle at build time; this copy stands for an older release.
-  writeFileSync(join(second, "package.json"), JSON.stringify({ ...secondJson, version: secondVersion }));
-  const bundle = join(second, "dist", "index.js");
-  writeFileSync(
-    bundle,
-    readFileSync(bundle, "utf8").replace(
-      `var version = "${secondJson.version}"`,
-      `var version = "${secondVersion}"`,
-    ),
-  );
-  await sh("npm", ["publish", "--tag", "second-copy", "--loglevel=error"], second, env);
-  const plugin = join(work, "minibatch-legacy-plugin");
-  mkdirSync(plugin);
-  writeFileSync(
-    join(plugin, "package.json"),
-    JSON.stringify({
-      name: "minibatch-legacy-plugin",
-      version: "1.0.0",
-      type: "module",
-      exports: "./index.js",
-      dependencies: { "@minibatch/tensor": secondVersion },
-    }),
-  );
-  writeFileSync(join(plugin, "index.js"), `export { tensor as legacyTensor } from "@minibatch/tensor";\n`);
-  await sh("npm", ["publish", "--loglevel=error"], plugin, env);
-  const dupe = join(work, "app-two-copies");
-  mkdirSync(dupe);
-  writeFileSync(
-    join(dupe, "package.json"),
-    JSON.stringify({ name: "app", private: true, version: "0.0.0", type: "module" }),
-  );
-  await sh("npm", ["install", "--loglevel=error", "@minibatch/tensor", "minibatch-legacy-plugin"], dupe, env);
-  if (
-    !existsSync(join(dupe, "node_modules", "minibatch-legacy-plugin", "node_modules", "@minibatch", "tensor"))
-  ) {
-    fail("the two-copies install did not nest a second copy of tensor");
-  }
-  writeFileSync(
-    join(dupe, "app.mjs"),
-    `import "@minibatch/tensor";\nimport "minibatch-legacy-plugin";\nconsole.log("loaded both");\n`,
-  );
-  writeFileSync(
-    join(dupe, "app.cjs"),
-    `require("@minibatch/tensor");\nrequire("minibatch-legacy-plugin");\nconsole.log("loaded both");\n`,
-  );
-  for (const file of ["app.mjs", "app.cjs"]) {
-    const out = await sh("node", [file], dupe).then(
-      (r) => ({ ok: true, text: r.stdout }),
-      (e) => ({ ok: false, text: e.stderr ?? "" }),
+    const tsVersion = readJson(join(root, "node_modules", "typescript", "package.json")).version;
+    await sh(
+      "npm",
+      [
+        "install",
+        "--loglevel=error",
+        "@minibatch/nn",
+        "@minibatch/optim",
+        "@minibatch/data",
+        "@minibatch/norm",
+        "@minibatch/backend-cpu",
+        `typescript@${tsVersion}`,
+        "@types/node@20",
+      ],
+      combo,
+      env,
     );
-    const v = published["@minibatch/tensor"].version;
-    const expected = [
-      "a second copy was loaded",
-      `first:  ${v} at file://${join(dupe, "node_modules", "@minibatch", "tensor", "dist", "index.js")}`,
-      `second: ${secondVersion} at file://${join(dupe, "node_modules", "minibatch-legacy-plugin", "node_modules", "@minibatch", "tensor", "dist", "index.js")}`,
-      "npm dedupe",
-    ];
-    const missing = expected.filter((s) => !out.text.includes(s));
-    if (out.ok || missing.length)
-      fail(
-        `two copies (${file}) did not fail with the expected error; missing: ${missing.join(" | ")}`,
-        out.text,
-      );
-    else
+    const tensors = readdirSync(join(combo, "node_modules"), { recursive: true }).filter((p) =>
+      String(p).endsWith(join("@minibatch", "tensor")),
+    );
+    if (tensors.length !== 1)
+      fail(`the combination installed ${tensors.length} copies of @minibatch/tensor`, tensors.join("\n"));
+    writeFileSync(
+      join(combo, "train.ts"),
+      `import "@minibatch/backend-cpu";
+  import { DataLoader, TensorDataset } from "@minibatch/data";
+  import { crossEntropy, Linear } from "@minibatch/nn";
+  import { BatchNorm1d } from "@minibatch/norm";
+  import { SGD } from "@minibatch/optim";
+  import { type Tensor, tensor, tidy } from "@minibatch/tensor";
+
+  const x = tensor([[0, 1], [1, 0], [1, 1], [0, 0]]);
+  const labels = tensor(new Int32Array([1, 1, 0, 0]));
+  const lin = new Linear(2, 2);
+  const bn = new BatchNorm1d(2);
+  const opt = new SGD([...lin.parameters(), ...bn.parameters()], { lr: 0.1 });
+  let loss = Number.NaN;
+  for await (const [xb, yb] of new DataLoader<unknown, [Tensor, Tensor]>(new TensorDataset(x, labels), { batchSize: 4 })) {
+    const l = tidy(() => {
+      opt.zeroGrad();
+      const out = crossEntropy(bn.call(lin.call(xb)), yb);
+      out.backward();
+      opt.step();
+      return out;
+    });
+    loss = await l.item();
+  }
+  if (!(loss > 0)) throw new Error("loss " + loss);
+  console.log("one step through data, nn, norm, optim: loss " + loss.toFixed(4));
+  `,
+    );
+    writeFileSync(
+      join(combo, "require.cts"),
+      `import tensor = require("@minibatch/tensor");\nconst t: tensor.Tensor = tensor.tensor([1, 2]);\nexport const shape: number[] = t.shape.slice();\n`,
+    );
+    writeFileSync(
+      join(combo, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          module: "nodenext",
+          target: "es2022",
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          lib: ["es2022", "dom", "esnext.disposable"],
+          types: ["node"],
+        },
+        files: ["train.ts", "require.cts"],
+      }),
+    );
+    try {
+      await sh(join(combo, "node_modules", ".bin", "tsc"), ["-p", "."], combo);
+      const js = (
+        await esbuild.transform(readFileSync(join(combo, "train.ts"), "utf8"), {
+          loader: "ts",
+          format: "esm",
+          target: "es2022",
+        })
+      ).code;
+      writeFileSync(join(combo, "train.mjs"), js);
       log(
-        `two copies of tensor in one install (${file}) fail at load:\n${out.text
-          .split("\n")
-          .filter((l) => l.includes("@minibatch/tensor:") || /^\s+(first|second):/.test(l))
-          .join("\n")}`,
+        `combination nn + optim + data + norm + backend-cpu: one copy of tensor; TypeScript ${tsVersion} (nodenext, .ts and require() in .cts) typechecks; ${(await sh("node", ["train.mjs"], combo)).stdout.trim()}`,
       );
+    } catch (e) {
+      fail("the combination", e.message);
+    }
   }
+
+  async function twoCopies() {
+    // --- 4. two copies of tensor in one install ---------------------------------------------------
+    const second = join(work, "second-tensor");
+    await sh("tar", [
+      "-xzf",
+      join(
+        tarDir,
+        readdirSync(tarDir).find((f) => f.startsWith("minibatch-tensor-")),
+      ),
+      "-C",
+      work,
+    ]);
+    rmSync(second, { recursive: true, force: true });
+    await sh("mv", [join(work, "package"), second]);
+    const secondJson = readJson(join(second, "package.json"));
+    const secondVersion = "0.0.1-second-copy";
+    // The version is inlined in the bundle at build time; this copy stands for an older release.
+    writeFileSync(join(second, "package.json"), JSON.stringify({ ...secondJson, version: secondVersion }));
+    const bundle = join(second, "dist", "index.js");
+    writeFileSync(
+      bundle,
+      readFileSync(bundle, "utf8").replace(
+        `var version = "${secondJson.version}"`,
+        `var version = "${secondVersion}"`,
+      ),
+    );
+    await sh("npm", ["publish", "--tag", "second-copy", "--loglevel=error"], second, env);
+    const plugin = join(work, "minibatch-legacy-plugin");
+    mkdirSync(plugin);
+    writeFileSync(
+      join(plugin, "package.json"),
+      JSON.stringify({
+        name: "minibatch-legacy-plugin",
+        version: "1.0.0",
+        type: "module",
+        exports: "./index.js",
+        dependencies: { "@minibatch/tensor": secondVersion },
+      }),
+    );
+    writeFileSync(join(plugin, "index.js"), `export { tensor as legacyTensor } from "@minibatch/tensor";\n`);
+    await sh("npm", ["publish", "--loglevel=error"], plugin, env);
+    const dupe = join(work, "app-two-copies");
+    mkdirSync(dupe);
+    writeFileSync(
+      join(dupe, "package.json"),
+      JSON.stringify({ name: "app", private: true, version: "0.0.0", type: "module" }),
+    );
+    await sh(
+      "npm",
+      ["install", "--loglevel=error", "@minibatch/tensor", "minibatch-legacy-plugin"],
+      dupe,
+      env,
+    );
+    if (
+      !existsSync(
+        join(dupe, "node_modules", "minibatch-legacy-plugin", "node_modules", "@minibatch", "tensor"),
+      )
+    ) {
+      fail("the two-copies install did not nest a second copy of tensor");
+    }
+    writeFileSync(
+      join(dupe, "app.mjs"),
+      `import "@minibatch/tensor";\nimport "minibatch-legacy-plugin";\nconsole.log("loaded both");\n`,
+    );
+    writeFileSync(
+      join(dupe, "app.cjs"),
+      `require("@minibatch/tensor");\nrequire("minibatch-legacy-plugin");\nconsole.log("loaded both");\n`,
+    );
+    for (const file of ["app.mjs", "app.cjs"]) {
+      const out = await sh("node", [file], dupe).then(
+        (r) => ({ ok: true, text: r.stdout }),
+        (e) => ({ ok: false, text: e.stderr ?? "" }),
+      );
+      const v = published["@minibatch/tensor"].version;
+      const expected = [
+        "a second copy was loaded",
+        `first:  ${v} at file://${join(dupe, "node_modules", "@minibatch", "tensor", "dist", "index.js")}`,
+        `second: ${secondVersion} at file://${join(dupe, "node_modules", "minibatch-legacy-plugin", "node_modules", "@minibatch", "tensor", "dist", "index.js")}`,
+        "npm dedupe",
+      ];
+      const missing = expected.filter((s) => !out.text.includes(s));
+      if (out.ok || missing.length)
+        fail(
+          `two copies (${file}) did not fail with the expected error; missing: ${missing.join(" | ")}`,
+          out.text,
+        );
+      else
+        log(
+          `two copies of tensor in one install (${file}) fail at load:\n${out.text
+            .split("\n")
+            .filter((l) => l.includes("@minibatch/tensor:") || /^\s+(first|second):/.test(l))
+            .join("\n")}`,
+        );
+    }
+  }
+
+  await Promise.all([
+    readmes,
+    linting,
+    combination().catch((e) => fail("the combination", e.message)),
+    twoCopies().catch((e) => fail("two copies of tensor", e.message)),
+  ]);
 } catch (e) {
   fail("registry round trip", e.stack ?? String(e));
 } finally {
