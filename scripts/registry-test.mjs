@@ -355,18 +355,15 @@ import("${name}").then(async (viaImport) => {
 
   async function twoCopies() {
     // --- 4. two copies of tensor in one install ---------------------------------------------------
+    // Another release of tensor: the published tarball, unpacked and given another version.
     const second = join(work, "second-tensor");
-    await sh("tar", [
-      "-xzf",
-      join(
-        tarDir,
-        readdirSync(tarDir).find((f) => f.startsWith("minibatch-tensor-")),
-      ),
-      "-C",
-      work,
-    ]);
-    rmSync(second, { recursive: true, force: true });
-    await sh("mv", [join(work, "package"), second]);
+    const tgz = join(work, "second-tensor.tgz");
+    writeFileSync(
+      tgz,
+      Buffer.from(await (await fetch(published["@minibatch/tensor"].dist.tarball)).arrayBuffer()),
+    );
+    mkdirSync(second);
+    await sh("tar", ["-xzf", tgz, "-C", second, "--strip-components=1"], work);
     const secondJson = readJson(join(second, "package.json"));
     const secondVersion = "0.0.1-second-copy";
     // The version is inlined in the bundle at build time; this copy stands for an older release.
