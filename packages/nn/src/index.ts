@@ -42,3 +42,17 @@ export {
 export { accuracy, ConfusionMatrix, RunningAverage, RunningMean } from "./metrics";
 export { Module } from "./module";
 export { loadSafetensors, type SafetensorsFile, saveSafetensors } from "./safetensors";
+export {
+  type BatchMetric,
+  type Callback,
+  checkpointEvery,
+  type EpochLogs,
+  earlyStopping,
+  type FitOptions,
+  fit,
+  progress,
+  Trainer,
+  type TrainerOptimizer,
+  type TrainerOptions,
+  type TrainerScheduler,
+} from "./trainer";

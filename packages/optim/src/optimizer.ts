@@ -1,4 +1,4 @@
-import { formatShape as fmt, keep, noGrad, Tensor, tidy } from "@minibatch/tensor";
+import { formatShape as fmt, keep, markStep, noGrad, Tensor, tidy } from "@minibatch/tensor";
 
 /** Per-parameter optimizer state (moment buffers and step counts), as in PyTorch's `optimizer.state[p]`. */
 export type ParamState = Record<string, Tensor | number>;
@@ -117,6 +117,8 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
         }
       }
     });
+    // Development-mode leak warning: live tensors growing at every step (off in production).
+    markStep();
     return loss;
   }
 

@@ -21,6 +21,7 @@ export { BINARY_OPS, COMPARE_OPS, REDUCE_OPS, UNARY_OPS } from "./backend";
 export { allocArray, BYTES_PER_ELEMENT, DTYPES, type DType, promote, type TypedArray } from "./dtype";
 export { getBackend, type MemoryInfo, memory, registerBackend, setBackend } from "./engine";
 export { GRADS, type GradFn } from "./gradients";
+export { MEMORY_HELP, markStep, setLeakWarning } from "./leak-watch";
 export * from "./ops";
 export { variance as var } from "./ops/reduce";
 export { defaultGenerator, Generator, manualSeed } from "./random";
