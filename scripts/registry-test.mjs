@@ -294,7 +294,7 @@ import("${name}").then(async (viaImport) => {
   import { crossEntropy, Linear } from "@minibatch/nn";
   import { BatchNorm1d } from "@minibatch/norm";
   import { SGD } from "@minibatch/optim";
-  import { type Tensor, tensor, tidy } from "@minibatch/tensor";
+  import { tensor, tidy } from "@minibatch/tensor";
 
   const x = tensor([[0, 1], [1, 0], [1, 1], [0, 0]]);
   const labels = tensor(new Int32Array([1, 1, 0, 0]));
@@ -302,7 +302,7 @@ import("${name}").then(async (viaImport) => {
   const bn = new BatchNorm1d(2);
   const opt = new SGD([...lin.parameters(), ...bn.parameters()], { lr: 0.1 });
   let loss = Number.NaN;
-  for await (const [xb, yb] of new DataLoader<unknown, [Tensor, Tensor]>(new TensorDataset(x, labels), { batchSize: 4 })) {
+  for await (const [xb, yb] of new DataLoader(new TensorDataset(x, labels), { batchSize: 4 })) {
     const l = tidy(() => {
       opt.zeroGrad();
       const out = crossEntropy(bn.call(lin.call(xb)), yb);

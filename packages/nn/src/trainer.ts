@@ -59,7 +59,7 @@ const KNOWN = new Set([
  * weighted by batch size, evaluation in eval mode without gradients, and callbacks. It computes
  * exactly what the hand-written loop computes; nothing is left alive between steps.
  */
-export class Trainer<B = [Tensor, Tensor]> {
+export class Trainer<B = Tensor[]> {
   readonly model: Module<[Tensor], Tensor>;
   readonly options: TrainerOptions<B>;
   /** Logs of every finished epoch. */
@@ -189,7 +189,7 @@ export class Trainer<B = [Tensor, Tensor]> {
 }
 
 /** Trains `model` (Keras `model.fit`); see {@link Trainer}. */
-export async function fit<B = [Tensor, Tensor]>(
+export async function fit<B = Tensor[]>(
   model: Module<[Tensor], Tensor>,
   train: AsyncIterable<B> | Iterable<B>,
   options: TrainerOptions<B> & FitOptions<B>,
