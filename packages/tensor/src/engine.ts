@@ -1,7 +1,7 @@
 import type { Backend, DataId, OpAttrs, OpName, TensorInfo } from "./backend";
 import { BYTES_PER_ELEMENT, type DType } from "./dtype";
 import { type Shape, sizeOf } from "./shape";
-import { claimSingleton } from "./singleton";
+import { claimSingleton, DOCS } from "./singleton";
 import { Tensor } from "./tensor";
 
 type BackendFactory = () => Backend | Promise<Backend>;
@@ -65,7 +65,7 @@ export class Engine {
       return b;
     }
     throw new Error(
-      "minibatch: no backend is available. Import '@minibatch/backend-cpu' (synchronous) or call `await setBackend('webgpu')` after importing '@minibatch/backend-webgpu'.",
+      `minibatch: no backend is available. Import '@minibatch/backend-cpu' (synchronous) or call \`await setBackend('webgpu')\` after importing '@minibatch/backend-webgpu' (see ${DOCS}/backends.md).`,
     );
   }
 

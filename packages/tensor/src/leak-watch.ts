@@ -1,7 +1,8 @@
 import { ENGINE } from "./engine";
+import { DOCS } from "./singleton";
 
 /** Where the docs explain what leaks and how to find it. */
-export const MEMORY_HELP = "https://github.com/minibatch/minibatch/blob/main/docs/guide/memory.md";
+export const MEMORY_HELP = `${DOCS}/memory.md`;
 
 // A loop that leaks grows by about the same number of tensors every step; a healthy one grows in
 // the first step or two (optimizer state) and then stays flat. So: warn when the live count rose

@@ -9,8 +9,10 @@ export interface LoadedCopy {
 // A registry key every copy agrees on, whatever its version or module format.
 const KEY = Symbol.for("@minibatch/tensor.loaded");
 
+/** The guides; errors for common mistakes link to the page that explains them. */
+export const DOCS = "https://github.com/minibatch/minibatch/blob/main/docs/guide";
 /** Where the docs explain duplicate copies and how to remove them. */
-export const DEDUPE_HELP = "https://github.com/minibatch/minibatch/blob/main/docs/guide/install.md#one-copy";
+export const DEDUPE_HELP = `${DOCS}/install.md#one-copy`;
 
 /** This copy: the version from package.json and the module URL this code runs from. */
 export function thisCopy(): LoadedCopy {

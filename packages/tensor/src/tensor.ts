@@ -3,6 +3,7 @@ import { backward } from "./autograd";
 import type { Backend, DataId, TensorInfo } from "./backend";
 import type { DType, TypedArray } from "./dtype";
 import { ENGINE } from "./engine";
+import { DOCS } from "./singleton";
 import { formatTensor } from "./format";
 import * as ops from "./ops";
 import { fmt, type Shape, sizeOf } from "./shape";
@@ -62,7 +63,7 @@ export class Tensor implements TensorInfo {
   assertAlive(op: string): void {
     if (this._disposed) {
       throw new Error(
-        `${op}: tensor ${this.name ?? `#${this.id}`} of shape ${fmt(this.shape)} was already disposed`,
+        `${op}: tensor ${this.name ?? `#${this.id}`} of shape ${fmt(this.shape)} was already disposed (see ${DOCS}/memory.md)`,
       );
     }
   }
