@@ -20,15 +20,25 @@ mkdirSync(join(work, "node_modules", "@minibatch"), { recursive: true });
 for (const d of readdirSync(join(root, "packages"))) {
   symlinkSync(join(root, "packages", d), join(work, "node_modules", "@minibatch", d), "dir");
 }
-writeFileSync(join(work, "package.json"), JSON.stringify({ name: "docs-blocks", private: true, type: "module" }));
+writeFileSync(
+  join(work, "package.json"),
+  JSON.stringify({ name: "docs-blocks", private: true, type: "module" }),
+);
 
 const blocks = [];
-for (const page of readdirSync(guides).filter((f) => f.endsWith(".md")).sort()) {
+for (const page of readdirSync(guides)
+  .filter((f) => f.endsWith(".md"))
+  .sort()) {
   const text = readFileSync(join(guides, page), "utf8");
   let n = 0;
   for (const m of text.matchAll(/^```(ts|js)\b[^\n]*\n([\s\S]*?)^```/gm)) {
     const line = text.slice(0, m.index).split("\n").length;
-    blocks.push({ id: `${page.replace(/\.md$/, "")}-${++n}`, where: `docs/guide/${page}:${line}`, lang: m[1], code: m[2] });
+    blocks.push({
+      id: `${page.replace(/\.md$/, "")}-${++n}`,
+      where: `docs/guide/${page}:${line}`,
+      lang: m[1],
+      code: m[2],
+    });
   }
 }
 
@@ -52,16 +62,25 @@ if (failed || blocks.length === 0) process.exit(1);
 async function run(block) {
   const file = join(work, `${block.id}.mjs`);
   try {
-    const { code } = await esbuild.transform(block.code, { loader: block.lang, format: "esm", target: "es2022" });
+    const { code } = await esbuild.transform(block.code, {
+      loader: block.lang,
+      format: "esm",
+      target: "es2022",
+    });
     writeFileSync(file, code);
     const { stdout } = await execFile(process.execPath, [file], {
       cwd: work,
       timeout: 120_000,
       env: { ...process.env, MINIBATCH_LEAK_WARNING: "0" },
     });
+    if (process.env.DOCS_TEST_VERBOSE) console.log(`--- ${block.where}\n${stdout}`);
     const lines = stdout.trim().split("\n").filter(Boolean);
     return { ...block, ok: true, last: (lines.at(-1) ?? "(no output)").slice(0, 100) };
   } catch (e) {
-    return { ...block, ok: false, error: `${e.stderr || ""}${e.stdout || ""}${e.stderr || e.stdout ? "" : e.message}` };
+    return {
+      ...block,
+      ok: false,
+      error: `${e.stderr || ""}${e.stdout || ""}${e.stderr || e.stdout ? "" : e.message}`,
+    };
   }
 }

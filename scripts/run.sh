@@ -63,14 +63,15 @@ use_swiftshader_when_no_gpu() {
   export CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}
 }
 
-# scripts/tools holds what the release checks run outside the workspace (verdaccio, publint,
-# attw), installed with npm from its lockfile; reinstalled when the lockfile changes.
-ensure_release_tools() {
-  local dir="$root/scripts/tools" stamp want
+# Folders installed with npm from their own lockfile, outside the pnpm workspace: scripts/tools
+# (verdaccio, publint, attw for the release checks) and docs (VitePress, TypeDoc). Reinstalled
+# when the lockfile changes; after that they work offline.
+ensure_npm_folder() {
+  local dir="$root/$1" stamp want
   stamp="$dir/node_modules/.lock-stamp"
   want=$(cksum <"$dir/package-lock.json")
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "› installing the release tools into scripts/tools/"
+    echo "› installing $1/ with npm ci"
     npm ci --silent --no-audit --no-fund --prefix "$dir" >/dev/null
     echo "$want" >"$stamp"
   fi
@@ -89,7 +90,7 @@ case "$cmd" in
   test)
     ensure_system_packages
     install_workspace
-    ensure_release_tools
+    ensure_npm_folder scripts/tools
     use_swiftshader_when_no_gpu
     # In CI a missing browser or WebGPU adapter is a failure, never a skip; elsewhere those tests
     # are skipped with the reason printed.
@@ -99,6 +100,8 @@ case "$cmd" in
     pnpm exec biome check .
     # Two tasks at a time: the machines have 2 cores, and the WebGPU suites run on the CPU (SwiftShader).
     pnpm exec turbo run build typecheck lint test --output-logs=new-only --concurrency=2 --continue "$@"
+    # Every ts/js code block of the guides runs against the built packages.
+    node scripts/docs-test.mjs
     # Publish to a local registry, install each package from it with npm, run the README examples.
     node scripts/registry-test.mjs
     ;;
@@ -120,6 +123,14 @@ case "$cmd" in
     pnpm exec turbo run build --output-logs=errors-only
     pnpm --filter @minibatch/bench run bench "$@"
     ;;
+  docs)
+    # The docs site (docs/.vitepress/dist) with the API reference from the TSDoc comments
+    # (docs/public/api). Offline once docs/ is installed.
+    install_workspace
+    ensure_npm_folder docs
+    (cd docs && ./node_modules/.bin/typedoc && ./node_modules/.bin/vitepress build .)
+    echo "› docs built: docs/.vitepress/dist (preview: cd docs && npx vitepress preview .)"
+    ;;
   release)
     # What CI runs on the main branch after the version PR is merged: build, then publish every
     # package whose version is not on npm yet, with provenance (needs an npm token and, for the
@@ -129,7 +140,7 @@ case "$cmd" in
     NPM_CONFIG_PROVENANCE=true pnpm exec changeset publish "$@"
     ;;
   *)
-    echo "usage: scripts/run.sh test|demo|demo:web|bench|release [args]" >&2
+    echo "usage: scripts/run.sh test|demo|demo:web|bench|docs|release [args]" >&2
     exit 2
     ;;
 esac
