@@ -1,3 +1,4 @@
+import "@minibatch/backend-cpu";
 import { type Tensor, tensor } from "@minibatch/tensor";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { CrossEntropyLoss, Linear, Module, ReLU, Sequential } from "./index";
