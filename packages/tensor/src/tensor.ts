@@ -3,10 +3,10 @@ import { backward } from "./autograd";
 import type { Backend, DataId, TensorInfo } from "./backend";
 import type { DType, TypedArray } from "./dtype";
 import { ENGINE } from "./engine";
-import { DOCS } from "./singleton";
 import { formatTensor } from "./format";
 import * as ops from "./ops";
 import { fmt, type Shape, sizeOf } from "./shape";
+import { DOCS } from "./singleton";
 
 export type AxisArg = number | readonly number[];
 
