@@ -12,7 +12,8 @@
 // 4. Install two copies of @minibatch/tensor in one app (a plugin that pins another version) and
 //    check that loading both fails at once with the error that names them.
 //
-// Needs the packages built (dist/). Takes about a minute when npm's cache is warm.
+// Also runs `changeset version` in a copy of the tree and checks the CHANGELOG entries. Needs the
+// packages built (dist/). Takes two to three minutes on 2 cores with a warm npm cache.
 import { execFile as execFileCb, spawn } from "node:child_process";
 import {
   existsSync,
@@ -21,6 +22,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
@@ -353,6 +355,50 @@ import("${name}").then(async (viaImport) => {
     }
   }
 
+  // What the release's version step will do, in a copy of the working tree (never here): one
+  // version for all public packages, and a CHANGELOG entry in each for that version.
+  async function changesetVersion() {
+    const copy = join(work, "changeset-copy");
+    mkdirSync(copy);
+    const files = (await sh("git", ["ls-files", "-co", "--exclude-standard"], root)).stdout
+      .split("\n")
+      .filter(
+        (f) => f && !f.startsWith("scripts/tools/") && !f.startsWith("docs/") && existsSync(join(root, f)),
+      );
+    writeFileSync(join(work, "files.txt"), files.join("\n"));
+    await sh("tar", ["-cf", join(work, "copy.tar"), "-T", join(work, "files.txt")], root);
+    await sh("tar", ["-xf", join(work, "copy.tar"), "-C", copy], root);
+    symlinkSync(join(root, "node_modules"), join(copy, "node_modules"), "dir");
+    const git = ["-c", "user.email=release@example.com", "-c", "user.name=release"];
+    await sh("git", ["init", "-q"], copy);
+    await sh("git", ["add", "-A"], copy);
+    await sh("git", [...git, "commit", "-qm", "copy"], copy);
+    const pending = readdirSync(join(copy, ".changeset")).filter(
+      (f) => f.endsWith(".md") && f !== "README.md",
+    ).length;
+    await sh(join(root, "node_modules", ".bin", "changeset"), ["version"], copy);
+    const after = names.map((name) => {
+      const dir = join(copy, "packages", name.split("/")[1]);
+      const { version } = readJson(join(dir, "package.json"));
+      const log = existsSync(join(dir, "CHANGELOG.md"))
+        ? readFileSync(join(dir, "CHANGELOG.md"), "utf8")
+        : "";
+      const entry = log.split(/^## /m).find((s) => s.startsWith(`${version}\n`)) ?? "";
+      return { name, version, entries: (entry.match(/^- /gm) ?? []).length };
+    });
+    const versions = new Set(after.map((a) => a.version));
+    if (versions.size !== 1)
+      fail(
+        `changeset version gave different versions: ${after.map((a) => `${a.name}@${a.version}`).join(", ")}`,
+      );
+    const empty = after.filter((a) => pending > 0 && a.entries === 0);
+    if (empty.length)
+      fail(`changeset version wrote no CHANGELOG entry for ${empty.map((a) => a.name).join(", ")}`);
+    log(
+      `changeset version (in a copy): ${pending} pending changesets -> every public package at ${[...versions]}, CHANGELOG entries: ${after.map((a) => `${a.name.split("/")[1]} ${a.entries}`).join(", ")}`,
+    );
+  }
+
   async function twoCopies() {
     // --- 4. two copies of tensor in one install ---------------------------------------------------
     // Another release of tensor: the published tarball, unpacked and given another version.
@@ -450,6 +496,7 @@ import("${name}").then(async (viaImport) => {
     readmes,
     linting,
     combination().catch((e) => fail("the combination", e.message)),
+    changesetVersion().catch((e) => fail("changeset version", e.message)),
     twoCopies().catch((e) => fail("two copies of tensor", e.message)),
   ]);
 } catch (e) {
