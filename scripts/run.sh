@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The one entry point behind the README's commands (`npm run demo`, `npm test`, `npm run bench`).
-# It needs only Node.js 20 and npm: it installs the pinned pnpm into .tools/, the Debian packages
-# the WebGPU tests need (chromium for its SwiftShader Vulkan driver, libvulkan1), and the workspace.
+# It needs only Node.js (>= 20.19) and npm, on Linux or macOS: it installs the pinned pnpm into
+# .tools/, the workspace, and the release tools (scripts/tools: a local registry, publint, attw).
+# System packages (Debian's chromium for its SwiftShader Vulkan driver, libvulkan1) are installed
+# only in CI (CI=true) or when asked (MINIBATCH_SYSTEM_PACKAGES=1); elsewhere the tests that need
+# a browser or a WebGPU adapter are skipped with the reason printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -29,10 +32,23 @@ ensure_pnpm() {
 # on a machine without a GPU; see shared/TOOLCHAIN.md.
 swiftshader=/usr/lib/chromium/vk_swiftshader_icd.json
 ensure_system_packages() {
-  local missing=()
+  local missing=() libs
   [ -x /usr/bin/chromium ] && [ -f "$swiftshader" ] || missing+=(chromium)
-  ldconfig -p 2>/dev/null | grep -q libvulkan.so.1 || missing+=(libvulkan1)
+  # Captured first: `ldconfig -p | grep -q` fails now and then under pipefail (grep exits early
+  # and ldconfig gets SIGPIPE).
+  libs=$(ldconfig -p 2>/dev/null || true)
+  [[ $libs == *libvulkan.so.1* ]] || missing+=(libvulkan1)
   [ ${#missing[@]} -eq 0 ] && return
+  if [ "${CI:-}" != "true" ] && [ "${MINIBATCH_SYSTEM_PACKAGES:-}" != "1" ]; then
+    echo "› not installing system packages (${missing[*]}): browser and WebGPU tests will be skipped;"
+    echo "  on Debian/Ubuntu, MINIBATCH_SYSTEM_PACKAGES=1 npm test installs them with apt-get"
+    return
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "› cannot install ${missing[*]}: no apt-get here (install Chromium yourself and set CHROMIUM_PATH)" >&2
+    [ "${CI:-}" = "true" ] && exit 1
+    return
+  fi
   echo "› installing Debian packages: ${missing[*]}"
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -45,6 +61,20 @@ use_swiftshader_when_no_gpu() {
     export VK_ICD_FILENAMES=$swiftshader
   fi
   export CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}
+}
+
+# Folders installed with npm from their own lockfile, outside the pnpm workspace: scripts/tools
+# (verdaccio, publint, attw for the release checks) and docs (VitePress, TypeDoc). Reinstalled
+# when the lockfile changes; after that they work offline.
+ensure_npm_folder() {
+  local dir="$root/$1" stamp want
+  stamp="$dir/node_modules/.lock-stamp"
+  want=$(cksum <"$dir/package-lock.json")
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "› installing $1/ with npm ci"
+    npm ci --silent --no-audit --no-fund --prefix "$dir" >/dev/null
+    echo "$want" >"$stamp"
+  fi
 }
 
 install_workspace() {
@@ -60,13 +90,20 @@ case "$cmd" in
   test)
     ensure_system_packages
     install_workspace
+    ensure_npm_folder scripts/tools
     use_swiftshader_when_no_gpu
-    # In the test command a missing WebGPU adapter is a failure, never a skip.
-    export MINIBATCH_REQUIRE_WEBGPU=${MINIBATCH_REQUIRE_WEBGPU:-1}
+    # In CI a missing browser or WebGPU adapter is a failure, never a skip; elsewhere those tests
+    # are skipped with the reason printed.
+    if [ "${CI:-}" = "true" ]; then
+      export MINIBATCH_REQUIRE_WEBGPU=${MINIBATCH_REQUIRE_WEBGPU:-1}
+    fi
     pnpm exec biome check .
     # Two tasks at a time: the machines have 2 cores, and the WebGPU suites run on the CPU (SwiftShader).
     pnpm exec turbo run build typecheck lint test --output-logs=new-only --concurrency=2 --continue "$@"
-    node scripts/install-test.mjs
+    # Every ts/js code block of the guides runs against the built packages.
+    node scripts/docs-test.mjs
+    # Publish to a local registry, install each package from it with npm, run the README examples.
+    node scripts/registry-test.mjs
     ;;
   demo)
     install_workspace
@@ -74,7 +111,7 @@ case "$cmd" in
     pnpm --filter @minibatch/demo run start "$@"
     ;;
   demo:web)
-    ensure_system_packages
+    # Serves the page to your own browser: no system packages needed.
     install_workspace
     pnpm exec turbo run build --filter=@minibatch/demo... --output-logs=errors-only
     pnpm --filter @minibatch/demo run web "$@"
@@ -86,8 +123,24 @@ case "$cmd" in
     pnpm exec turbo run build --output-logs=errors-only
     pnpm --filter @minibatch/bench run bench "$@"
     ;;
+  docs)
+    # The docs site (docs/.vitepress/dist) with the API reference from the TSDoc comments
+    # (docs/public/api). Offline once docs/ is installed.
+    install_workspace
+    ensure_npm_folder docs
+    (cd docs && ./node_modules/.bin/typedoc && ./node_modules/.bin/vitepress build .)
+    echo "› docs built: docs/.vitepress/dist (preview: cd docs && npx vitepress preview .)"
+    ;;
+  release)
+    # What CI runs on the main branch after the version PR is merged: build, then publish every
+    # package whose version is not on npm yet, with provenance (needs an npm token and, for the
+    # provenance statement, a CI with OIDC such as GitHub Actions with `id-token: write`).
+    install_workspace
+    pnpm exec turbo run build --output-logs=errors-only
+    NPM_CONFIG_PROVENANCE=true pnpm exec changeset publish "$@"
+    ;;
   *)
-    echo "usage: scripts/run.sh test|demo|demo:web|bench [args]" >&2
+    echo "usage: scripts/run.sh test|demo|demo:web|bench|docs|release [args]" >&2
     exit 2
     ;;
 esac

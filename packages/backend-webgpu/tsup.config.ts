@@ -2,7 +2,7 @@ import { defineConfig } from "tsup";
 
 export default defineConfig({
   entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
+  format: ["esm"],
   // The public types mention GPUBuffer and GPUDevice: point consumers at their declarations.
   dts: { banner: `/// <reference types="@webgpu/types" />` },
   sourcemap: true,

@@ -3,7 +3,7 @@ import { defineConfig } from "tsup";
 export default defineConfig({
   // arrow and duckdb are subpaths (@minibatch/columnar/arrow, /duckdb) so their engines stay optional.
   entry: { index: "src/index.ts", arrow: "src/arrow.ts", duckdb: "src/duckdb.ts" },
-  format: ["esm", "cjs"],
+  format: ["esm"],
   dts: true,
   sourcemap: true,
   clean: true,

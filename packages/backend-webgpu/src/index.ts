@@ -1,3 +1,5 @@
+/// <reference types="@webgpu/types" />
+// Typechecks of other packages read these sources too (tsconfig paths): they need the WebGPU types.
 import { registerBackend } from "@minibatch/tensor";
 import { findGPU, NO_ADAPTER_HELP } from "./adapter";
 import { WebGPUBackend, type WebGPUInfo } from "./backend";

@@ -6,7 +6,7 @@
  */
 import "@minibatch/backend-cpu";
 import * as mb from "@minibatch/tensor";
-import { ENGINE, setBackend, type Tensor, type TypedArray } from "@minibatch/tensor";
+import { setBackend, type Tensor, type TypedArray } from "@minibatch/tensor";
 import { beforeAll, describe, expect, it } from "vitest";
 import "./index";
 import { adapterStatus } from "./test-util";
@@ -430,7 +430,9 @@ describe.skipIf(!status.available)(
     });
 
     it("reuses pooled buffers and batches dispatches", async () => {
-      const b = ENGINE.getBackendByName("webgpu") as any;
+      const probe = t("webgpu", [0], [1]);
+      const b = probe.backend as any;
+      probe.dispose();
       const before = b.stats.submits;
       const d0 = b.stats.dispatches;
       const x = t("webgpu", randArr(1000, 1), [1000]);

@@ -1,6 +1,22 @@
-import { fromArray, stack, type Tensor } from "@minibatch/tensor";
+import { fromArray, stack, type Tensor, type TypedArray } from "@minibatch/tensor";
 import { collateHost, type HostBatch } from "./collate-host";
-import { formatShape } from "./ndarray";
+import { formatShape, type NDArray } from "./ndarray";
+
+/**
+ * The batch `defaultCollate` makes from samples of type `T`, and so the type a `DataLoader`
+ * without a `collate` yields: tensors, numbers, booleans, typed arrays and NDArrays become one
+ * stacked `Tensor`; tuples, arrays and plain objects are collated field by field; strings and
+ * nulls are kept as lists.
+ */
+export type Collated<T> = T extends Tensor | number | boolean | TypedArray | NDArray
+  ? Tensor
+  : T extends string | null | undefined
+    ? T[]
+    : T extends readonly unknown[]
+      ? { -readonly [K in keyof T]: Collated<T[K]> }
+      : T extends object
+        ? { [K in keyof T]: Collated<T[K]> }
+        : unknown;
 
 /** Turns a host batch into tensors on the active backend (one upload per leaf). */
 export function hostBatchToTensors(b: HostBatch, path = ""): unknown {

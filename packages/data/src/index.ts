@@ -1,5 +1,5 @@
 export { type EpochTiming, timeEpoch } from "./bench";
-export { defaultCollate, hostBatchToTensors } from "./collate";
+export { type Collated, defaultCollate, hostBatchToTensors } from "./collate";
 export { collateHost, type HostAlloc, type HostArrayOf, type HostBatch } from "./collate-host";
 export {
   ArrayDataset,

@@ -1,4 +1,4 @@
-import { hostBatchToTensors } from "./collate";
+import { type Collated, hostBatchToTensors } from "./collate";
 import { collateHost, HostArrayPool, type HostBatch } from "./collate-host";
 import { describeDataset, getMany, isMapStyle, type MapStyleDataset } from "./datasets";
 import {
@@ -12,7 +12,7 @@ import { drawSeed } from "./seeds";
 import { isReason, type WorkerDatasetSpec, type WorkerDescriptor } from "./workers/descriptor";
 import type { WorkerPool } from "./workers/pool";
 
-export interface DataLoaderOptions<T = unknown, B = unknown> {
+export interface DataLoaderOptions<T = unknown, B = Collated<T>> {
   /** Samples per batch (default 1). Exclusive with `batchSampler`. */
   batchSize?: number;
   /** A new random order every epoch (default false). Exclusive with `sampler` and `batchSampler`. */
@@ -69,7 +69,7 @@ function checkInt(v: unknown, name: string, min: number): void {
  * epoch; with `shuffle`, epoch e uses an order derived from (seed, e), so runs are reproducible
  * and `setEpoch(e)` restores a position (as PyTorch's DistributedSampler.set_epoch).
  */
-export class DataLoader<T = unknown, B = unknown> implements AsyncIterable<B> {
+export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B> {
   readonly dataset: MapStyleDataset<T> | AsyncIterable<T>;
   readonly batchSize: number;
   readonly dropLast: boolean;

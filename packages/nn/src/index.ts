@@ -76,3 +76,17 @@ export {
   MarginRankingLoss,
   marginRankingLoss,
 } from "./similarity";
+export {
+  type BatchMetric,
+  type Callback,
+  checkpointEvery,
+  type EpochLogs,
+  earlyStopping,
+  type FitOptions,
+  fit,
+  progress,
+  Trainer,
+  type TrainerOptimizer,
+  type TrainerOptions,
+  type TrainerScheduler,
+} from "./trainer";

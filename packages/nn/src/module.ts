@@ -6,17 +6,21 @@ import { formatShape as fmt, keep, type Tensor } from "@minibatch/tensor";
  * identical to PyTorch's (`0.weight`, `bn.runningMean` ...) without a Proxy.
  * Registered tensors are exempt from `tidy` scopes: a module owns them until `dispose()`.
  */
-export abstract class Module {
+export abstract class Module<In extends any[] = any[], Out = any> {
   training = true;
   private readonly _params = new Map<string, Tensor | null>();
   private readonly _buffers = new Map<string, { tensor: Tensor | null; persistent: boolean }>();
   private readonly _modules = new Map<string, Module>();
 
-  abstract forward(...args: any[]): any;
+  abstract forward(...args: In): Out;
 
-  /** Calls `forward` (PyTorch `module(x)`). */
-  call(...args: any[]): any {
-    return this.forward(...args);
+  /**
+   * Calls `forward` (PyTorch `module(x)`). Typed from the module's own `forward`, so
+   * `new Linear(2, 3).call(x)` is a `Tensor` and wrong arguments are compile errors, without
+   * every layer having to spell out `Module<[Tensor], Tensor>`.
+   */
+  call<M extends Module<In, Out>>(this: M, ...args: Parameters<M["forward"]>): ReturnType<M["forward"]> {
+    return this.forward(...args) as ReturnType<M["forward"]>;
   }
 
   registerParameter<T extends Tensor | null>(name: string, t: T): T {

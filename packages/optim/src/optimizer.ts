@@ -1,4 +1,4 @@
-import { checkOptionKeys, formatShape as fmt, keep, noGrad, Tensor, tidy } from "@minibatch/tensor";
+import { checkOptionKeys, formatShape as fmt, keep, markStep, noGrad, Tensor, tidy } from "@minibatch/tensor";
 
 /** Keys schedulers write into parameter groups; a group passed back in may carry them. */
 const SCHEDULER_KEYS = ["initialLr", "maxLr", "minLr", "maxMomentum", "baseMomentum"];
@@ -126,6 +126,8 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
         }
       }
     });
+    // Development-mode leak warning: live tensors growing at every step (off in production).
+    markStep();
     return loss;
   }
 

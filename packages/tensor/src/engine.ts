@@ -1,6 +1,7 @@
 import type { Backend, DataId, OpAttrs, OpName, TensorInfo } from "./backend";
 import { BYTES_PER_ELEMENT, type DType } from "./dtype";
 import { type Shape, sizeOf } from "./shape";
+import { claimSingleton, DOCS } from "./singleton";
 import { Tensor } from "./tensor";
 
 type BackendFactory = () => Backend | Promise<Backend>;
@@ -12,8 +13,9 @@ interface BufferRecord {
 }
 
 /**
- * Global state, kept in one object on globalThis so that the ESM and CJS builds of this package
- * (both can be loaded in one Node process) share backends, scopes and memory accounting.
+ * The state of this copy of the package: backends, scopes and memory accounting. It is private to
+ * the module (not exported from the package); the package ships one module format, and
+ * singleton.ts makes a second copy of the package fail when it loads.
  */
 export class Engine {
   readonly factories = new Map<string, { factory: BackendFactory; priority: number }>();
@@ -63,7 +65,7 @@ export class Engine {
       return b;
     }
     throw new Error(
-      "minibatch: no backend is available. Import '@minibatch/backend-cpu' (synchronous) or call `await setBackend('webgpu')` after importing '@minibatch/backend-webgpu'.",
+      `minibatch: no backend is available. Import '@minibatch/backend-cpu' (synchronous) or call \`await setBackend('webgpu')\` after importing '@minibatch/backend-webgpu' (see ${DOCS}/backends.md).`,
     );
   }
 
@@ -161,8 +163,8 @@ export interface MemoryInfo {
   backends: Record<string, { buffers: number; bytes: number }>;
 }
 
-const KEY = Symbol.for("@minibatch/tensor.engine");
-export const ENGINE: Engine = ((globalThis as any)[KEY] ??= new Engine());
+claimSingleton();
+export const ENGINE: Engine = new Engine();
 
 /** Registers a backend under a name. `priority` picks the default among synchronous backends. */
 export function registerBackend(name: string, factory: BackendFactory, priority = 1): void {

@@ -32,7 +32,7 @@ export {
 } from "./backend";
 export { FUSED_DEFAULTS } from "./defaults";
 export { allocArray, BYTES_PER_ELEMENT, DTYPES, type DType, promote, type TypedArray } from "./dtype";
-export { ENGINE, getBackend, type MemoryInfo, memory, registerBackend, setBackend } from "./engine";
+export { getBackend, type MemoryInfo, memory, registerBackend, setBackend } from "./engine";
 export { type GradFn, gradFn } from "./gradients";
 export {
   assertIndices,
@@ -43,6 +43,7 @@ export {
   indexErrorMessage,
   isValidIndex,
 } from "./index-errors";
+export { MEMORY_HELP, markStep, setLeakWarning } from "./leak-watch";
 export * from "./ops";
 export { variance as var } from "./ops/reduce";
 export { composite, compositeNames, defineComposite, runOp } from "./ops/run";

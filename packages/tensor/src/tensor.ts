@@ -6,6 +6,7 @@ import { ENGINE } from "./engine";
 import { formatTensor } from "./format";
 import * as ops from "./ops";
 import { fmt, type Shape, sizeOf } from "./shape";
+import { DOCS } from "./singleton";
 import { UNARY_OPS, type UnaryOp } from "./specs";
 
 export type AxisArg = number | readonly number[];
@@ -67,7 +68,7 @@ export class Tensor implements TensorInfo {
   assertAlive(op: string): void {
     if (this._disposed) {
       throw new Error(
-        `${op}: tensor ${this.name ?? `#${this.id}`} of shape ${fmt(this.shape)} was already disposed`,
+        `${op}: tensor ${this.name ?? `#${this.id}`} of shape ${fmt(this.shape)} was already disposed (see ${DOCS}/memory.md)`,
       );
     }
   }

@@ -28,8 +28,9 @@ function defaultScript(): URL {
   return new URL(here.endsWith(".cjs") ? "./worker.cjs" : "./worker.js", here);
 }
 
-async function spawn(script: string | URL): Promise<WorkerHandle> {
+async function spawn(script: string | URL | undefined): Promise<WorkerHandle> {
   if (isNode()) {
+    script ??= defaultScript();
     const wt = "node:worker_threads";
     const { Worker } = (await import(/* @vite-ignore */ wt)) as typeof import("node:worker_threads");
     const url = typeof script === "string" && !/^[a-z]+:/i.test(script) ? script : new URL(script);
@@ -46,12 +47,26 @@ async function spawn(script: string | URL): Promise<WorkerHandle> {
       terminate: () => w.terminate(),
     };
   }
-  const W = (globalThis as any).Worker as typeof Worker;
-  const w = new W(script, { type: "module" });
+  // Without a workerScript, this exact expression is the pattern bundlers recognise (Vite, webpack
+  // 5, Parcel): they emit dist/worker.js and its imports as a worker chunk. Do not compute the URL.
+  const w =
+    script === undefined
+      ? new Worker(new URL("./worker.js", import.meta.url), { type: "module" })
+      : new Worker(script, { type: "module" });
+  const where = script === undefined ? "the bundled worker script" : `worker script ${String(script)}`;
   return {
     post: (m) => w.postMessage(m),
     onMessage: (fn) => w.addEventListener("message", (e) => fn(e.data)),
-    onError: (fn) => w.addEventListener("error", (e) => fn(new Error(e.message))),
+    // A script that fails to load gives an ErrorEvent without a message: say what failed.
+    onError: (fn) =>
+      w.addEventListener("error", (e) =>
+        fn(
+          new Error(
+            e.message ||
+              `DataLoader: ${where} failed to load or crashed (no details from the browser: check the network tab and the console); pass workerScript to point at @minibatch/data's dist/worker.js`,
+          ),
+        ),
+      ),
     terminate: async () => w.terminate(),
   };
 }
@@ -70,14 +85,15 @@ export class WorkerPool {
   ) {}
 
   static async start(n: number, descriptor: WorkerDescriptor, script?: string | URL): Promise<WorkerPool> {
-    const src = script ?? defaultScript();
+    // In browsers the default script is left to spawn(), which names it the way bundlers see.
+    const src = script ?? (isNode() ? defaultScript() : undefined);
     const handles: WorkerHandle[] = [];
     try {
       for (let i = 0; i < n; i++) handles.push(await spawn(src));
     } catch (e) {
       await Promise.all(handles.map((h) => h.terminate()));
       throw new Error(
-        `DataLoader: could not start worker script ${String(src)}: ${(e as Error).message} (build @minibatch/data, or pass workerScript)`,
+        `DataLoader: could not start worker script ${String(src ?? "dist/worker.js")}: ${(e as Error).message} (build @minibatch/data, or pass workerScript)`,
       );
     }
     let pool: WorkerPool | null = null;
