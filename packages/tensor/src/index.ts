@@ -1,4 +1,4 @@
-export { customOp, isGradEnabled, type Node, noGrad, record } from "./autograd";
+export { type BackwardOptions, customOp, isGradEnabled, type Node, noGrad, record } from "./autograd";
 export type {
   Backend,
   BatchNormAttrs,

@@ -1,4 +1,4 @@
-import type { Node } from "./autograd";
+import type { BackwardOptions, Node } from "./autograd";
 import { backward } from "./autograd";
 import type { Backend, DataId, TensorInfo } from "./backend";
 import type { DType, TypedArray } from "./dtype";
@@ -30,6 +30,11 @@ export class Tensor implements TensorInfo {
   private _disposed = false;
   /** @internal */
   _kept = false;
+  /**
+   * @internal Bumped by every in-place change (`assign`). Autograd records it when an op saves
+   * this tensor and checks it in backward, so gradients are never computed from changed values.
+   */
+  _version = 0;
 
   constructor(
     dataId: DataId,
@@ -122,7 +127,9 @@ export class Tensor implements TensorInfo {
   assign(value: Tensor): this {
     this.assertAlive("assign");
     value.assertAlive("assign");
-    if (value.dtype !== this.dtype || value.shape.length !== this.shape.length || value.size !== this.size) {
+    // The exact shape, not just the size: a [3, 2] value in a [2, 3] tensor would silently
+    // reorder what every later op reads.
+    if (value.dtype !== this.dtype || !sameShapeAs(value.shape, this.shape)) {
       throw new Error(
         `assign: expected a value of shape ${fmt(this.shape)} and dtype ${this.dtype}, got ${fmt(value.shape)} ${value.dtype}`,
       );
@@ -132,6 +139,7 @@ export class Tensor implements TensorInfo {
     ENGINE.incRef(value.dataId);
     ENGINE.decRef(this._dataId);
     this._dataId = value.dataId;
+    this._version++;
     return this;
   }
 
@@ -149,9 +157,14 @@ export class Tensor implements TensorInfo {
     return this;
   }
 
-  /** Reverse-mode autograd from this tensor; a non-scalar needs the gradient of the output. */
-  backward(grad?: Tensor): void {
-    backward(this, grad);
+  /**
+   * Reverse-mode autograd from this tensor; a non-scalar needs the gradient of the output. The graph
+   * is released afterwards, so a second backward through it is an error unless the first one
+   * passed `{ retainGraph: true }` (as in PyTorch). Accepts `backward(opts)` for scalar outputs.
+   */
+  backward(grad?: Tensor | BackwardOptions, opts?: BackwardOptions): void {
+    if (grad !== undefined && !(grad instanceof Tensor)) backward(this, undefined, grad);
+    else backward(this, grad, opts);
   }
 
   /** Copies this tensor to another backend (asynchronous when the source is a GPU). */
@@ -345,6 +358,10 @@ export class Tensor implements TensorInfo {
   where(cond: Tensor, other: Tensor | number): Tensor {
     return ops.where(cond, this, other);
   }
+}
+
+function sameShapeAs(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function nest(values: TypedArray, shape: Shape, dtype: DType): any {
