@@ -102,7 +102,9 @@ describeBackends("clipGradNorm", (backend) => {
         /clipGradNorm: the total norm of order 2 of the gradients is (Infinity|NaN), so they cannot be clipped/,
       );
     } else {
-      expect(() => clipGradNorm([p, q], 1, 2, { errorIfNonfinite: true })).toThrow(/needs a synchronous read/);
+      expect(() => clipGradNorm([p, q], 1, 2, { errorIfNonfinite: true })).toThrow(
+        /needs a synchronous read/,
+      );
     }
     expect(memory().tensors).toBe(before);
     expect(Array.from(await q.grad!.data())).toEqual([5]);

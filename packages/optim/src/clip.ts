@@ -36,7 +36,8 @@ export function clipGradNorm(
 ): Tensor {
   for (const k of Object.keys(opts)) {
     if (k !== "errorIfNonfinite") {
-      const hint = k.replace(/_/g, "").toLowerCase() === "errorifnonfinite" ? " (did you mean 'errorIfNonfinite'?)" : "";
+      const hint =
+        k.replace(/_/g, "").toLowerCase() === "errorifnonfinite" ? " (did you mean 'errorIfNonfinite'?)" : "";
       throw new Error(`clipGradNorm: unknown option '${k}'${hint}; expected errorIfNonfinite`);
     }
   }

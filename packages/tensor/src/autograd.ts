@@ -82,7 +82,8 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   root.assertAlive("backward");
   for (const k of Object.keys(opts)) {
     if (k !== "retainGraph") {
-      const hint = k.toLowerCase().replace(/_/g, "") === "retaingraph" ? " (did you mean 'retainGraph'?)" : "";
+      const hint =
+        k.toLowerCase().replace(/_/g, "") === "retaingraph" ? " (did you mean 'retainGraph'?)" : "";
       throw new Error(`backward: unknown option '${k}'${hint}; expected retainGraph`);
     }
   }

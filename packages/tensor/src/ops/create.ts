@@ -206,7 +206,11 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
     start = 0;
   }
   if (step === 0) throw new Error("arange: step must not be zero");
-  for (const [name, v] of [["start", start], ["end", end], ["step", step]] as const) {
+  for (const [name, v] of [
+    ["start", start],
+    ["end", end],
+    ["step", step],
+  ] as const) {
     if (typeof v !== "number" || !Number.isFinite(v))
       throw new Error(`arange: ${name} must be a finite number, got ${String(v)}`);
   }

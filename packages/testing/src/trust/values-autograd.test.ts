@@ -11,8 +11,12 @@ describe("trust: tensor creation stores exactly what it was given, or says why n
     );
     expect(() => mb.tensor([-(2 ** 31) - 1], { dtype: "int32" })).toThrow(/outside int32's range/);
     expect(() => mb.tensor([Number.NaN], { dtype: "int32" })).toThrow(/value at index 0: NaN is not finite/);
-    expect(() => mb.tensor([0, Number.POSITIVE_INFINITY], { dtype: "int32" })).toThrow(/Infinity is not finite/);
-    expect(() => mb.tensor(new Uint32Array([2 ** 32 - 1]), { dtype: "int32" })).toThrow(/outside int32's range/);
+    expect(() => mb.tensor([0, Number.POSITIVE_INFINITY], { dtype: "int32" })).toThrow(
+      /Infinity is not finite/,
+    );
+    expect(() => mb.tensor(new Uint32Array([2 ** 32 - 1]), { dtype: "int32" })).toThrow(
+      /outside int32's range/,
+    );
     expect(() => mb.tensor(new Float32Array([0.5]), { dtype: "int32" })).toThrow(/0.5 is not an integer/);
     const edge = mb.tensor([2 ** 31 - 1, -(2 ** 31)], { dtype: "int32" });
     expect(Array.from(edge.dataSync())).toEqual([2 ** 31 - 1, -(2 ** 31)]);
@@ -83,7 +87,9 @@ describe("trust: tensor creation stores exactly what it was given, or says why n
             const msg = (e as Error).message;
             // Only int32 has values it cannot hold; float32 and bool take any number or boolean.
             expect(dtype).toBe("int32");
-            expect(msg).toMatch(/^tensor: value at index \d+: .* (is not finite|is not an integer|is outside)/);
+            expect(msg).toMatch(
+              /^tensor: value at index \d+: .* (is not finite|is not an integer|is outside)/,
+            );
             return;
           }
           const got = Array.from(t.dataSync());
@@ -156,7 +162,9 @@ describe("trust: autograd state", () => {
       const x = mb.tensor([4, 5, 6]);
       const loss = mb.mul(w, x).sum();
       x.assign(mb.tensor([0, 0, 0]));
-      expect(() => loss.backward()).toThrow(/modified by an inplace operation \(assign\).*version 1, expected version 0/);
+      expect(() => loss.backward()).toThrow(
+        /modified by an inplace operation \(assign\).*version 1, expected version 0/,
+      );
       // The refused backward changed nothing.
       expect(w.grad).toBeNull();
     });
@@ -172,7 +180,9 @@ describe("trust: autograd state", () => {
   it("assign needs the exact shape, not just the size", () => {
     mb.tidy(() => {
       const w = mb.zeros([2, 3]);
-      expect(() => w.assign(mb.zeros([3, 2]))).toThrow(/assign: expected a value of shape \[2, 3\].*got \[3, 2\]/);
+      expect(() => w.assign(mb.zeros([3, 2]))).toThrow(
+        /assign: expected a value of shape \[2, 3\].*got \[3, 2\]/,
+      );
       expect(() => w.assign(mb.zeros([6]))).toThrow(/assign: expected a value of shape \[2, 3\]/);
     });
   });
