@@ -237,7 +237,8 @@ describe("DataLoader errors and timeout", () => {
     const seen: unknown[] = [];
     await expect(
       (async () => {
-        for await (const b of new DataLoader(ds, { batchSize: 2, timeout: 0.2, collate: (s) => s })) seen.push(b);
+        for await (const b of new DataLoader(ds, { batchSize: 2, timeout: 0.2, collate: (s) => s }))
+          seen.push(b);
       })(),
     ).rejects.toThrow(/timed out after 0.2 s waiting for batch 2 \(samples \[4, 5\]\) from the dataset/);
     expect(seen).toEqual([

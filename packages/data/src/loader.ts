@@ -71,7 +71,11 @@ export function listIndices(indices: readonly number[]): string {
 }
 
 /** getMany whose errors name the batch and the sample index that failed, keeping the cause. */
-async function getManyNamed<T>(ds: MapStyleDataset<T>, indices: readonly number[], seq: number): Promise<T[]> {
+async function getManyNamed<T>(
+  ds: MapStyleDataset<T>,
+  indices: readonly number[],
+  seq: number,
+): Promise<T[]> {
   return getMany(ds, indices).catch((e) => {
     throw sampleError(e, seq);
   });
@@ -137,7 +141,10 @@ export class DataLoader<T = unknown, B = unknown> implements AsyncIterable<B> {
     checkInt(opts.workers, "workers", 0);
     checkInt(opts.seed, "seed", 0);
     if (opts.collate !== undefined && typeof opts.collate !== "function") fail("collate must be a function");
-    if (opts.timeout !== undefined && !(typeof opts.timeout === "number" && opts.timeout >= 0 && opts.timeout < 2 ** 31 / 1000)) {
+    if (
+      opts.timeout !== undefined &&
+      !(typeof opts.timeout === "number" && opts.timeout >= 0 && opts.timeout < 2 ** 31 / 1000)
+    ) {
       fail(`timeout must be a number of seconds >= 0 (0: no timeout), got ${String(opts.timeout)}`);
     }
     if (opts.batchSampler) {

@@ -57,7 +57,11 @@ async function spawn(script: string | URL): Promise<WorkerHandle> {
 }
 
 /** The worker's error on the main thread: names worker, batch and sample, and keeps the worker's stack. */
-function workerError(worker: number, seq: number, m: { message: string; stack?: string; sampleIndex?: number }): Error {
+function workerError(
+  worker: number,
+  seq: number,
+  m: { message: string; stack?: string; sampleIndex?: number },
+): Error {
   const sample = m.sampleIndex !== undefined ? `, sample ${m.sampleIndex}` : "";
   const err = new Error(`DataLoader worker ${worker}, batch ${seq}${sample}: ${m.message}`);
   if (m.stack) {

@@ -150,7 +150,12 @@ describe("DataLoader with worker threads", () => {
   it("keeps the worker's stack: it shows where the dataset failed", async () => {
     const loader = new DataLoader(
       { length: 10, get: (i: number) => Float32Array.of(i) },
-      { batchSize: 2, workers: 1, workerDataset: { module: fixture, export: "failing", args: [10] }, workerScript },
+      {
+        batchSize: 2,
+        workers: 1,
+        workerDataset: { module: fixture, export: "failing", args: [10] },
+        workerScript,
+      },
     );
     const err = await (async () => {
       for await (const _ of loader);
@@ -175,7 +180,9 @@ describe("DataLoader with worker threads", () => {
       (async () => {
         for await (const b of loader) seen.push(vals(b));
       })(),
-    ).rejects.toThrow(/DataLoader: timed out after 0.5 s waiting for batch 1 \(samples \[2, 3\]\) from worker 1/);
+    ).rejects.toThrow(
+      /DataLoader: timed out after 0.5 s waiting for batch 1 \(samples \[2, 3\]\) from worker 1/,
+    );
     expect(seen).toEqual([[0, 1]]);
   });
 
