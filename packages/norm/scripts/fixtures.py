@@ -1,6 +1,6 @@
 """Writes reference fixtures for @minibatch/norm from PyTorch and scikit-learn.
 
-Run from the repository root:  python3 packages/norm/scripts/fixtures.py
+Run from the repository root:  python3 packages/norm/scripts/fixtures.py && pnpm exec biome format --write packages/norm/fixtures
 Needs torch and scikit-learn (pip install torch scikit-learn). The JSON it writes is committed;
 the tests read it and never need Python.
 """
@@ -160,6 +160,32 @@ def scaler_fixtures():
     return cases
 
 
+def torch_model_fixture():
+    """A model with BatchNorm trained a few steps in PyTorch, saved with safetensors, plus its
+    eval outputs: minibatch must load the file and give the same outputs."""
+    from safetensors.torch import save_file
+
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 5), torch.nn.BatchNorm1d(5), torch.nn.Sigmoid(), torch.nn.Linear(5, 3)
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        x = f32(rng.normal(1.0, 2.0, (8, 4)))
+        loss = model(x).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    x = f32(rng.normal(1.0, 2.0, (6, 4)))
+    with torch.no_grad():
+        y = model(x)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+              os.path.join(OUT, "torch-bn-model.safetensors"))
+    with open(os.path.join(OUT, "torch-bn-model.json"), "w") as f:
+        json.dump({"keys": list(model.state_dict().keys()), "x": flat(x), "xShape": list(x.shape),
+                   "y": flat(y), "yShape": list(y.shape)}, f, allow_nan=False)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     meta = {"torch": torch.__version__, "sklearn": __import__("sklearn").__version__}
@@ -167,6 +193,7 @@ def main():
         json.dump({"generator": meta, "cases": norm_fixtures()}, f, allow_nan=False)
     with open(os.path.join(OUT, "scalers-sklearn.json"), "w") as f:
         json.dump({"generator": meta, "cases": scaler_fixtures()}, f, allow_nan=False)
+    torch_model_fixture()
 
 
 if __name__ == "__main__":
