@@ -160,7 +160,9 @@ describe("trust: failed ops leave nothing behind", () => {
     const x = mb.arange(0, 6).reshape([2, 3]);
     const before = mb.memory();
     expect(() => mb.split(x, 1.5)).toThrow("split: chunk size must be a positive integer, got 1.5");
-    expect(() => mb.split(x, [1.5, 0.5])).toThrow("split: sections must be non-negative integers, got [1.5,0.5]");
+    expect(() => mb.split(x, [1.5, 0.5])).toThrow(
+      "split: sections must be non-negative integers, got [1.5,0.5]",
+    );
     expect(() => mb.split(x, [3, -1])).toThrow(/sections must be non-negative integers/);
     const after = mb.memory();
     expect([after.tensors, after.bytes]).toEqual([before.tensors, before.bytes]);
