@@ -1,7 +1,8 @@
 import { createReadStream } from "node:fs";
 import { createGunzip } from "node:zlib";
 import { IterableDataset } from "../iterable";
-import { CSV_KEYS, type CsvOptions, checkOptionKeys, parseCsv } from "./csv";
+import { checkOptionKeys } from "../options";
+import { CSV_KEYS, type CsvOptions, parseCsv } from "./csv";
 import { IDX_STREAM_KEYS, type IdxBatch, type IdxStreamOptions, streamIdx } from "./idx";
 import { parseJsonl } from "./jsonl";
 

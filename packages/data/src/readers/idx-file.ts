@@ -2,8 +2,8 @@ import { type FileHandle, open } from "node:fs/promises";
 import { freshHost, type HostAlloc, type HostBatch } from "../collate-host";
 import { Dataset } from "../datasets";
 import { type HostDType, NDArray } from "../ndarray";
+import { checkOptionKeys } from "../options";
 import type { Describe } from "../workers/descriptor";
-import { checkOptionKeys } from "./csv";
 import {
   checkDecodeOptions,
   checkRecordShape,

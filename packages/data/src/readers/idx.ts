@@ -1,5 +1,5 @@
 import { formatShape, type HostDType, NDArray } from "../ndarray";
-import { checkOptionKeys } from "./csv";
+import { checkOptionKeys } from "../options";
 import { type ByteSource, bytesOf, sourceName } from "./source";
 
 /** IDX element types by their code in the third magic byte. */

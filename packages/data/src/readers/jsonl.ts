@@ -1,4 +1,4 @@
-import { checkOptionKeys } from "./csv";
+import { checkOptionKeys } from "../options";
 import { type ByteSource, sourceName, textOf } from "./source";
 
 /**

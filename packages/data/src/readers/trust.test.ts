@@ -340,3 +340,23 @@ describe("IDX and gzip", () => {
     );
   });
 });
+
+describe("options of samplers, splits and MNIST", () => {
+  it("unknown keys are errors with a hint; a bad MNIST split is not silently the test set", async () => {
+    const { RandomSampler, ShardSampler } = await import("../samplers");
+    const { randomSplit } = await import("../split");
+    const { openMnist } = await import("../mnist");
+    expect(() => new RandomSampler(4, { num_samples: 2 } as never)).toThrow(
+      "RandomSampler: unknown option 'num_samples' (did you mean 'numSamples'?)",
+    );
+    expect(() => new ShardSampler(4, { numShards: 2, shardIndex: 0, drop_uneven: true } as never)).toThrow(
+      /ShardSampler: unknown option 'drop_uneven' \(did you mean 'dropUneven'\?\)/,
+    );
+    expect(() =>
+      randomSplit({ length: 4, get: (i: number) => i }, [2, 2], { generator: 1 } as never),
+    ).toThrow("randomSplit: unknown option 'generator'");
+    await expect(openMnist(dir, { split: "tests" } as never)).rejects.toThrow(
+      `openMnist: split must be 'train' or 'test', got "tests"`,
+    );
+  });
+});
