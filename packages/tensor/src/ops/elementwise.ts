@@ -2,7 +2,7 @@ import type { BinaryOp, CompareOp, UnaryOp } from "../backend";
 import { type DType, promote } from "../dtype";
 import { broadcastShapes, broadcastStrides, fmt } from "../shape";
 import type { Tensor } from "../tensor";
-import { fromArray } from "./create";
+import { checkInt32, fromArray } from "./create";
 import { composite, run1 } from "./run";
 
 const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set([
@@ -18,9 +18,11 @@ const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set([
 ]);
 
 /** A number operand becomes a 0-d tensor of the other operand's dtype (float if it has a fraction). */
-export function asTensor(x: Tensor | number, like: Tensor): Tensor {
+export function asTensor(x: Tensor | number, like: Tensor, op = "number operand"): Tensor {
   if (typeof x !== "number") return x;
   const dtype: DType = like.dtype === "float32" || !Number.isInteger(x) ? "float32" : "int32";
+  // As PyTorch: a number that int32 cannot hold is an error, not a wrapped operand.
+  if (dtype === "int32") checkInt32(x, op, "number operand");
   const arr = dtype === "float32" ? new Float32Array([x]) : new Int32Array([x]);
   return fromArray(arr, [], dtype, { backend: like.backend.name });
 }
@@ -78,8 +80,8 @@ function binary(op: BinaryOp | CompareOp, a: Tensor | number, b: Tensor | number
     if (typeof a === "number" && typeof b === "number") {
       throw new Error(`${op}: at least one operand must be a tensor`);
     }
-    const ta = asTensor(a, b as Tensor);
-    const tb = asTensor(b, ta);
+    const ta = asTensor(a, b as Tensor, op);
+    const tb = asTensor(b, ta, op);
     let dtype = promote(ta.dtype, tb.dtype);
     if (op === "div" || (op === "pow" && dtype === "int32")) dtype = "float32"; // true division, as PyTorch
     const shape = broadcastShapes(op, ta.shape, tb.shape);
@@ -113,8 +115,8 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
       throw new Error(`where: condition must have dtype bool, got ${cond.dtype} of shape ${fmt(cond.shape)}`);
     }
     const like = typeof a !== "number" ? a : typeof b !== "number" ? b : cond;
-    const ta = asTensor(a, like);
-    const tb = asTensor(b, ta);
+    const ta = asTensor(a, like, "where");
+    const tb = asTensor(b, ta, "where");
     const dtype = promote(ta.dtype, tb.dtype);
     const ca = cast(ta, dtype);
     const cb = cast(tb, dtype);

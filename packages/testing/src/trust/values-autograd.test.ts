@@ -59,6 +59,13 @@ describe("trust: tensor creation stores exactly what it was given, or says why n
     expect(() => mb.arange(2 ** 31 - 2, 2 ** 31 + 2)).toThrow(/arange: last value .* outside int32's range/);
     expect(() => mb.arange(0, Number.NaN)).toThrow(/arange: end must be a finite number/);
   });
+  it("a number operand int32 cannot hold is an error, not wrapped (as PyTorch)", () => {
+    const a = mb.tensor([1], { dtype: "int32" });
+    expect(() => mb.add(a, 3e9)).toThrow("add: number operand 3000000000 is outside int32's range");
+    const b = mb.add(a, 2 ** 31 - 2);
+    expect(Array.from(b.dataSync())).toEqual([2 ** 31 - 1]);
+    mb.dispose([a, b]);
+  });
   it("integer adds wrap modulo 2^32 (documented; PyTorch's int32 does the same)", () => {
     const a = mb.tensor([2 ** 31 - 1], { dtype: "int32" });
     const b = mb.tensor([1], { dtype: "int32" });
