@@ -7,6 +7,7 @@ import { dataParallelRun } from "./data-parallel";
 import type { MnistData } from "./mnist";
 import { loadMnist } from "./mnist-node";
 import { formatDuration } from "./progress";
+import { prepareOutDir } from "./report/out-dir";
 import { textTable } from "./report/table";
 import { trainingReport } from "./report/training";
 import { writeReport } from "./report/write";
@@ -47,6 +48,14 @@ async function main(argv: string[]): Promise<number> {
   if (o.help) {
     process.stdout.write(HELP);
     return 0;
+  }
+  // An unwritable --out must fail now, not after training (the results would be lost).
+  const fallbackOut = o.command === "train" ? "demo-report" : `demo-report/${o.command}`;
+  try {
+    prepareOutDir(outDir(o.out, fallbackOut));
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message} (nothing was trained)\n`);
+    return 2;
   }
   const t0 = performance.now();
   const note = (s: string) => io.err.write(`${s}\n`);

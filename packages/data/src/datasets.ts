@@ -40,11 +40,31 @@ export async function getMany<T>(ds: MapStyleDataset<T>, indices: readonly numbe
   const out = new Array<T | Promise<T>>(indices.length);
   let async = false;
   for (let j = 0; j < indices.length; j++) {
-    const v = ds.get(indices[j]);
-    if (v instanceof Promise) async = true;
+    const i = indices[j];
+    let v: T | Promise<T>;
+    try {
+      v = ds.get(i);
+    } catch (e) {
+      throw tagSample(e, i);
+    }
+    if (v instanceof Promise) {
+      async = true;
+      v = v.catch((e) => {
+        throw tagSample(e, i);
+      });
+    }
     out[j] = v;
   }
   return async ? await Promise.all(out) : (out as T[]);
+}
+
+/**
+ * Records which sample failed on the error, so that the loader can name it; the outermost dataset
+ * writes last, so the index is the one the loader asked for. The error is passed on unchanged.
+ */
+function tagSample(e: unknown, index: number): unknown {
+  if (e instanceof Error) (e as { sampleIndex?: number }).sampleIndex = index;
+  return e;
 }
 
 export function describeDataset(ds: MapStyleDataset): Describe {

@@ -191,7 +191,8 @@ describe("DataLoader options", () => {
       { batchSampler: new BatchSampler(new SequentialSampler(10), 2), shuffle: true },
       "cannot be combined with shuffle",
     ],
-    [{ batch_size: 4 }, "unknown option 'batch_size'"],
+    [{ batch_size: 4 }, "unknown option 'batch_size' (did you mean 'batchSize'?)"],
+    [{ timeout: -1 }, "timeout must be a number of seconds >= 0"],
     [{ seed: 3 }, "seed is only used with shuffle: true"],
     [{ shuffle: true, seed: -1 }, "seed must be an integer >= 0"],
     [{ collate: 3 }, "collate must be a function"],
@@ -208,6 +209,42 @@ describe("DataLoader options", () => {
           { workers: 2 },
         ),
     ).toThrow(/\.map\(\) holds a JavaScript function.*workerDataset/);
+  });
+});
+
+describe("DataLoader errors and timeout", () => {
+  it("names the batch and the sample index that failed, keeping the cause and its stack", async () => {
+    const ds = {
+      length: 10,
+      get(i: number) {
+        if (i === 7) throw new Error("bad record");
+        return Float32Array.of(i);
+      },
+    };
+    const err = await collect(new DataLoader(ds, { batchSize: 3 })).catch((e: Error) => e);
+    expect((err as Error).message).toBe("DataLoader: batch 2, sample 7: bad record");
+    expect(((err as Error).cause as Error).message).toBe("bad record");
+    expect((err as Error).stack).toMatch(/loader\.test\.ts/);
+    // An async get that rejects.
+    const async = { length: 4, get: async (i: number) => (i === 2 ? Promise.reject(new Error("nope")) : i) };
+    await expect(collect(new DataLoader(async, { batchSize: 2, collate: (s) => s }))).rejects.toThrow(
+      "DataLoader: batch 1, sample 2: nope",
+    );
+  });
+
+  it("a get that never settles fails after `timeout` seconds instead of hanging", async () => {
+    const ds = { length: 6, get: (i: number) => (i === 4 ? new Promise<number>(() => {}) : i) };
+    const seen: unknown[] = [];
+    await expect(
+      (async () => {
+        for await (const b of new DataLoader(ds, { batchSize: 2, timeout: 0.2, collate: (s) => s }))
+          seen.push(b);
+      })(),
+    ).rejects.toThrow(/timed out after 0.2 s waiting for batch 2 \(samples \[4, 5\]\) from the dataset/);
+    expect(seen).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
   });
 });
 

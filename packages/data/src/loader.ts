@@ -35,6 +35,12 @@ export interface DataLoaderOptions<T = unknown, B = Collated<T>> {
   workerDataset?: WorkerDatasetSpec;
   /** The worker script (defaults to the one shipped in this package's dist/). */
   workerScript?: string | URL;
+  /**
+   * Seconds to wait for one batch before failing (PyTorch `timeout`; default 0: wait forever).
+   * A dataset whose `get` never settles otherwise hangs the loop; with workers they are then
+   * terminated. On the main thread the stuck `get` cannot be cancelled, only abandoned.
+   */
+  timeout?: number;
 }
 
 const KNOWN = new Set([
@@ -49,12 +55,43 @@ const KNOWN = new Set([
   "workers",
   "workerDataset",
   "workerScript",
+  "timeout",
 ]);
 
 type Loaded<T> = { host: HostBatch } | { samples: T[] };
 
 function fail(msg: string): never {
   throw new Error(`DataLoader: ${msg}`);
+}
+
+/** Up to 8 indices for a message: "[3, 9, 12]" or "[3, 9, ... 12] (40 samples)". */
+export function listIndices(indices: readonly number[]): string {
+  if (indices.length <= 8) return `[${indices.join(", ")}]`;
+  return `[${indices.slice(0, 6).join(", ")}, ..., ${indices[indices.length - 1]}] (${indices.length} samples)`;
+}
+
+/** getMany whose errors name the batch and the sample index that failed, keeping the cause. */
+async function getManyNamed<T>(
+  ds: MapStyleDataset<T>,
+  indices: readonly number[],
+  seq: number,
+): Promise<T[]> {
+  return getMany(ds, indices).catch((e) => {
+    throw sampleError(e, seq);
+  });
+}
+
+/** Wraps an error from loading `indices` so that it names the batch (and the sample, when known). */
+export function sampleError(e: unknown, seq: number): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const where = (err as { sampleIndex?: number }).sampleIndex;
+  const out = new Error(
+    `DataLoader: batch ${seq}${where !== undefined ? `, sample ${where}` : ""}: ${err.message}`,
+    { cause: err },
+  );
+  // Keep the original stack (where the dataset failed), under the new message.
+  if (err.stack) out.stack = `${out.name}: ${out.message}\n${err.stack.split("\n").slice(1).join("\n")}`;
+  return out;
 }
 
 function checkInt(v: unknown, name: string, min: number): void {
@@ -76,6 +113,8 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
   readonly prefetch: number;
   readonly workers: number;
   readonly seed: number | undefined;
+  /** Seconds to wait for a batch (0: no limit). */
+  readonly timeout: number;
   private readonly batchSampler: BatchSamplerLike | null;
   private readonly collateFn: ((samples: T[]) => B | Promise<B>) | undefined;
   private readonly workerDescriptor: WorkerDescriptor | null;
@@ -85,7 +124,13 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
   constructor(dataset: MapStyleDataset<T> | AsyncIterable<T>, opts: DataLoaderOptions<T, B> = {}) {
     if (typeof opts !== "object" || opts === null) fail("options must be an object");
     for (const key of Object.keys(opts)) {
-      if (!KNOWN.has(key)) fail(`unknown option '${key}' (known: ${[...KNOWN].join(", ")})`);
+      if (!KNOWN.has(key)) {
+        const norm = (k: string) => k.replace(/_/g, "").toLowerCase();
+        const near = [...KNOWN].find((k) => norm(k) === norm(key));
+        fail(
+          `unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ""} (known: ${[...KNOWN].join(", ")})`,
+        );
+      }
     }
     const mapStyle = isMapStyle(dataset);
     if (!mapStyle && !(typeof (dataset as any)?.[Symbol.asyncIterator] === "function")) {
@@ -96,6 +141,12 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
     checkInt(opts.workers, "workers", 0);
     checkInt(opts.seed, "seed", 0);
     if (opts.collate !== undefined && typeof opts.collate !== "function") fail("collate must be a function");
+    if (
+      opts.timeout !== undefined &&
+      !(typeof opts.timeout === "number" && opts.timeout >= 0 && opts.timeout < 2 ** 31 / 1000)
+    ) {
+      fail(`timeout must be a number of seconds >= 0 (0: no timeout), got ${String(opts.timeout)}`);
+    }
     if (opts.batchSampler) {
       const clash = (["batchSize", "shuffle", "sampler", "dropLast"] as const).filter(
         (k) => opts[k] !== undefined,
@@ -121,6 +172,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
     this.prefetch = opts.prefetch ?? Math.max(2, 2 * this.workers);
     this.collateFn = opts.collate;
     this.workerScript = opts.workerScript;
+    this.timeout = opts.timeout ?? 0;
 
     if (!mapStyle) {
       if (opts.shuffle || opts.sampler || opts.batchSampler) {
@@ -227,18 +279,43 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
       const raw = !!this.collateFn;
       load = (indices, seq) => p.load(seq, indices, raw) as Promise<Loaded<T>>;
     } else if (this.collateFn) {
-      load = async (indices) => ({ samples: await getMany(ds, indices) });
+      load = async (indices, seq) => ({ samples: await getManyNamed(ds, indices, seq) });
     } else {
       // Batches of the default collate are built in recycled arrays (at most prefetch + 1 in use).
       const arrays = new HostArrayPool();
       hostPool = arrays;
-      load = async (indices) => {
+      load = async (indices, seq) => {
         // Datasets that can collate a whole batch themselves (preloaded IDX files, zips of them)
         // skip the per-sample objects of getMany + collateHost.
         const direct = ds.getBatch?.(indices, arrays.alloc) ?? null;
         if (direct) return { host: direct };
-        return { host: collateHost(await getMany(ds, indices), "", arrays.alloc) };
+        return { host: collateHost(await getManyNamed(ds, indices, seq), "", arrays.alloc) };
       };
+    }
+    if (this.timeout > 0) {
+      const inner = load;
+      const ms = this.timeout * 1000;
+      load = (indices, seq) =>
+        new Promise<Loaded<T>>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            const where = pool ? `from worker ${seq % this.workers}` : "from the dataset";
+            reject(
+              new Error(
+                `DataLoader: timed out after ${this.timeout} s waiting for batch ${seq} (samples ${listIndices(indices)}) ${where} (timeout: ${this.timeout})`,
+              ),
+            );
+          }, ms);
+          inner(indices, seq).then(
+            (v) => {
+              clearTimeout(timer);
+              resolve(v);
+            },
+            (e) => {
+              clearTimeout(timer);
+              reject(e);
+            },
+          );
+        });
     }
     const queue: Promise<Loaded<T>>[] = [];
     let seq = 0;

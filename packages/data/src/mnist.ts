@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { ZipDataset } from "./datasets";
 import type { NDArray } from "./ndarray";
+import { checkOptionKeys } from "./options";
 import { IdxDataset } from "./readers/idx-file";
 
 export interface MnistOptions {
@@ -21,7 +22,13 @@ export async function openMnist(
   dir: string,
   opts: MnistOptions = {},
 ): Promise<ZipDataset<{ image: NDArray; label: NDArray }>> {
-  const prefix = (opts.split ?? "train") === "train" ? "train" : "t10k";
+  checkOptionKeys(opts, ["split", "flatten", "preload"], "openMnist");
+  const split = opts.split ?? "train";
+  // Anything but "train" used to open the test set: a typo must not silently swap the data.
+  if (split !== "train" && split !== "test") {
+    throw new Error(`openMnist: split must be 'train' or 'test', got ${JSON.stringify(split)}`);
+  }
+  const prefix = split === "train" ? "train" : "t10k";
   const images = await IdxDataset.open(join(dir, `${prefix}-images-idx3-ubyte`), {
     scale: 1 / 255,
     recordShape: opts.flatten ? [784] : undefined,

@@ -1,4 +1,5 @@
 import { type MapStyleDataset, Subset } from "./datasets";
+import { checkOptionKeys } from "./options";
 import { checkSeed, drawSeed, epochGenerator } from "./seeds";
 
 /**
@@ -11,6 +12,7 @@ export function randomSplit<T>(
   fractionsOrLengths: readonly number[],
   opts: { seed?: number } = {},
 ): Subset<T>[] {
+  checkOptionKeys(opts, ["seed"], "randomSplit");
   checkSeed(opts.seed, "randomSplit");
   const n = dataset.length;
   const parts = fractionsOrLengths;

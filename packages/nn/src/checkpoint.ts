@@ -3,8 +3,10 @@ import type { Module } from "./module";
 import { loadSafetensors, saveSafetensors } from "./safetensors";
 
 /**
- * Training checkpoints as one safetensors file. The model's state dict is stored under its own
- * keys ("0.weight", ...), so PyTorch can read the weights with `safetensors.torch.load_file`;
+ * Training checkpoints as one safetensors file. The model's state dict is stored under PyTorch's
+ * keys ("0.weight", "1.running_mean", "1.num_batches_tracked": the camelCase buffer names of the
+ * normalization layers are written in snake_case), so PyTorch can read the weights with
+ * `safetensors.torch.load_file` and load them with a strict `load_state_dict`;
  * optimizer tensors go under "optimizer.state.<paramIndex>.<name>" and extra tensors under
  * "extra.<key>"; everything else (optimizer scalars and param groups, extra JSON) is JSON in the
  * metadata.
@@ -34,6 +36,27 @@ const VERSION = "1";
 const OPT_PREFIX = "optimizer.state.";
 const EXTRA_PREFIX = "extra.";
 
+/** Buffer names that differ from PyTorch's; parameter names (weight, bias) match already. */
+const TO_TORCH: Record<string, string> = {
+  runningMean: "running_mean",
+  runningVar: "running_var",
+  numBatchesTracked: "num_batches_tracked",
+};
+const FROM_TORCH: Record<string, string> = Object.fromEntries(
+  Object.entries(TO_TORCH).map(([a, b]) => [b, a]),
+);
+
+function renameLast(key: string, table: Record<string, string>): string {
+  const i = key.lastIndexOf(".");
+  const last = key.slice(i + 1);
+  return Object.hasOwn(table, last) ? key.slice(0, i + 1) + table[last] : key;
+}
+
+/** The key PyTorch uses for one of our state dict keys (`bn.runningMean` -> `bn.running_mean`). */
+export function toPyTorchKey(key: string): string {
+  return renameLast(key, TO_TORCH);
+}
+
 /** Serializes model, optimizer and extra state to safetensors bytes (works in browsers). */
 export async function checkpointToBytes(contents: CheckpointContents): Promise<Uint8Array> {
   const { model, optimizer, extra } = contents;
@@ -44,7 +67,9 @@ export async function checkpointToBytes(contents: CheckpointContents): Promise<U
         `checkpoint: model key '${k}' collides with the reserved prefixes 'optimizer.' / 'extra.'`,
       );
     }
-    tensors[k] = t;
+    const torchKey = toPyTorchKey(k);
+    if (torchKey in tensors) throw new Error(`checkpoint: model keys '${k}' and '${torchKey}' collide`);
+    tensors[torchKey] = t;
   }
   const metadata: Record<string, string> = { format: FORMAT, version: VERSION };
   if (optimizer) {
@@ -90,9 +115,15 @@ export function checkpointFromBytes(
   bytes: Uint8Array | ArrayBuffer,
   opts: LoadCheckpointOptions,
 ): LoadedCheckpoint {
+  for (const k of Object.keys(opts ?? {})) {
+    if (!["model", "optimizer", "strict"].includes(k)) {
+      throw new Error(`checkpointFromBytes: unknown option '${k}'; expected model, optimizer, strict`);
+    }
+  }
   const { model, optimizer } = opts;
   const backend = backendOf(model);
   const { tensors, metadata } = loadSafetensors(bytes, { backend });
+  const own = model.stateDict();
   const modelState: Record<string, Tensor> = {};
   const optTensors: [string, string, Tensor][] = [];
   const extra: Record<string, unknown> = {};
@@ -108,11 +139,15 @@ export function checkpointFromBytes(
         extra[k.slice(EXTRA_PREFIX.length)] = t;
         handedOff.add(keep(t));
       } else {
-        modelState[k] = t;
+        // PyTorch's names (and files from PyTorch) map back to ours; older files used ours.
+        const ours = renameLast(k, FROM_TORCH);
+        modelState[ours in own && !(k in own) ? ours : k] = t;
       }
     }
-    model.loadStateDict(modelState, { strict: opts.strict ?? true });
-    if (metadata.extra) Object.assign(extra, fromJson(metadata.extra, "extra"));
+    // Validate everything before changing anything: a failure leaves model and optimizer as they were.
+    checkModelState(own, modelState, opts.strict ?? true);
+    const savedExtra = metadata.extra ? fromJson(metadata.extra, "extra") : {};
+    let optState: OptimizerState | null = null;
     if (optimizer) {
       if (metadata.optimizer === undefined) {
         throw new Error("checkpoint: an optimizer was given but the file holds no optimizer state");
@@ -123,12 +158,17 @@ export function checkpointFromBytes(
       };
       const state: OptimizerState["state"] = {};
       for (const [idx, slots] of Object.entries(saved.scalars ?? {})) state[idx] = { ...slots };
-      for (const [idx, name, t] of optTensors) {
-        (state[idx] ??= {})[name] = keep(t);
-        handedOff.add(t);
-      }
-      optimizer.loadStateDict({ state, paramGroups: saved.paramGroups ?? [] });
+      for (const [idx, name, t] of optTensors) (state[idx] ??= {})[name] = t;
+      optState = { state, paramGroups: saved.paramGroups ?? [] };
     }
+    // The optimizer validates its own state as it loads it: load it first, the model (validated
+    // above) cannot fail after it.
+    if (optimizer && optState) {
+      for (const [, , t] of optTensors) handedOff.add(keep(t));
+      optimizer.loadStateDict(optState);
+    }
+    model.loadStateDict(modelState, { strict: opts.strict ?? true });
+    Object.assign(extra, savedExtra);
   } catch (e) {
     for (const t of handedOff) t.dispose();
     throw e;
@@ -149,8 +189,15 @@ export async function saveCheckpoint(path: string, contents: CheckpointContents)
   const bytes = await checkpointToBytes(contents);
   const fs = await nodeFs();
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  await fs.writeFile(tmp, bytes);
-  await fs.rename(tmp, path);
+  try {
+    await fs.writeFile(tmp, bytes);
+    await fs.rename(tmp, path);
+  } catch (e) {
+    // A failed write or rename (path is a directory, another device, no permission) must not
+    // leave the temporary file behind.
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw e;
+  }
 }
 
 /** Reads a checkpoint file (Node.js) into `model` and, when given, `optimizer`. */
@@ -158,6 +205,32 @@ export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions):
   const fs = await nodeFs();
   const bytes = await fs.readFile(path);
   return checkpointFromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), opts);
+}
+
+/** The checks `loadStateDict` makes (keys, shapes, backends), without changing anything. */
+function checkModelState(own: Record<string, Tensor>, state: Record<string, Tensor>, strict: boolean): void {
+  const missing = Object.keys(own).filter((k) => !(k in state));
+  const unexpected = Object.keys(state).filter((k) => !(k in own));
+  const shapes: string[] = [];
+  const backends: string[] = [];
+  for (const [k, t] of Object.entries(own)) {
+    const v = state[k];
+    if (!v) continue;
+    if (v.shape.length !== t.shape.length || v.shape.some((d, i) => d !== t.shape[i])) {
+      shapes.push(`${k}: expected [${t.shape.join(", ")}], got [${v.shape.join(", ")}]`);
+    } else if (v.backend !== t.backend) {
+      backends.push(`${k}: lives on '${v.backend.name}' but the module is on '${t.backend.name}'`);
+    }
+  }
+  if (shapes.length || backends.length || (strict && (missing.length || unexpected.length))) {
+    const parts = [
+      missing.length ? `missing keys: ${missing.join(", ")}` : "",
+      unexpected.length ? `unexpected keys: ${unexpected.join(", ")}` : "",
+      shapes.length ? `shape mismatches: ${shapes.join("; ")}` : "",
+      backends.length ? `backend mismatches: ${backends.join("; ")}` : "",
+    ].filter(Boolean);
+    throw new Error(`checkpoint: the file does not fit the model (nothing was loaded): ${parts.join("; ")}`);
+  }
 }
 
 function backendOf(model: Module): string | undefined {

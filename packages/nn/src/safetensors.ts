@@ -172,7 +172,8 @@ export function loadSafetensors(
     }
     entries.push({ name, dtype, shape, begin: off[0], end: off[1] });
   }
-  const sorted = [...entries].sort((a, b) => a.begin - b.begin);
+  // Empty tensors occupy no bytes, so they overlap nothing (PyTorch writes them at any offset).
+  const sorted = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i].begin < sorted[i - 1].end) {
       fail(`tensors '${sorted[i - 1].name}' and '${sorted[i].name}' overlap in the data`);

@@ -1,7 +1,10 @@
 import { Module } from "@minibatch/nn";
 import { add, full, noGrad, type Tensor, zeros } from "@minibatch/tensor";
 import { blendRunning, finishTrain, fusedTrain, momentumFactors, normalizeWith } from "./functional";
+import { checkOptions } from "./scalers/base";
 import { checkChannels, checkEps, checkPositiveInt, checkRank } from "./util";
+
+const BN_KEYS = ["eps", "momentum", "affine", "trackRunningStats", "convention"] as const;
 
 export interface BatchNormModuleOptions {
   /** Added to the variance (default 1e-5; 1e-3 with the Keras convention). */
@@ -41,7 +44,13 @@ export abstract class BatchNormBase extends Module {
   protected readonly ranks: readonly number[];
   protected readonly channelAxis: number = 1;
 
-  constructor(numFeatures: number, opts: BatchNormModuleOptions, ranks: readonly number[]) {
+  constructor(
+    numFeatures: number,
+    opts: BatchNormModuleOptions,
+    ranks: readonly number[],
+    extraKeys: readonly string[] = [],
+  ) {
+    checkOptions(opts, [...BN_KEYS, ...extraKeys], new.target.name);
     super();
     checkPositiveInt(new.target.name, "numFeatures", numFeatures);
     this.numFeatures = numFeatures;

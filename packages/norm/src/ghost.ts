@@ -20,7 +20,7 @@ export class GhostBatchNorm extends BatchNormBase {
   virtualBatchSize: number;
 
   constructor(numFeatures: number, opts: GhostBatchNormOptions) {
-    super(numFeatures, opts, [2, 3, 4, 5]);
+    super(numFeatures, opts, [2, 3, 4, 5], ["virtualBatchSize"]);
     checkPositiveInt("GhostBatchNorm", "virtualBatchSize", opts?.virtualBatchSize);
     this.virtualBatchSize = opts.virtualBatchSize;
   }

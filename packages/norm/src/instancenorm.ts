@@ -14,6 +14,7 @@ import {
 } from "@minibatch/tensor";
 import { blendRunning, normalizeWith } from "./functional";
 import { releaseStats, standardizeRows } from "./rows";
+import { checkOptions } from "./scalers/base";
 import {
   channelShape,
   checkChannels,
@@ -58,6 +59,7 @@ export abstract class InstanceNormBase extends Module {
     opts: InstanceNormOptions,
     private readonly batchedRank: number,
   ) {
+    checkOptions(opts, ["eps", "momentum", "affine", "trackRunningStats"], new.target.name);
     super();
     checkPositiveInt(new.target.name, "numFeatures", numFeatures);
     this.numFeatures = numFeatures;

@@ -1,7 +1,10 @@
 import { Module } from "@minibatch/nn";
 import { full, normalizeAxis, type Tensor, zeros } from "@minibatch/tensor";
 import { blendRunning, finishTrain, fusedTrain, normalizeWith } from "./functional";
+import { checkOptions } from "./scalers/base";
 import { checkChannels, checkEps, checkPositiveInt } from "./util";
+
+const KERAS_KEYS = ["axis", "momentum", "epsilon", "center", "scale"] as const;
 
 export interface KerasBatchNormalizationOptions {
   /** The feature (channel) axis; default -1 (channels last), as Keras. */
@@ -33,6 +36,7 @@ export class KerasBatchNormalization extends Module {
   movingVariance: Tensor;
 
   constructor(numFeatures: number, opts: KerasBatchNormalizationOptions = {}) {
+    checkOptions(opts, KERAS_KEYS, "KerasBatchNormalization");
     super();
     checkPositiveInt("KerasBatchNormalization", "numFeatures", numFeatures);
     this.numFeatures = numFeatures;

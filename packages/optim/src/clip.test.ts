@@ -72,6 +72,45 @@ describeBackends("clipGradNorm", (backend) => {
       "clipGradNorm: invalid maxNorm = -1 (expected a number >= 0)",
     );
     expect(() => clipGradNorm(params(), 1, 0)).toThrow(/invalid normType = 0/);
+    expect(() => clipGradNorm(params(), 1, 2, { error_if_nonfinite: true } as never)).toThrow(
+      /unknown option 'error_if_nonfinite' \(did you mean 'errorIfNonfinite'\?\)/,
+    );
+  });
+
+  it("does not overflow for gradients near 1e30 (scales before squaring)", async () => {
+    for (const normType of [2, 1, 3]) {
+      const p = tensor([0, 0, 0], { requiresGrad: true });
+      p.grad = tensor([3e30, -4e30, 0]);
+      const norm = clipGradNorm([p], 1, normType);
+      const want = (3 ** normType + 4 ** normType) ** (1 / normType) * 1e30;
+      expect(Math.abs((await norm.item()) - want) / want).toBeLessThan(1e-5);
+      const g = Array.from(await p.grad!.data());
+      expect(g[0]).toBeCloseTo((3e30 / want) * 1, 5);
+      expect(g[1]).toBeCloseTo((-4e30 / want) * 1, 5);
+      norm.dispose();
+    }
+  });
+
+  it("errorIfNonfinite throws before changing any gradient", async () => {
+    const p = tensor([0, 0], { requiresGrad: true });
+    p.grad = tensor([Number.POSITIVE_INFINITY, 1]);
+    const q = tensor([0], { requiresGrad: true });
+    q.grad = tensor([5]);
+    const before = memory().tensors;
+    if (backend === "cpu") {
+      expect(() => clipGradNorm([p, q], 1, 2, { errorIfNonfinite: true })).toThrow(
+        /clipGradNorm: the total norm of order 2 of the gradients is (Infinity|NaN), so they cannot be clipped/,
+      );
+    } else {
+      expect(() => clipGradNorm([p, q], 1, 2, { errorIfNonfinite: true })).toThrow(
+        /needs a synchronous read/,
+      );
+    }
+    expect(memory().tensors).toBe(before);
+    expect(Array.from(await q.grad!.data())).toEqual([5]);
+    const p2 = tensor([0], { requiresGrad: true });
+    p2.grad = tensor([3e30]);
+    if (backend === "cpu") clipGradNorm([p2], 1, 2, { errorIfNonfinite: true }).dispose();
   });
 });
 

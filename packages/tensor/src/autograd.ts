@@ -10,6 +10,15 @@ export interface Node {
   readonly outputs: readonly Tensor[];
   /** Given the gradients of the outputs (null where none flowed), the gradients of the inputs. */
   readonly backward: (dys: readonly (Tensor | null)[]) => readonly (Tensor | null)[];
+  /** @internal versions of inputs then outputs when recorded (see `Tensor._version`). */
+  readonly versions?: readonly number[];
+  /** @internal set once a backward pass without `retainGraph` has gone through this node. */
+  freed?: boolean;
+}
+
+export interface BackwardOptions {
+  /** Keep the graph so that backward can run through it again (PyTorch `retain_graph`). */
+  retainGraph?: boolean;
 }
 
 /** Attaches a node to `outputs` when grad mode is on and an input requires a gradient. */
@@ -20,7 +29,11 @@ export function record(
   backward: Node["backward"],
 ): void {
   if (!ENGINE.gradEnabled || !inputs.some((t) => t.requiresGrad)) return;
-  const node: Node = { op, inputs, outputs, backward };
+  // Which values the backward function saved is hidden in its closure, so every input and output
+  // counts as saved: changing any of them in place before backward is an error (a superset of
+  // PyTorch's check, which looks only at what each op saves).
+  const versions = [...inputs, ...outputs].map((t) => t._version);
+  const node: Node = { op, inputs, outputs, backward, versions };
   for (const o of outputs) {
     if (o.dtype !== "float32") continue;
     o.requiresGrad = true;
@@ -32,23 +45,31 @@ export function isGradEnabled(): boolean {
   return ENGINE.gradEnabled;
 }
 
-/** Runs `fn` without recording the autograd graph (PyTorch `torch.no_grad()`); works with async fns. */
+/**
+ * Runs `fn` without recording the autograd graph (PyTorch `torch.no_grad()`). `fn` must be
+ * synchronous: the grad mode is one process-wide flag, and JavaScript cannot scope it to one
+ * async function across its awaits (keeping it off until the promise settles would switch
+ * gradients off for every other piece of code that runs meanwhile). An async `fn` is an error;
+ * wrap the synchronous tensor work inside it instead. Ops are synchronous, so that is always possible.
+ */
 export function noGrad<T>(fn: () => T): T {
   const prev = ENGINE.gradEnabled;
   ENGINE.gradEnabled = false;
   let result: T;
   try {
     result = fn();
-  } catch (e) {
+  } finally {
     ENGINE.gradEnabled = prev;
-    throw e;
   }
-  if (result instanceof Promise) {
-    return result.finally(() => {
-      ENGINE.gradEnabled = prev;
-    }) as T;
+  if (result !== null && typeof (result as { then?: unknown })?.then === "function") {
+    // Keep its rejection from surfacing as an unhandled one: the error below reports the misuse.
+    (result as unknown as Promise<unknown>).then(undefined, () => {});
+    throw new Error(
+      "noGrad: fn returned a Promise; noGrad only works with synchronous functions, since grad mode " +
+        "cannot follow an async function across await (code that runs while it waits would lose " +
+        "its gradients too). Call noGrad(() => ...) around the tensor ops inside the async function.",
+    );
   }
-  ENGINE.gradEnabled = prev;
   return result;
 }
 
@@ -57,8 +78,15 @@ export function noGrad<T>(fn: () => T): T {
  * accumulating into the `.grad` of every leaf that requires a gradient. Intermediate gradients
  * are disposed as soon as they have been propagated.
  */
-export function backward(root: Tensor, grad?: Tensor): void {
+export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
   root.assertAlive("backward");
+  for (const k of Object.keys(opts)) {
+    if (k !== "retainGraph") {
+      const hint =
+        k.toLowerCase().replace(/_/g, "") === "retaingraph" ? " (did you mean 'retainGraph'?)" : "";
+      throw new Error(`backward: unknown option '${k}'${hint}; expected retainGraph`);
+    }
+  }
   if (!root.requiresGrad) {
     throw new Error(
       "backward: this tensor does not require a gradient (no input of the ops that made it had requiresGrad set)",
@@ -96,6 +124,30 @@ export function backward(root: Tensor, grad?: Tensor): void {
         stack.pop();
       }
     }
+  }
+
+  // Check the whole graph before computing anything, so that a refused backward changes no .grad.
+  for (const node of order) {
+    if (node.freed) {
+      throw new Error(
+        `backward: trying to backward through the graph a second time (through ${node.op}); ` +
+          "the first backward() released it. Pass { retainGraph: true } to the first backward() " +
+          "if you need to run backward through the same graph again",
+      );
+    }
+    const all = [...node.inputs, ...node.outputs];
+    all.forEach((t, i) => {
+      const saved = node.versions?.[i];
+      if (saved !== undefined && t._version !== saved) {
+        const which = i < node.inputs.length ? `input ${i}` : `output ${i - node.inputs.length}`;
+        throw new Error(
+          `backward: a tensor needed for the gradient of ${node.op} (${which}, ${t.name ?? `#${t.id}`} of shape ` +
+            `${fmt(t.shape)}) has been modified by an inplace operation (assign): it is at version ` +
+            `${t._version}, expected version ${saved}. Compute the gradient before changing it, or ` +
+            "assign a clone",
+        );
+      }
+    });
   }
 
   const prev = ENGINE.gradEnabled;
@@ -151,6 +203,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
       });
       for (const d of dys) d?.dispose();
     }
+    if (!opts.retainGraph) for (const node of order) node.freed = true;
   } finally {
     ENGINE.gradEnabled = prev;
     for (const g of grads.values()) g.dispose();

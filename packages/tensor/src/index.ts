@@ -1,6 +1,6 @@
 import { installSpecMethods } from "./tensor";
 
-export { customOp, isGradEnabled, type Node, noGrad, record } from "./autograd";
+export { type BackwardOptions, customOp, isGradEnabled, type Node, noGrad, record } from "./autograd";
 export type {
   Backend,
   BatchNormAttrs,

@@ -1,4 +1,4 @@
-import type { Node } from "./autograd";
+import type { BackwardOptions, Node } from "./autograd";
 import { backward } from "./autograd";
 import type { Backend, DataId, TensorInfo } from "./backend";
 import type { DType, TypedArray } from "./dtype";
@@ -36,6 +36,11 @@ export class Tensor implements TensorInfo {
   private _disposed = false;
   /** @internal */
   _kept = false;
+  /**
+   * @internal Bumped by every in-place change (`assign`). Autograd records it when an op saves
+   * this tensor and checks it in backward, so gradients are never computed from changed values.
+   */
+  _version = 0;
 
   constructor(
     dataId: DataId,
@@ -128,7 +133,9 @@ export class Tensor implements TensorInfo {
   assign(value: Tensor): this {
     this.assertAlive("assign");
     value.assertAlive("assign");
-    if (value.dtype !== this.dtype || value.shape.length !== this.shape.length || value.size !== this.size) {
+    // The exact shape, not just the size: a [3, 2] value in a [2, 3] tensor would silently
+    // reorder what every later op reads.
+    if (value.dtype !== this.dtype || !sameShapeAs(value.shape, this.shape)) {
       throw new Error(
         `assign: expected a value of shape ${fmt(this.shape)} and dtype ${this.dtype}, got ${fmt(value.shape)} ${value.dtype}`,
       );
@@ -138,6 +145,7 @@ export class Tensor implements TensorInfo {
     ENGINE.incRef(value.dataId);
     ENGINE.decRef(this._dataId);
     this._dataId = value.dataId;
+    this._version++;
     return this;
   }
 
@@ -155,9 +163,14 @@ export class Tensor implements TensorInfo {
     return this;
   }
 
-  /** Reverse-mode autograd from this tensor; a non-scalar needs the gradient of the output. */
-  backward(grad?: Tensor): void {
-    backward(this, grad);
+  /**
+   * Reverse-mode autograd from this tensor; a non-scalar needs the gradient of the output. The graph
+   * is released afterwards, so a second backward through it is an error unless the first one
+   * passed `{ retainGraph: true }` (as in PyTorch). Accepts `backward(opts)` for scalar outputs.
+   */
+  backward(grad?: Tensor | BackwardOptions, opts?: BackwardOptions): void {
+    if (grad !== undefined && !(grad instanceof Tensor)) backward(this, undefined, grad);
+    else backward(this, grad, opts);
   }
 
   /** Copies this tensor to another backend (asynchronous when the source is a GPU). */
@@ -355,6 +368,10 @@ export class Tensor implements TensorInfo {
     }
     return this;
   }
+}
+
+function sameShapeAs(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function nest(values: TypedArray, shape: Shape, dtype: DType): any {

@@ -2,7 +2,7 @@ import type { Conv2dAttrs, Kernel } from "@minibatch/tensor";
 import type { CpuBackend } from "../backend";
 import { wasmRuntime } from "../wasm/runtime";
 import { conv2dGradFilterKernel, conv2dGradInputKernel, conv2dKernel, validRange } from "./conv";
-import { data, finish, outputs as outputPtrs } from "./fast";
+import { data, finish, outputs as outputPtrs, pointers } from "./fast";
 
 // Convolution as matrix products (im2col), so that it runs on the wasm SIMD gemm. For each image,
 // the columns matrix holds, for every kernel tap row (ci, i, j), the input values that tap sees at
@@ -122,10 +122,14 @@ export const fastConv2dKernel: Kernel<"conv2d", CpuBackend> = (backend, inputs, 
   const w = g ? wasmRuntime() : null;
   if (!g || !w) return conv2dKernel(backend, inputs, outputs, at);
   // Pointers first: allocating may grow memory, which replaces the views taken after.
-  const scratch = w.scratch(w.exports.gemmScratchBytes());
-  const cols = w.temp(g.chunk * g.k * g.p * 4);
-  const pw = w.input(data(wt));
-  const [py] = outputPtrs(w, [y]);
+  const p = pointers(w, () => [
+    w.scratch(w.exports.gemmScratchBytes()),
+    w.temp(g.chunk * g.k * g.p * 4),
+    w.input(data(wt)),
+    ...outputPtrs(w, [y]),
+  ]);
+  if (!p) return conv2dKernel(backend, inputs, outputs, at);
+  const [scratch, cols, pw, py] = p;
   const X = data(x).values as Float32Array;
   for (let b0 = 0; b0 < g.n; b0 += g.chunk) {
     const nb = Math.min(g.chunk, g.n - b0);
@@ -146,10 +150,14 @@ export const fastConv2dGradFilterKernel: Kernel<"conv2dGradFilter", CpuBackend> 
   const g = convPlan(x.shape, dwt.shape, dy.shape, at);
   const w = g ? wasmRuntime() : null;
   if (!g || !w) return conv2dGradFilterKernel(backend, inputs, outputs, at);
-  const scratch = w.scratch(w.exports.gemmScratchBytes());
-  const cols = w.temp(g.chunk * g.k * g.p * 4);
-  const perImage = w.temp(g.chunk * g.o * g.k * 4);
-  const pdy = w.input(data(dy));
+  const p = pointers(w, () => [
+    w.scratch(w.exports.gemmScratchBytes()),
+    w.temp(g.chunk * g.k * g.p * 4),
+    w.temp(g.chunk * g.o * g.k * 4),
+    w.input(data(dy)),
+  ]);
+  if (!p) return conv2dGradFilterKernel(backend, inputs, outputs, at);
+  const [scratch, cols, perImage, pdy] = p;
   const X = data(x).values as Float32Array;
   const DW = data(dwt).values as Float32Array;
   DW.fill(0);
@@ -179,10 +187,14 @@ export const fastConv2dGradInputKernel: Kernel<"conv2dGradInput", CpuBackend> = 
   const g = convPlan(dx.shape, wt.shape, dy.shape, at);
   const w = g ? wasmRuntime() : null;
   if (!g || !w) return conv2dGradInputKernel(backend, inputs, outputs, at);
-  const scratch = w.scratch(w.exports.gemmScratchBytes());
-  const cols = w.temp(g.chunk * g.k * g.p * 4);
-  const pw = w.input(data(wt));
-  const pdy = w.input(data(dy));
+  const p = pointers(w, () => [
+    w.scratch(w.exports.gemmScratchBytes()),
+    w.temp(g.chunk * g.k * g.p * 4),
+    w.input(data(wt)),
+    w.input(data(dy)),
+  ]);
+  if (!p) return conv2dGradInputKernel(backend, inputs, outputs, at);
+  const [scratch, cols, pw, pdy] = p;
   const DX = data(dx).values as Float32Array;
   DX.fill(0);
   for (let b0 = 0; b0 < g.n; b0 += g.chunk) {

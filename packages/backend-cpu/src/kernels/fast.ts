@@ -14,6 +14,21 @@ import { matmulKernel } from "./matmul";
 
 export const data = (t: TensorInfo) => t.dataId as CpuData;
 
+/**
+ * Takes a kernel's pointers; null when wasm memory is full (past wasm32's 4 GiB), after freeing
+ * what was taken: tensors past that point are ordinary arrays, and their kernels then run in
+ * TypeScript instead of failing to copy them in.
+ */
+export function pointers<T>(w: WasmRuntime, take: () => T): T | null {
+  try {
+    return take();
+  } catch (e) {
+    w.release();
+    if (e instanceof Error && /out of WebAssembly memory/.test(e.message)) return null;
+    throw e;
+  }
+}
+
 /** Pointers for the outputs: in place when resident, else temporary blocks to copy back from. */
 export function outputs(w: WasmRuntime, ts: readonly TensorInfo[]): number[] {
   return ts.map((t) => {
@@ -38,10 +53,12 @@ export const fastMatmulKernel: Kernel<"matmul", CpuBackend> = (backend, inputs, 
   const { m, n, k, batch, batchA, batchB, transA, transB } = at;
   const w = m * n * k * batch >= MATMUL_MIN_MACS ? wasmRuntime() : null;
   if (!w) return matmulKernel(backend, inputs, outs, at);
-  const scratch = w.scratch(w.exports.gemmScratchBytes());
-  const pa = w.input(data(inputs[0]));
-  const pb = w.input(data(inputs[1]));
-  const [pc] = outputs(w, outs);
+  const p = pointers(w, () => {
+    const scratch = w.scratch(w.exports.gemmScratchBytes());
+    return [scratch, w.input(data(inputs[0])), w.input(data(inputs[1])), ...outputs(w, outs)];
+  });
+  if (!p) return matmulKernel(backend, inputs, outs, at);
+  const [scratch, pa, pb, pc] = p;
   w.exports.gemm(pa, pb, pc, batch, batchA, batchB, m, n, k, transA ? 1 : 0, transB ? 1 : 0, scratch);
   finish(w, outs, [pc]);
 };
@@ -62,9 +79,9 @@ export function fastBinaryF32(op: string, a: TensorInfo, b: TensorInfo, y: Tenso
   if ((a.size !== n && a.size !== 1) || (b.size !== n && b.size !== 1)) return false;
   const w = wasmRuntime();
   if (!w) return false;
-  const pa = w.input(data(a));
-  const pb = w.input(data(b));
-  const [py] = outputs(w, [y]);
+  const p = pointers(w, () => [w.input(data(a)), w.input(data(b)), ...outputs(w, [y])]);
+  if (!p) return false;
+  const [pa, pb, py] = p;
   w.exports.binaryF32(code, pa, pb, py, n, a.size === 1 ? 1 : 0, b.size === 1 ? 1 : 0);
   finish(w, [y], [py]);
   return true;
@@ -74,9 +91,13 @@ export const fastBatchNormTrainKernel: Kernel<"batchNormTrain", CpuBackend> = (b
   const w = wasmRuntime();
   if (!w) return batchNormTrainKernel(backend, inputs, outs, at);
   const { outer, channels, inner, eps } = at;
-  const scratch = w.scratch(channels * 24);
-  const [px, pg, pbeta] = inputs.map((t) => w.input(data(t)));
-  const [py, pm, ps, pv] = outputs(w, outs);
+  const p = pointers(w, () => [
+    w.scratch(channels * 24),
+    ...inputs.map((t) => w.input(data(t))),
+    ...outputs(w, outs),
+  ]);
+  if (!p) return batchNormTrainKernel(backend, inputs, outs, at);
+  const [scratch, px, pg, pbeta, py, pm, ps, pv] = p;
   w.exports.batchNormTrain(px, pg, pbeta, py, pm, ps, pv, outer, channels, inner, eps, scratch);
   finish(w, outs, [py, pm, ps, pv]);
 };
@@ -85,9 +106,13 @@ export const fastBatchNormGradKernel: Kernel<"batchNormGrad", CpuBackend> = (bac
   const w = wasmRuntime();
   if (!w) return batchNormGradKernel(backend, inputs, outs, at);
   const { outer, channels, inner } = at;
-  const scratch = w.scratch(channels * 28);
-  const [pdy, px, pg, pm, ps] = inputs.map((t) => w.input(data(t)));
-  const [pdx, pdg, pdb] = outputs(w, outs);
+  const p = pointers(w, () => [
+    w.scratch(channels * 28),
+    ...inputs.map((t) => w.input(data(t))),
+    ...outputs(w, outs),
+  ]);
+  if (!p) return batchNormGradKernel(backend, inputs, outs, at);
+  const [scratch, pdy, px, pg, pm, ps, pdx, pdg, pdb] = p;
   w.exports.batchNormGrad(pdy, px, pg, pm, ps, pdx, pdg, pdb, outer, channels, inner, scratch);
   finish(w, outs, [pdx, pdg, pdb]);
 };

@@ -191,6 +191,9 @@ export class WasmRuntime {
   scratch(bytes: number): number {
     if (bytes > this.scratchBytes) {
       if (this.scratchPtr >= 0) this.heap.free(this.scratchPtr);
+      // Forget the freed block first: if the new one cannot be had, no stale pointer remains.
+      this.scratchPtr = -1;
+      this.scratchBytes = 0;
       this.scratchPtr = this.mustAlloc(bytes);
       this.scratchBytes = bytes;
     }

@@ -1,3 +1,4 @@
+import { checkOptionKeys } from "../options";
 import { type ByteSource, sourceName, textOf } from "./source";
 
 export type CsvColumnType = "string" | "number" | "int" | "boolean";
@@ -44,17 +45,62 @@ function convert(raw: string, type: CsvColumnType, where: () => string): unknown
   }
 }
 
+export const CSV_KEYS = ["name", "delimiter", "header", "columns", "types", "output"] as const;
+const TYPES: readonly string[] = ["string", "number", "int", "boolean"];
+
+/**
+ * Makes header names unique as pandas does: the second "a" becomes "a.1", the third "a.2" (skipping
+ * any name already taken), so that no column is lost to a duplicate key.
+ */
+export function dedupeColumns(names: readonly string[]): string[] {
+  const taken = new Set(names);
+  const seen = new Set<string>();
+  const count = new Map<string, number>();
+  return names.map((n) => {
+    if (!seen.has(n)) {
+      seen.add(n);
+      return n;
+    }
+    let k = count.get(n) ?? 0;
+    let cand: string;
+    do cand = `${n}.${++k}`;
+    while (taken.has(cand) || seen.has(cand));
+    count.set(n, k);
+    seen.add(cand);
+    return cand;
+  });
+}
+
 /**
  * Parses CSV as it streams in (RFC 4180: quoted fields may hold delimiters, doubled quotes and
- * newlines; CRLF and LF both end a record). Errors name the source, the line the record starts on
- * and the problem. Empty lines are skipped.
+ * newlines; CRLF, LF and a lone CR (old Mac files) all end a record). Errors name the source, the
+ * line the record starts on and the problem. Empty lines are skipped; a line holding only `""` is
+ * a record with one empty field, not an empty line. Duplicated header names are made unique as
+ * pandas does ("a", "a.1", "a.2"); duplicated names in `columns` are an error.
  */
 export async function* parseCsv<T = Record<string, unknown>>(
   source: ByteSource,
   opts: CsvOptions = {},
 ): AsyncGenerator<T> {
+  checkOptionKeys(opts, CSV_KEYS, "parseCsv");
   const name = sourceName(source, opts.name);
   const delim = opts.delimiter ?? ",";
+  if (opts.output !== undefined && opts.output !== "record" && opts.output !== "array") {
+    throw new Error(`parseCsv: output must be 'record' or 'array', got ${JSON.stringify(opts.output)}`);
+  }
+  if (opts.columns !== undefined) {
+    if (!Array.isArray(opts.columns) || opts.columns.some((c) => typeof c !== "string"))
+      throw new Error(`parseCsv: columns must be an array of strings, got ${JSON.stringify(opts.columns)}`);
+    const dup = opts.columns.find((c, i) => opts.columns!.indexOf(c) !== i);
+    if (dup !== undefined)
+      throw new Error(`parseCsv: columns names '${dup}' twice; column names must be unique`);
+  }
+  const typeList = typeof opts.types === "string" ? [opts.types] : Object.values(opts.types ?? {});
+  for (const t of typeList) {
+    if (!TYPES.includes(t)) {
+      throw new Error(`parseCsv: column type must be one of ${TYPES.join(", ")}, got ${JSON.stringify(t)}`);
+    }
+  }
   if (delim.length !== 1 || delim === '"' || delim === "\n" || delim === "\r") {
     throw new Error(
       `parseCsv: delimiter must be one character other than a quote or newline, got ${JSON.stringify(delim)}`,
@@ -90,6 +136,8 @@ export async function* parseCsv<T = Record<string, unknown>>(
   let inQuotes = false;
   let afterQuote = false;
   let quoteLine = 0;
+  let quoted = false; // the current record has a quoted field (so it is not an empty line)
+  let afterCR = false; // the last character was a CR: a following LF belongs to it
   let pendingHeader = hasHeader;
   const out: T[] = [];
 
@@ -100,10 +148,12 @@ export async function* parseCsv<T = Record<string, unknown>>(
     record = [];
     const startLine = recordLine;
     recordLine = line;
-    if (rec.length === 1 && rec[0] === "") return; // empty line
+    const wasQuoted = quoted;
+    quoted = false;
+    if (rec.length === 1 && rec[0] === "" && !wasQuoted) return; // empty line
     if (pendingHeader) {
       pendingHeader = false;
-      setColumns(opts.columns ? [...opts.columns] : rec.map((c) => c.trim()));
+      setColumns(opts.columns ? [...opts.columns] : dedupeColumns(rec.map((c) => c.trim())));
       if (opts.columns && opts.columns.length !== rec.length) {
         throw new Error(
           `${name}: line ${startLine}: the header has ${rec.length} fields but ${opts.columns.length} columns were given`,
@@ -134,13 +184,20 @@ export async function* parseCsv<T = Record<string, unknown>>(
     let start = 0;
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i];
+      const lfAfterCR = afterCR && c === "\n";
+      afterCR = c === "\r";
       if (inQuotes) {
         if (c === '"') {
           field += chunk.slice(start, i);
           inQuotes = false;
           afterQuote = true;
           start = i + 1;
-        } else if (c === "\n") line++;
+        } else if (c === "\r" || (c === "\n" && !lfAfterCR)) line++;
+        continue;
+      }
+      if (lfAfterCR) {
+        // The LF of a CRLF whose CR already ended the record.
+        start = i + 1;
         continue;
       }
       if (afterQuote) {
@@ -167,10 +224,14 @@ export async function* parseCsv<T = Record<string, unknown>>(
         endRecord();
         start = i + 1;
       } else if (c === "\r") {
+        // A record ends at the CR, so files with CR-only line ends (old Mac) parse too.
         field += chunk.slice(start, i);
+        line++;
+        endRecord();
         start = i + 1;
       } else if (c === '"' && field === "" && start === i) {
         inQuotes = true;
+        quoted = true;
         quoteLine = line;
         start = i + 1;
       }
@@ -183,6 +244,6 @@ export async function* parseCsv<T = Record<string, unknown>>(
   }
   if (inQuotes)
     throw new Error(`${name}: line ${quoteLine}: unterminated quoted field (the file ends inside quotes)`);
-  if (field !== "" || record.length > 0) endRecord();
+  if (field !== "" || record.length > 0 || quoted) endRecord();
   for (const r of out) yield r;
 }

@@ -1,8 +1,9 @@
 import { createReadStream } from "node:fs";
 import { createGunzip } from "node:zlib";
 import { IterableDataset } from "../iterable";
-import { type CsvOptions, parseCsv } from "./csv";
-import { type IdxBatch, type IdxStreamOptions, streamIdx } from "./idx";
+import { checkOptionKeys } from "../options";
+import { CSV_KEYS, type CsvOptions, parseCsv } from "./csv";
+import { IDX_STREAM_KEYS, type IdxBatch, type IdxStreamOptions, streamIdx } from "./idx";
 import { parseJsonl } from "./jsonl";
 
 /**
@@ -14,7 +15,26 @@ export function openFileStream(path: string): AsyncIterable<Uint8Array> {
   if (!path.endsWith(".gz")) return raw;
   const gunzip = createGunzip({ chunkSize: 1 << 18 });
   raw.on("error", (e) => gunzip.destroy(e));
-  return raw.pipe(gunzip);
+  return namedGunzipErrors(raw.pipe(gunzip), path, raw);
+}
+
+/** zlib's errors ("incorrect header check", "unexpected end of file") do not say which file. */
+async function* namedGunzipErrors(
+  s: AsyncIterable<Uint8Array>,
+  path: string,
+  raw: { destroy(): void },
+): AsyncGenerator<Uint8Array> {
+  try {
+    yield* s;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err?.code?.startsWith("Z_")) {
+      throw new Error(`${path}: cannot gunzip the file: ${err.message} (${err.code})`, { cause: e });
+    }
+    throw e;
+  } finally {
+    raw.destroy();
+  }
 }
 
 /** Streams an IDX file (or .gz) from disk in batches of records. */
@@ -22,6 +42,11 @@ export function readIdxFile(
   path: string,
   opts: Omit<IdxStreamOptions, "name"> = {},
 ): AsyncGenerator<IdxBatch> {
+  checkOptionKeys(
+    opts,
+    IDX_STREAM_KEYS.filter((k) => k !== "name"),
+    "readIdxFile",
+  );
   return streamIdx(openFileStream(path), { ...opts, name: path });
 }
 
@@ -30,11 +55,20 @@ export function readCsvFile<T = Record<string, unknown>>(
   path: string,
   opts: Omit<CsvOptions, "name"> = {},
 ): AsyncGenerator<T> {
+  checkOptionKeys(
+    opts,
+    CSV_KEYS.filter((k) => k !== "name"),
+    "readCsvFile",
+  );
   return parseCsv<T>(openFileStream(path), { ...opts, name: path });
 }
 
 /** Streams a JSON Lines file (or .gz) value by value. */
-export function readJsonlFile<T = unknown>(path: string): AsyncGenerator<T> {
+export function readJsonlFile<T = unknown>(
+  path: string,
+  opts: Record<string, never> = {},
+): AsyncGenerator<T> {
+  checkOptionKeys(opts, [], "readJsonlFile");
   return parseJsonl<T>(openFileStream(path), { name: path });
 }
 
@@ -47,6 +81,10 @@ export function csvFileDataset<T = Record<string, unknown>>(
 }
 
 /** An iterable dataset over a JSON Lines file, re-read from disk every epoch. */
-export function jsonlFileDataset<T = unknown>(path: string): IterableDataset<T> {
+export function jsonlFileDataset<T = unknown>(
+  path: string,
+  opts: Record<string, never> = {},
+): IterableDataset<T> {
+  checkOptionKeys(opts, [], "jsonlFileDataset");
   return new IterableDataset(() => readJsonlFile<T>(path));
 }

@@ -2,10 +2,13 @@ import { type FileHandle, open } from "node:fs/promises";
 import { freshHost, type HostAlloc, type HostBatch } from "../collate-host";
 import { Dataset } from "../datasets";
 import { type HostDType, NDArray } from "../ndarray";
+import { checkOptionKeys } from "../options";
 import type { Describe } from "../workers/descriptor";
 import {
+  checkDecodeOptions,
   checkRecordShape,
   decodeIdx,
+  IDX_DATASET_KEYS,
   type IdxDecodeOptions,
   type IdxHeader,
   idxHeaderLength,
@@ -228,9 +231,18 @@ export class IdxDataset extends Dataset<NDArray> {
   }
 
   static async open(path: string, options: IdxDatasetOptions = {}): Promise<IdxDataset> {
+    checkOptionKeys(options, IDX_DATASET_KEYS, "IdxDataset.open");
+    checkDecodeOptions(options, "IdxDataset.open");
     const file = await IdxFile.open(path);
-    if (options.preload) await file.preload();
-    return new IdxDataset(file, options);
+    try {
+      // Checked before preloading, and the file is closed when anything fails.
+      checkRecordShape(file.header, options, file.path);
+      if (options.preload) await file.preload();
+      return new IdxDataset(file, options);
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
   }
 
   get length(): number {

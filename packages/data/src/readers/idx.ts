@@ -1,4 +1,5 @@
 import { formatShape, type HostDType, NDArray } from "../ndarray";
+import { checkOptionKeys } from "../options";
 import { type ByteSource, bytesOf, sourceName } from "./source";
 
 /** IDX element types by their code in the third magic byte. */
@@ -42,6 +43,31 @@ export interface IdxDecodeOptions {
   recordShape?: number[];
 }
 
+/** The largest record accepted (1 GiB); a larger one means a corrupt header, not real data. */
+export const MAX_RECORD_BYTES = 2 ** 30;
+
+const DECODE_KEYS = ["dtype", "scale", "recordShape"] as const;
+export const IDX_STREAM_KEYS = [...DECODE_KEYS, "batchSize", "name"] as const;
+export const IDX_DATASET_KEYS = [...DECODE_KEYS, "preload"] as const;
+
+/** Checks the decode options' values (keys are checked by the caller). */
+export function checkDecodeOptions(opts: IdxDecodeOptions, who: string): void {
+  if (opts.dtype !== undefined && opts.dtype !== "float32" && opts.dtype !== "int32") {
+    throw new Error(`${who}: dtype must be 'float32' or 'int32', got ${JSON.stringify(opts.dtype)}`);
+  }
+  if (opts.scale !== undefined && !(typeof opts.scale === "number" && Number.isFinite(opts.scale))) {
+    throw new Error(`${who}: scale must be a finite number, got ${String(opts.scale)}`);
+  }
+  if (
+    opts.recordShape !== undefined &&
+    (!Array.isArray(opts.recordShape) || opts.recordShape.some((d) => !Number.isInteger(d) || d < 0))
+  ) {
+    throw new Error(
+      `${who}: recordShape must be an array of non-negative integers, got ${JSON.stringify(opts.recordShape)}`,
+    );
+  }
+}
+
 /** Bytes needed before the header can be parsed; 4 until the dimension count is known. */
 export function idxHeaderLength(bytes: Uint8Array): number {
   return bytes.length < 4 ? 4 : 4 + 4 * bytes[3];
@@ -77,6 +103,17 @@ export function parseIdxHeader(bytes: Uint8Array, name: string, fileBytes?: numb
   const recordSize = recordShape.reduce((a, b) => a * b, 1);
   const recordBytes = recordSize * t.bytes;
   const expectedBytes = headerBytes + dims[0] * recordBytes;
+  // Dimensions are 32-bit each, so a corrupt header can declare records no buffer can hold.
+  if (recordBytes > MAX_RECORD_BYTES) {
+    throw new Error(
+      `${name}: IDX header declares records of shape ${formatShape(recordShape)} (${t.name}), ${recordBytes} bytes each, more than the ${MAX_RECORD_BYTES} bytes one record may have; the header is probably corrupt`,
+    );
+  }
+  if (fileBytes !== undefined && fileBytes > expectedBytes) {
+    throw new Error(
+      `${name}: IDX file has trailing data: the header declares ${dims[0]} records of shape ${formatShape(recordShape)} (${t.name}), ${expectedBytes} bytes, but the file has ${fileBytes} bytes`,
+    );
+  }
   if (fileBytes !== undefined && fileBytes < expectedBytes) {
     const whole = recordBytes > 0 ? Math.floor((fileBytes - headerBytes) / recordBytes) : 0;
     throw new Error(
@@ -169,6 +206,8 @@ export interface IdxStreamOptions extends IdxDecodeOptions {
  * at most one batch and one chunk in memory. Gzip-compressed data is detected and inflated.
  */
 export async function* streamIdx(source: ByteSource, opts: IdxStreamOptions = {}): AsyncGenerator<IdxBatch> {
+  checkOptionKeys(opts, IDX_STREAM_KEYS, "streamIdx");
+  checkDecodeOptions(opts, "streamIdx");
   const name = sourceName(source, opts.name);
   const batchSize = opts.batchSize ?? 256;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -195,7 +234,7 @@ export async function* streamIdx(source: ByteSource, opts: IdxStreamOptions = {}
     return b;
   };
 
-  for await (let chunk of bytesOf(source)) {
+  for await (let chunk of bytesOf(source, name)) {
     total += chunk.length;
     if (!h) {
       const joined = new Uint8Array(head.length + chunk.length);
@@ -230,6 +269,8 @@ export async function* streamIdx(source: ByteSource, opts: IdxStreamOptions = {}
     parseIdxHeader(head, name);
     return;
   }
+  // Records of zero elements (a dimension of 0) occupy no bytes: no data ever arrives to emit them.
+  while (h.recordBytes === 0 && next < h.dims[0]) yield emit(Math.min(batchSize, h.dims[0] - next));
   if (next < h.dims[0]) {
     throw new Error(
       `${name}: truncated IDX file: the header declares ${h.dims[0]} records (${h.expectedBytes} bytes) but the data ends after ${total} bytes, in record ${next + Math.floor(fill / h.recordBytes)}`,

@@ -61,8 +61,11 @@ function asBytes(c: Uint8Array | string): Uint8Array {
   return typeof c === "string" ? new TextEncoder().encode(c) : c;
 }
 
-/** Byte chunks, gunzipped on the fly when the data starts with the gzip magic bytes 1f 8b. */
-export async function* bytesOf(src: ByteSource): AsyncGenerator<Uint8Array> {
+/**
+ * Byte chunks, gunzipped on the fly when the data starts with the gzip magic bytes 1f 8b; a
+ * corrupt or truncated gzip stream is an error that names `name`.
+ */
+export async function* bytesOf(src: ByteSource, name = sourceName(src)): AsyncGenerator<Uint8Array> {
   const it = chunksOf(src)[Symbol.asyncIterator]();
   let first = await it.next();
   while (!first.done && asBytes(first.value).length === 0) first = await it.next();
@@ -95,7 +98,11 @@ export async function* bytesOf(src: ByteSource): AsyncGenerator<Uint8Array> {
     }
   })();
   try {
-    yield* fromReader(ds.readable as ReadableStream<Uint8Array>);
+    try {
+      yield* fromReader(ds.readable as ReadableStream<Uint8Array>);
+    } catch (e) {
+      throw new Error(`${name}: cannot gunzip the data: ${(e as Error).message}`, { cause: e });
+    }
   } finally {
     await it.return?.(undefined);
     await pump;

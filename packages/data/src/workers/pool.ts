@@ -71,6 +71,21 @@ async function spawn(script: string | URL | undefined): Promise<WorkerHandle> {
   };
 }
 
+/** The worker's error on the main thread: names worker, batch and sample, and keeps the worker's stack. */
+function workerError(
+  worker: number,
+  seq: number,
+  m: { message: string; stack?: string; sampleIndex?: number },
+): Error {
+  const sample = m.sampleIndex !== undefined ? `, sample ${m.sampleIndex}` : "";
+  const err = new Error(`DataLoader worker ${worker}, batch ${seq}${sample}: ${m.message}`);
+  if (m.stack) {
+    const frames = m.stack.split("\n").filter((l) => /^\s+at /.test(l));
+    err.stack = `${err.name}: ${err.message}\n    --- in worker thread ${worker} ---\n${frames.join("\n")}\n    --- on the main thread ---\n${(err.stack ?? "").split("\n").slice(1).join("\n")}`;
+  }
+  return err;
+}
+
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
 /** Worker threads that each rebuilt the dataset; batch `seq` goes to worker seq mod n. */
@@ -146,7 +161,7 @@ export class WorkerPool {
     const p = this.pending.get(seq);
     if (!p) return;
     this.pending.delete(seq);
-    if (m.type === "error") p.reject(new Error(`DataLoader worker ${worker}, batch ${seq}: ${m.message}`));
+    if (m.type === "error") p.reject(workerError(worker, seq, m));
     else if (m.type === "batch") p.resolve({ host: m.host as HostBatch });
     else p.resolve({ samples: m.samples });
   }

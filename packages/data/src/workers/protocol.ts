@@ -11,4 +11,4 @@ export type FromWorker =
   | { type: "closed" }
   | { type: "batch"; seq: number; host: HostBatch }
   | { type: "samples"; seq: number; samples: unknown[] }
-  | { type: "error"; seq: number | null; message: string; stack?: string };
+  | { type: "error"; seq: number | null; message: string; stack?: string; sampleIndex?: number };

@@ -94,7 +94,13 @@ async function main(): Promise<void> {
         }
       } catch (e) {
         const err = e as Error;
-        port.post({ type: "error", seq: msg.seq, message: err?.message ?? String(e), stack: err?.stack });
+        port.post({
+          type: "error",
+          seq: msg.seq,
+          message: err?.message ?? String(e),
+          stack: err?.stack,
+          sampleIndex: (err as { sampleIndex?: number })?.sampleIndex,
+        });
       }
     });
   });

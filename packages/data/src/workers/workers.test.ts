@@ -140,11 +140,50 @@ describe("DataLoader with worker threads", () => {
       (async () => {
         for await (const b of loader) seen.push(vals(b));
       })(),
-    ).rejects.toThrow(/worker 0, batch 2: record 5 is corrupt/);
+    ).rejects.toThrow(/worker 0, batch 2, sample 5: record 5 is corrupt/);
     expect(seen).toEqual([
       [0, 1],
       [2, 3],
     ]);
+  });
+
+  it("keeps the worker's stack: it shows where the dataset failed", async () => {
+    const loader = new DataLoader(
+      { length: 10, get: (i: number) => Float32Array.of(i) },
+      {
+        batchSize: 2,
+        workers: 1,
+        workerDataset: { module: fixture, export: "failing", args: [10] },
+        workerScript,
+      },
+    );
+    const err = await (async () => {
+      for await (const _ of loader);
+    })().catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).stack).toMatch(/in worker thread 0[\s\S]*squares\.mjs/);
+  });
+
+  it("a worker whose get never returns fails after `timeout` seconds instead of hanging", async () => {
+    const loader = new DataLoader(
+      { length: 8, get: (i: number) => Float32Array.of(i) },
+      {
+        batchSize: 2,
+        workers: 2,
+        timeout: 0.5,
+        workerDataset: { module: fixture, export: "hanging", args: [8] },
+        workerScript,
+      },
+    );
+    const seen: number[][] = [];
+    await expect(
+      (async () => {
+        for await (const b of loader) seen.push(vals(b));
+      })(),
+    ).rejects.toThrow(
+      /DataLoader: timed out after 0.5 s waiting for batch 1 \(samples \[2, 3\]\) from worker 1/,
+    );
+    expect(seen).toEqual([[0, 1]]);
   });
 
   it("reports a bad module or export, and a length mismatch", async () => {

@@ -1,6 +1,6 @@
 import { add, clamp, div, fromArray, mul, ne, sub, type Tensor, where } from "@minibatch/tensor";
 import { recording, scoped } from "../util";
-import { Scaler, type ScalerOptions } from "./base";
+import { checkOptions, Scaler, type ScalerOptions } from "./base";
 import {
   decodeArray,
   encodeArray,
@@ -48,6 +48,7 @@ export class MinMaxScaler extends Scaler {
   private seen = 0;
 
   constructor(opts: MinMaxScalerOptions = {}) {
+    checkOptions(opts, ["axis", "featureRange", "clip"], "MinMaxScaler");
     super(opts);
     const [lo, hi] = opts.featureRange ?? [0, 1];
     if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) {

@@ -2,6 +2,7 @@ import { type Tensor, tensor } from "@minibatch/tensor";
 import { describeBackends, expectClose, tolerance } from "@minibatch/testing";
 import { describe, expect, it } from "vitest";
 import { chunk, randomValues, refColumns, seeded } from "../test-helpers";
+import { MinMaxScaler } from "./minmax";
 import { StandardScaler } from "./standard";
 
 const read = async (t: Tensor) => Array.from(await t.data());
@@ -245,4 +246,32 @@ describe("StandardScaler errors", () => {
     await expect(s.partialFit([[1, 2], [3]])).rejects.toThrow(/ragged/);
     await expect(new StandardScaler({ axis: 2 }).fit([[1]])).rejects.toThrow(/axis 2 is out of range/);
   });
+});
+
+it("rejects unknown options with a hint (both scalers)", () => {
+  expect(() => new StandardScaler({ with_mean: false } as never)).toThrow(
+    /StandardScaler: unknown option 'with_mean' \(did you mean 'withMean'\?\)/,
+  );
+  expect(() => new MinMaxScaler({ range: [0, 2] } as never)).toThrow(
+    /MinMaxScaler: unknown option 'range'; expected one of axis, featureRange, clip/,
+  );
+});
+
+it("keeps the variance of 1e9 + noise of 1e-6 over any chunking (shifted sums), and in JSON", async () => {
+  const r = seeded(7);
+  const rows = Array.from({ length: 200 }, () => [1e9 + (r() - 0.5) * 2e-6]);
+  const vals = rows.map((x) => x[0] - 1e9);
+  const m = vals.reduce((a, b) => a + b, 0) / vals.length;
+  const want = vals.reduce((a, b) => a + (b - m) ** 2, 0) / vals.length;
+  const s = new StandardScaler();
+  for (let i = 0; i < rows.length; i += 7) await s.partialFit(rows.slice(i, i + 7));
+  expect(Math.abs(s.var![0] / want - 1)).toBeLessThan(1e-6);
+  const back = StandardScaler.fromJSON(JSON.parse(JSON.stringify(s.toJSON())));
+  expect(back.var![0]).toBe(s.var![0]);
+  expect(back.mean![0]).toBe(s.mean![0]);
+  const merged = new StandardScaler();
+  const a = await new StandardScaler().fit(rows.slice(0, 50));
+  const b = await new StandardScaler().fit(rows.slice(50));
+  merged.merge(a).merge(b);
+  expect(Math.abs(merged.var![0] / want - 1)).toBeLessThan(1e-6);
 });

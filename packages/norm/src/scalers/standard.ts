@@ -1,6 +1,6 @@
 import { add, div, fromArray, mul, sub, type Tensor } from "@minibatch/tensor";
 import { recording, scoped } from "../util";
-import { Scaler, type ScalerOptions } from "./base";
+import { checkOptions, Scaler, type ScalerOptions } from "./base";
 import {
   decodeArray,
   encodeArray,
@@ -27,13 +27,23 @@ export interface StandardScalerJSON {
   withMean: boolean;
   withStd: boolean;
   axis: number | number[];
-  fitted: null | { shape: number[]; count: number[]; mean: JsonNumber[]; m2: JsonNumber[] };
+  /** `shift` (added in 0.2): the per-feature value the running mean is kept relative to. */
+  fitted: null | {
+    shape: number[];
+    count: number[];
+    mean: JsonNumber[];
+    m2: JsonNumber[];
+    shift?: JsonNumber[];
+  };
 }
 
 /**
  * scikit-learn's StandardScaler: (x - mean) / scale with the biased (ddof 0) standard deviation.
  * Statistics are float64 Welford sums per feature, updated sample by sample in input order; so
  * partialFit over any chunking along the sample axes reproduces fit on the whole bit for bit.
+ * Each feature's first value is kept as a shift and the sums run over x - shift: data such as
+ * 1e9 plus noise of 1e-6 then keeps its variance to float64 rounding (scikit-learn does as well with
+ * a two-pass sum per batch); without the shift the running mean's rounding swamps the noise.
  */
 export class StandardScaler extends Scaler {
   readonly withMean: boolean;
@@ -41,8 +51,11 @@ export class StandardScaler extends Scaler {
   private count = new Float64Array(0);
   private mu = new Float64Array(0);
   private m2 = new Float64Array(0);
+  /** Per-feature shift: the first non-NaN value seen (0 until then). `mu` is the mean of x - shift. */
+  private shift = new Float64Array(0);
 
   constructor(opts: StandardScalerOptions = {}) {
+    checkOptions(opts, ["axis", "withMean", "withStd"], "StandardScaler");
     super(opts);
     this.withMean = opts.withMean ?? true;
     this.withStd = opts.withStd ?? true;
@@ -56,18 +69,22 @@ export class StandardScaler extends Scaler {
     this.count = new Float64Array(0);
     this.mu = new Float64Array(0);
     this.m2 = new Float64Array(0);
+    this.shift = new Float64Array(0);
   }
 
   protected initStats(layout: Layout): void {
     this.count = new Float64Array(layout.nFeatures);
     this.mu = new Float64Array(layout.nFeatures);
     this.m2 = new Float64Array(layout.nFeatures);
+    this.shift = new Float64Array(layout.nFeatures);
   }
 
   protected accumulate(data: HostData, layout: Layout): void {
-    const { count, mu, m2 } = this;
+    const { count, mu, m2, shift } = this;
     const visit = (v: number, f: number) => {
       if (v !== v) return;
+      if (count[f] === 0) shift[f] = v;
+      v -= shift[f];
       const n = ++count[f];
       const d = v - mu[f];
       mu[f] += d / n;
@@ -86,7 +103,7 @@ export class StandardScaler extends Scaler {
   get mean(): Float64Array | null {
     this.fitted();
     if (!this.withMean && !this.withStd) return null;
-    return this.mu.map((m, f) => (this.count[f] > 0 ? m : Number.NaN));
+    return this.mu.map((m, f) => (this.count[f] > 0 ? this.shift[f] + m : Number.NaN));
   }
 
   /** Per-feature biased variance M2 / n; null without withStd, as sklearn. */
@@ -105,7 +122,7 @@ export class StandardScaler extends Scaler {
     if (!v) return null;
     return v.map((x, f) => {
       const n = this.count[f];
-      const bound = n * EPS64 * x + (n * this.mu[f] * EPS64) ** 2;
+      const bound = n * EPS64 * x + (n * (this.shift[f] + this.mu[f]) * EPS64) ** 2;
       return x <= bound ? 1 : Math.sqrt(x);
     });
   }
@@ -166,8 +183,10 @@ export class StandardScaler extends Scaler {
       const nb = other.count[f];
       if (nb === 0) continue;
       const na = this.count[f];
+      if (na === 0) this.shift[f] = other.shift[f];
       const n = na + nb;
-      const d = other.mu[f] - this.mu[f];
+      // Means relative to each side's shift; the shifts' difference is exact for nearby values.
+      const d = other.shift[f] - this.shift[f] + (other.mu[f] - this.mu[f]);
       this.mu[f] += (d * nb) / n;
       this.m2[f] += other.m2[f] + (d * d * na * nb) / n;
       this.count[f] = n;
@@ -188,6 +207,7 @@ export class StandardScaler extends Scaler {
         count: Array.from(this.count),
         mean: encodeArray(this.mu),
         m2: encodeArray(this.m2),
+        shift: encodeArray(this.shift),
       },
     };
   }
@@ -205,7 +225,8 @@ export class StandardScaler extends Scaler {
       s.mu = decodeArray(j.fitted.mean, who);
       s.m2 = decodeArray(j.fitted.m2, who);
       const F = s.layout.nFeatures;
-      if (s.count.length !== F || s.mu.length !== F || s.m2.length !== F) {
+      s.shift = j.fitted.shift ? decodeArray(j.fitted.shift, who) : new Float64Array(F);
+      if (s.count.length !== F || s.mu.length !== F || s.m2.length !== F || s.shift.length !== F) {
         throw new Error(`${who}: statistics do not match the feature shape`);
       }
     }

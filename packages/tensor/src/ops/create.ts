@@ -17,6 +17,47 @@ export interface RandomOptions extends CreateOptions {
 
 export type NestedArray = number | boolean | readonly NestedArray[];
 
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Checks that `v` can be stored as int32 exactly. Typed-array stores would wrap 3e9 to a negative
+ * number, turn NaN and Infinity into 0 and truncate 1.5: each of those is a wrong value that looks
+ * right, so they are errors (PyTorch raises for overflow and NaN too).
+ */
+export function checkInt32(v: number, op: string, where: string): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < INT32_MIN || v > INT32_MAX) {
+    const why =
+      typeof v !== "number"
+        ? `is a ${typeof v}`
+        : Number.isNaN(v) || !Number.isFinite(v)
+          ? "is not finite"
+          : !Number.isInteger(v)
+            ? "is not an integer"
+            : `is outside int32's range [${INT32_MIN}, ${INT32_MAX}]`;
+    throw new Error(`${op}: ${where} ${String(v)} ${why}, as dtype int32 requires`);
+  }
+}
+
+/** Checks that an options object holds only known keys; unknown ones get a "did you mean" hint. */
+function checkOptionKeys(opts: object, known: readonly string[], op: string): void {
+  for (const k of Object.keys(opts)) {
+    if ((opts as Record<string, unknown>)[k] === undefined || known.includes(k)) continue;
+    const near = known.find((n) => n.toLowerCase() === k.toLowerCase().replace(/_/g, ""));
+    throw new Error(
+      `${op}: unknown option '${k}'${near ? ` (did you mean '${near}'?)` : ""}; expected one of ${known.join(", ")}`,
+    );
+  }
+}
+const CREATE_KEYS = ["dtype", "requiresGrad", "backend"] as const;
+const RANDOM_KEYS = [...CREATE_KEYS, "generator"] as const;
+
+function checkDType(dtype: unknown, op: string): void {
+  if (dtype !== undefined && !isDType(dtype)) {
+    throw new Error(`${op}: dtype must be 'float32', 'int32' or 'bool', got ${String(dtype)}`);
+  }
+}
+
 function backendFor(name: string | undefined): Backend {
   if (!name) return ENGINE.backend();
   const b = ENGINE.getBackendByName(name);
@@ -89,9 +130,8 @@ export function tensor(
     shape = undefined;
   }
   opts ??= {};
-  if (opts.dtype !== undefined && !isDType(opts.dtype)) {
-    throw new Error(`tensor: dtype must be 'float32', 'int32' or 'bool', got ${String(opts.dtype)}`);
-  }
+  checkOptionKeys(opts, CREATE_KEYS, "tensor");
+  checkDType(opts.dtype, "tensor");
   let flat: ArrayLike<number>;
   let inferred: number[];
   let dtype = opts.dtype;
@@ -121,10 +161,12 @@ export function tensor(
   const arr = allocArray(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i];
-    if (dtype === "int32" && !Number.isInteger(v) && Number.isFinite(v)) {
-      throw new Error(`tensor: value ${v} at index ${i} is not an integer, as dtype int32 requires`);
+    if (dtype === "int32") checkInt32(v, "tensor", `value at index ${i}:`);
+    else if (typeof v !== "number" && typeof v !== "boolean") {
+      throw new Error(`tensor: value at index ${i} is a ${typeof v}, expected a number or boolean`);
     }
-    arr[i] = dtype === "bool" ? (v ? 1 : 0) : v;
+    // NaN is true as a bool, as in PyTorch (it is not equal to zero).
+    arr[i] = dtype === "bool" ? ((v as unknown) !== 0 && (v as unknown) !== false ? 1 : 0) : v;
   }
   return fromArray(arr, s, dtype, opts);
 }
@@ -135,9 +177,15 @@ export function scalar(value: number | boolean, opts: CreateOptions = {}): Tenso
 
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   assertShape(shape, "full");
+  checkOptionKeys(opts, CREATE_KEYS, "full");
+  checkDType(opts.dtype, "full");
   const dtype = opts.dtype ?? "float32";
+  if (typeof value !== "number" && typeof value !== "boolean") {
+    throw new Error(`full: fill value must be a number or boolean, got ${typeof value}`);
+  }
+  if (dtype === "int32") checkInt32(value, "full", "fill value");
   const arr = allocArray(dtype, sizeOf(shape));
-  if (value !== 0) arr.fill(dtype === "bool" ? (value ? 1 : 0) : value);
+  if (value !== 0) arr.fill(dtype === "bool" ? ((value as unknown) !== false ? 1 : 0) : value);
   return fromArray(arr, shape, dtype, opts);
 }
 export const zeros = (shape: readonly number[], opts: CreateOptions = {}): Tensor => full(shape, 0, opts);
@@ -158,14 +206,29 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
     start = 0;
   }
   if (step === 0) throw new Error("arange: step must not be zero");
+  for (const [name, v] of [
+    ["start", start],
+    ["end", end],
+    ["step", step],
+  ] as const) {
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw new Error(`arange: ${name} must be a finite number, got ${String(v)}`);
+  }
+  checkOptionKeys(opts, CREATE_KEYS, "arange");
+  checkDType(opts.dtype, "arange");
   const n = Math.max(0, Math.ceil((end - start) / step));
   const dtype = opts.dtype ?? (Number.isInteger(start) && Number.isInteger(step) ? "int32" : "float32");
+  if (dtype === "int32" && n > 0) {
+    checkInt32(start, "arange", "start");
+    checkInt32(start + (n - 1) * step, "arange", "last value");
+  }
   const arr = allocArray(dtype, n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
   return fromArray(arr, [n], dtype, opts);
 }
 
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
+  checkOptionKeys(opts, CREATE_KEYS, "linspace");
   if (!Number.isInteger(steps) || steps < 0)
     throw new Error(`linspace: steps must be a non-negative integer, got ${steps}`);
   const arr = new Float32Array(steps);
@@ -175,6 +238,9 @@ export function linspace(start: number, end: number, steps: number, opts: Create
 }
 
 export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
+  assertShape([n, m], "eye");
+  checkOptionKeys(opts, CREATE_KEYS, "eye");
+  checkDType(opts.dtype, "eye");
   const dtype = opts.dtype ?? "float32";
   const arr = allocArray(dtype, n * m);
   for (let i = 0; i < Math.min(n, m); i++) arr[i * m + i] = 1;
@@ -192,6 +258,9 @@ export function uniform(
   opts: RandomOptions = {},
 ): Tensor {
   assertShape(shape, "uniform");
+  checkOptionKeys(opts, RANDOM_KEYS, "uniform");
+  if (!Number.isFinite(low) || !Number.isFinite(high) || !(low <= high))
+    throw new Error(`uniform: expected finite low <= high, got low=${low}, high=${high}`);
   const g = opts.generator ?? defaultGenerator;
   const arr = new Float32Array(sizeOf(shape));
   for (let i = 0; i < arr.length; i++) arr[i] = low + (high - low) * g.random();
@@ -208,6 +277,9 @@ export function normal(
   opts: RandomOptions = {},
 ): Tensor {
   assertShape(shape, "normal");
+  checkOptionKeys(opts, RANDOM_KEYS, "normal");
+  if (!Number.isFinite(mean) || !Number.isFinite(std) || std < 0)
+    throw new Error(`normal: expected a finite mean and std >= 0, got mean=${mean}, std=${std}`);
   const g = opts.generator ?? defaultGenerator;
   const arr = new Float32Array(sizeOf(shape));
   for (let i = 0; i < arr.length; i++) arr[i] = mean + std * g.normal();
@@ -220,7 +292,16 @@ export function randint(
   shape: readonly number[],
   opts: RandomOptions = {},
 ): Tensor {
+  // PyTorch takes integer bounds only (randint(0.5, 1.5) is a TypeError there); flooring them
+  // here would give values below `low`, so fractional bounds are an error.
+  if (!Number.isInteger(low) || !Number.isInteger(high)) {
+    throw new Error(`randint: low and high must be integers, got low=${low}, high=${high}`);
+  }
+  checkInt32(low, "randint", "low");
+  checkInt32(high - 1, "randint", "high - 1");
   if (!(high > low)) throw new Error(`randint: expected low < high, got low=${low}, high=${high}`);
+  assertShape(shape, "randint");
+  checkOptionKeys(opts, RANDOM_KEYS, "randint");
   const g = opts.generator ?? defaultGenerator;
   const arr = new Int32Array(sizeOf(shape));
   for (let i = 0; i < arr.length; i++) arr[i] = g.randint(low, high);
@@ -228,6 +309,9 @@ export function randint(
 }
 /** A random permutation of 0..n-1. */
 export function randperm(n: number, opts: RandomOptions = {}): Tensor {
+  if (!Number.isInteger(n) || n < 0 || n > INT32_MAX)
+    throw new Error(`randperm: n must be a non-negative int32 integer, got ${n}`);
+  checkOptionKeys(opts, RANDOM_KEYS, "randperm");
   const g = opts.generator ?? defaultGenerator;
   return fromArray(g.permutation(n), [n], "int32", { ...opts, dtype: "int32" });
 }

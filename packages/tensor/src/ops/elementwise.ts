@@ -2,13 +2,15 @@ import { type DType, promote } from "../dtype";
 import { broadcastShapes, broadcastStrides, fmt } from "../shape";
 import { BINARY_SPECS, type BinaryOp, type CompareOp, UNARY_SPECS, type UnaryOp } from "../specs";
 import type { Tensor } from "../tensor";
-import { fromArray } from "./create";
+import { checkInt32, fromArray } from "./create";
 import { composite, run1 } from "./run";
 
 /** A number operand becomes a 0-d tensor of the other operand's dtype (float if it has a fraction). */
-export function asTensor(x: Tensor | number, like: Tensor): Tensor {
+export function asTensor(x: Tensor | number, like: Tensor, op = "number operand"): Tensor {
   if (typeof x !== "number") return x;
   const dtype: DType = like.dtype === "float32" || !Number.isInteger(x) ? "float32" : "int32";
+  // As PyTorch: a number that int32 cannot hold is an error, not a wrapped operand.
+  if (dtype === "int32") checkInt32(x, op, "number operand");
   const arr = dtype === "float32" ? new Float32Array([x]) : new Int32Array([x]);
   return fromArray(arr, [], dtype, { backend: like.backend.name });
 }
@@ -91,8 +93,8 @@ function binary(op: BinaryOp | CompareOp, a: Tensor | number, b: Tensor | number
     if (typeof a === "number" && typeof b === "number") {
       throw new Error(`${op}: at least one operand must be a tensor`);
     }
-    const ta = asTensor(a, b as Tensor);
-    const tb = asTensor(b, ta);
+    const ta = asTensor(a, b as Tensor, op);
+    const tb = asTensor(b, ta, op);
     let dtype = promote(ta.dtype, tb.dtype);
     // The spec's "float" policy: integers are computed in float32 (true division, as PyTorch).
     if (!compare && BINARY_SPECS[op as BinaryOp].dtype === "float") dtype = "float32";
@@ -127,8 +129,8 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
       throw new Error(`where: condition must have dtype bool, got ${cond.dtype} of shape ${fmt(cond.shape)}`);
     }
     const like = typeof a !== "number" ? a : typeof b !== "number" ? b : cond;
-    const ta = asTensor(a, like);
-    const tb = asTensor(b, ta);
+    const ta = asTensor(a, like, "where");
+    const tb = asTensor(b, ta, "where");
     const dtype = promote(ta.dtype, tb.dtype);
     const ca = cast(ta, dtype);
     const cb = cast(tb, dtype);

@@ -256,11 +256,15 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], axi
   const n = x.shape[a];
   let sections: number[];
   if (typeof sizeOrSections === "number") {
-    if (!(sizeOrSections > 0)) throw new Error(`split: chunk size must be positive, got ${sizeOrSections}`);
+    if (!(Number.isInteger(sizeOrSections) && sizeOrSections > 0))
+      throw new Error(`split: chunk size must be a positive integer, got ${sizeOrSections}`);
     sections = [];
     for (let i = 0; i < n; i += sizeOrSections) sections.push(Math.min(sizeOrSections, n - i));
   } else {
     sections = [...sizeOrSections];
+    // Checked before any piece is cut, so a bad section leaves no tensors behind.
+    if (sections.some((c) => !Number.isInteger(c) || c < 0))
+      throw new Error(`split: sections must be non-negative integers, got [${sections}]`);
     if (sections.reduce((p, c) => p + c, 0) !== n) {
       throw new Error(
         `split: sections [${sections}] do not add up to ${n}, the size of axis ${axis} of ${fmt(x.shape)}`,
