@@ -77,6 +77,10 @@ export class Engine {
 
   alloc(backend: Backend, shape: Shape, dtype: DType): DataId {
     const size = sizeOf(shape);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      // The ops validate their arguments first; this keeps memory accounting sound if one does not.
+      throw new Error(`internal: cannot allocate a tensor of shape [${shape.join(", ")}]`);
+    }
     const id = backend.alloc(size, dtype);
     this.buffers.set(id, { backend, refs: 1, bytes: size * BYTES_PER_ELEMENT[dtype] });
     return id;

@@ -118,9 +118,9 @@ export function checkInts(op: string, name: string, values: number | readonly nu
   for (const v of list) {
     if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
       const shown = typeof values === "number" ? String(values) : `[${list.join(", ")}]`;
-      throw new Error(
-        `${op}: ${name} must be ${min === 0 ? "non-negative" : min === 1 ? "positive" : `>= ${min}`} integers, got ${shown}`,
-      );
+      const which = min === 0 ? "non-negative " : min === 1 ? "positive " : "";
+      const bound = min === 0 || min === 1 || min === Number.NEGATIVE_INFINITY ? "" : ` >= ${min}`;
+      throw new Error(`${op}: ${name} must be ${which}integers${bound}, got ${shown}`);
     }
   }
 }

@@ -5,6 +5,7 @@ import { assertIndices, checkIndices, type IndexCheck } from "../index-errors";
 import {
   broadcastShapes,
   broadcastStrides,
+  checkInts,
   fmt,
   normalizeAxes,
   normalizeAxis,
@@ -154,6 +155,9 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   if (begin.length > x.rank || (size && size.length !== begin.length)) {
     throw new Error(`slice: begin [${begin}] and size [${size ?? ""}] do not fit shape ${fmt(x.shape)}`);
   }
+  // Checked before anything is made: a fraction or NaN is an error, never floored.
+  checkInts("slice", "begin", begin, Number.NEGATIVE_INFINITY);
+  if (size) checkInts("slice", "size (-1 for the rest)", size, -1);
   const b = x.shape.map((d, i) => {
     const v = begin[i] ?? 0;
     return v < 0 ? v + d : v;
@@ -200,6 +204,8 @@ export function padBack(g: Tensor, shape: readonly number[], begin: readonly num
 
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
   const a = normalizeAxis(axis, x.rank, "narrow");
+  checkInts("narrow", "start", start, Number.NEGATIVE_INFINITY);
+  checkInts("narrow", "length", length, 0);
   const begin = x.shape.map(() => 0);
   const size = x.shape.map(() => -1);
   begin[a] = start < 0 ? start + x.shape[a] : start;

@@ -38,6 +38,21 @@ describeConformance("conformance: errors name the op, the shapes and what was ex
     );
     expect(() => mb.avgPool2d(img, 2, { stride: 0 })).toThrow(/avgPool2d: stride must be positive integers/);
     expect(() => mb.sum(mb.zeros([2, 3]), 0.5)).toThrow(/sum: axis 0.5 is out of range/);
+    const x = mb.zeros([4, 4]);
+    const before = mb.memory();
+    expect(() => mb.slice(x, [1.5, 0])).toThrow(/slice: begin must be integers, got \[1.5, 0\]/);
+    expect(() => mb.slice(x, [Number.NaN, 0], [1, 1])).toThrow(
+      /slice: begin must be integers, got \[NaN, 0\]/,
+    );
+    expect(() => mb.slice(x, [0, 0], [2, -2])).toThrow(
+      /slice: size \(-1 for the rest\) must be integers >= -1/,
+    );
+    expect(() => mb.narrow(x, 0, 0.5, 2)).toThrow(/narrow: start must be integers, got 0.5/);
+    expect(() => mb.narrow(x, 1, 0, 1.5)).toThrow(/narrow: length must be non-negative integers, got 1.5/);
+    // Nothing was made by the failed calls, and the accounting stays a number.
+    expect(mb.memory().tensors).toBe(before.tensors);
+    expect(mb.memory().bytes).toBe(before.bytes);
+    x.dispose();
   });
   it("unknown options are errors with a hint", () => {
     const img = mb.zeros([1, 1, 4, 4]);
