@@ -1,4 +1,4 @@
-import type { Tensor } from "@minibatch/tensor";
+import { checkOptionKeys, Tensor, tensor } from "@minibatch/tensor";
 import {
   type BatchSource,
   checkLayout,
@@ -21,19 +21,9 @@ export interface FitFromOptions<B> {
   select?: (batch: B) => FitInput;
 }
 
-/** Rejects option keys outside `known`, with a "did you mean" hint for a near miss. */
+/** Rejects option keys outside `known`, with a "did you mean" hint (the core's check). */
 export function checkOptions(opts: object | undefined, known: readonly string[], who: string): void {
-  if (opts === undefined) return;
-  if (opts === null || typeof opts !== "object")
-    throw new Error(`${who}: options must be an object, got ${opts}`);
-  for (const key of Object.keys(opts)) {
-    if (known.includes(key)) continue;
-    const norm = (k: string) => k.replace(/_/g, "").toLowerCase();
-    const near = known.find((k) => norm(k) === norm(key));
-    throw new Error(
-      `${who}: unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ""}; expected one of ${known.join(", ")}`,
-    );
-  }
+  checkOptionKeys(who, opts, known);
 }
 
 /** Fitting (host side, float64) shared by the scalers; subclasses own the statistics. */
@@ -52,7 +42,8 @@ export abstract class Scaler {
   protected abstract initStats(layout: Layout): void;
   /** Adds finite-or-NaN host data to the statistics. */
   protected abstract accumulate(data: HostData, layout: Layout): void;
-  abstract transform(x: Tensor): Tensor;
+  /** Scales x: a tensor, a nested array or `{ values, shape }`, the same inputs `fit` accepts. */
+  abstract transform(x: FitInput): Tensor;
 
   get isFitted(): boolean {
     return this.layout !== null;
@@ -96,7 +87,7 @@ export abstract class Scaler {
     return this;
   }
 
-  async fitTransform(x: Tensor): Promise<Tensor> {
+  async fitTransform(x: FitInput): Promise<Tensor> {
     await this.fit(x);
     return this.transform(x);
   }
@@ -132,5 +123,29 @@ export abstract class Scaler {
     const layout = this.fitted();
     checkLayout(layout, x.shape, `${this.who}.${who}`);
     return layout;
+  }
+}
+
+/**
+ * Runs `f` on x as a tensor: plain arrays and `{ values, shape }` (what `fit` accepts) become a
+ * float32 tensor that is disposed afterwards, so `transform` takes the same inputs as `fit`.
+ */
+export function onTensor(x: FitInput, who: string, f: (t: Tensor) => Tensor): Tensor {
+  if (x instanceof Tensor) return f(x);
+  let t: Tensor;
+  if (Array.isArray(x)) t = tensor(x as number[]);
+  else if (x && typeof x === "object" && "values" in x && "shape" in x) {
+    t = tensor(Float32Array.from((x as { values: ArrayLike<number> }).values), [
+      ...(x as { shape: readonly number[] }).shape,
+    ]);
+  } else {
+    throw new Error(
+      `${who}: expected a Tensor, a nested array or { values, shape }, got ${x === null ? "null" : typeof x}`,
+    );
+  }
+  try {
+    return f(t);
+  } finally {
+    t.dispose();
   }
 }

@@ -1,9 +1,10 @@
 import { add, clamp, div, fromArray, mul, ne, sub, type Tensor, where } from "@minibatch/tensor";
 import { recording, scoped } from "../util";
-import { checkOptions, Scaler, type ScalerOptions } from "./base";
+import { checkOptions, onTensor, Scaler, type ScalerOptions } from "./base";
 import {
   decodeArray,
   encodeArray,
+  type FitInput,
   forEachFeature,
   type HostData,
   type JsonNumber,
@@ -132,7 +133,11 @@ export class MinMaxScaler extends Scaler {
    * x * scale + min, evaluated as ((x - dataMin_hi) - dataMin_lo) * scale + lo: dataMin is split
    * into two float32 parts so that data far from zero (1e9 + noise) keeps its digits.
    */
-  transform(x: Tensor): Tensor {
+  transform(input: FitInput): Tensor {
+    return onTensor(input, `${this.who}.transform`, (x) => this.transformTensor(x));
+  }
+
+  private transformTensor(x: Tensor): Tensor {
     const layout = this.checkInput(x, "transform");
     const [a, b] = this.featureRange;
     return scoped(recording(x), () => {
@@ -147,7 +152,11 @@ export class MinMaxScaler extends Scaler {
   }
 
   /** (y - lo) / scale + dataMin; never clipped. */
-  inverseTransform(y: Tensor): Tensor {
+  inverseTransform(input: FitInput): Tensor {
+    return onTensor(input, `${this.who}.inverseTransform`, (y) => this.inverseTensor(y));
+  }
+
+  private inverseTensor(y: Tensor): Tensor {
     const layout = this.checkInput(y, "inverseTransform");
     return scoped(recording(y), () => {
       const { m, s } = this.constants(y, layout);

@@ -250,10 +250,10 @@ describe("StandardScaler errors", () => {
 
 it("rejects unknown options with a hint (both scalers)", () => {
   expect(() => new StandardScaler({ with_mean: false } as never)).toThrow(
-    /StandardScaler: unknown option 'with_mean' \(did you mean 'withMean'\?\)/,
+    /StandardScaler: unknown option 'with_mean' in the options; did you mean 'withMean'\?/,
   );
   expect(() => new MinMaxScaler({ range: [0, 2] } as never)).toThrow(
-    /MinMaxScaler: unknown option 'range'; expected one of axis, featureRange, clip/,
+    /MinMaxScaler: unknown option 'range' in the options.*\(known: axis, featureRange, clip\)/,
   );
 });
 

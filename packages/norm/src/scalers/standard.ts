@@ -1,9 +1,10 @@
 import { add, div, fromArray, mul, sub, type Tensor } from "@minibatch/tensor";
 import { recording, scoped } from "../util";
-import { checkOptions, Scaler, type ScalerOptions } from "./base";
+import { checkOptions, onTensor, Scaler, type ScalerOptions } from "./base";
 import {
   decodeArray,
   encodeArray,
+  type FitInput,
   forEachFeature,
   type HostData,
   type JsonNumber,
@@ -135,7 +136,11 @@ export class StandardScaler extends Scaler {
   }
 
   /** (x - mean) / scale; the mean is applied as two float32 parts so large offsets keep their digits. */
-  transform(x: Tensor): Tensor {
+  transform(input: FitInput): Tensor {
+    return onTensor(input, `${this.who}.transform`, (x) => this.transformTensor(x));
+  }
+
+  private transformTensor(x: Tensor): Tensor {
     const layout = this.checkInput(x, "transform");
     return scoped(recording(x), () => {
       const { m, s } = this.constants(x, layout);
@@ -147,7 +152,11 @@ export class StandardScaler extends Scaler {
   }
 
   /** y * scale + mean. */
-  inverseTransform(y: Tensor): Tensor {
+  inverseTransform(input: FitInput): Tensor {
+    return onTensor(input, `${this.who}.inverseTransform`, (y) => this.inverseTensor(y));
+  }
+
+  private inverseTensor(y: Tensor): Tensor {
     const layout = this.checkInput(y, "inverseTransform");
     return scoped(recording(y), () => {
       const { m, s } = this.constants(y, layout);
