@@ -87,7 +87,9 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     if (o.command === "all") note(`\n== ${study.title} (claims ${study.claims.join(", ")})`);
+    const s0 = performance.now();
     const result = await study.run({ o: so, data: view, io, quiet: o.json, scratchDir: tmpdir() });
+    result.json.seconds = Math.round((performance.now() - s0) / 100) / 10;
     results.push(result);
     if (!o.json) for (const v of result.verdicts) note(verdictLine(v));
   }

@@ -52,6 +52,9 @@ const EVAL_EVERY_SAMPLES = 6000;
 /** The paper's batch, the reference of the linear-scaling rule (lr x B / 60). */
 const REFERENCE_BATCH = 60;
 
+/** --quick caps each run to reach the target at 1 s. */
+const budgetOf = (o: { budget: number; quick: boolean }) => (o.quick ? Math.min(o.budget, 1) : o.budget);
+
 const needsBatch = (norm: NormKind) => norm === "batch" || norm === "renorm" || norm === "ghost";
 
 async function measureCost(ctx: StudyContext, norm: NormKind, batchSize: number): Promise<CostRow> {
@@ -81,8 +84,8 @@ async function measureCost(ctx: StudyContext, norm: NormKind, batchSize: number)
     const tensorsBefore = t.peakTensors;
     const rss0 = process.memoryUsage.rss();
     let rssPeak = rss0;
-    // About 2,000 samples per repeat (at least 4 steps), so each repeat takes a similar time.
-    const k = Math.max(4, Math.ceil(2000 / batchSize));
+    // About 2,000 samples per repeat (300 with --quick; at least 4 steps), so repeats take similar times.
+    const k = Math.max(4, Math.ceil((o.quick ? 300 : 2000) / batchSize));
     const perStep: number[] = [];
     for (let r = 0; r < o.repeats; r++) {
       const s0 = t.trainSeconds;
@@ -121,7 +124,7 @@ async function reachTarget(
   const cfg = runConfig({ ...o, batchSize, lr }, norm, steps, { evalEvery, stopOnDivergence: true });
   let hit: { step: number; seconds: number } | null = null;
   const r = await runExperiment(cfg, data, {
-    timeBudgetSeconds: o.budget,
+    timeBudgetSeconds: budgetOf(o),
     stopAfterEval(p) {
       if (p.testAccuracy >= o.target && !hit) hit = { step: p.step, seconds: p.trainSeconds };
       return hit !== null;
@@ -214,7 +217,7 @@ export const batchSizeStudy: Study = {
   defaultTestSize: 2000,
   async run(ctx: StudyContext): Promise<StudyResult> {
     const { o, io, quiet } = ctx;
-    const sizes = [...(o.batchSizes ?? DEFAULT_SIZES)].sort((a, b) => a - b);
+    const sizes = [...(o.batchSizes ?? (o.quick ? [1, 8, 64, 256] : DEFAULT_SIZES))].sort((a, b) => a - b);
     const log = (s: string) => quiet || io.err.write(`${s}\n`);
     const cost: CostRow[] = [];
     for (const b of sizes) {
@@ -306,7 +309,7 @@ function report(
   const samplesFig = lineChart({
     ...logAxis,
     title: `Training samples to ${pct(o.target, 0)} test accuracy`,
-    subtitle: `${RUN_LABELS[reachNorm]}; missing points did not reach it within ${o.budget} s of training`,
+    subtitle: `${RUN_LABELS[reachNorm]}; missing points did not reach it within ${budgetOf(o)} s of training`,
     yLabel: "samples",
     series: reachSeries((r) => r.samplesToTarget),
   });
@@ -359,7 +362,7 @@ function report(
     id: "batch-sizes",
     title: batchSizeStudy.title,
     intro: [
-      `MNIST, the paper's 784-100-100-100-10 sigmoid MLP, plain SGD, seed ${o.seed}, backend ${o.backend}, ${data.train.count.toLocaleString("en-US")} training images. Part 1 times ${o.repeats} repeats of about 2,000 samples of training at each batch size and records the memory of a step. Part 2 trains ${RUN_LABELS[reachNorm]} at each batch size until its test accuracy (${data.test.count.toLocaleString("en-US")} images, checked every ${EVAL_EVERY_SAMPLES.toLocaleString("en-US")} samples) reaches ${pct(o.target, 0)} or ${o.budget} s of training run out, once at lr ${o.lr} for every batch and once with the lr scaled to the batch (the linear-scaling rule of Goyal et al., 2017). Part 2 runs once per setting: its times are as noisy as the spread in part 1.`,
+      `MNIST, the paper's 784-100-100-100-10 sigmoid MLP, plain SGD, seed ${o.seed}, backend ${o.backend}, ${data.train.count.toLocaleString("en-US")} training images. Part 1 times ${o.repeats} repeats of about 2,000 samples of training at each batch size and records the memory of a step. Part 2 trains ${RUN_LABELS[reachNorm]} at each batch size until its test accuracy (${data.test.count.toLocaleString("en-US")} images, checked every ${EVAL_EVERY_SAMPLES.toLocaleString("en-US")} samples) reaches ${pct(o.target, 0)} or ${budgetOf(o)} s of training run out, once at lr ${o.lr} for every batch and once with the lr scaled to the batch (the linear-scaling rule of Goyal et al., 2017). Part 2 runs once per setting: its times are as noisy as the spread in part 1.`,
     ],
     verdicts,
     sections: [
@@ -390,6 +393,6 @@ function report(
     ],
     figures,
     tables: [costTable, reachTable],
-    json: { cost, reach, target: o.target, budgetSeconds: o.budget, repeats: o.repeats },
+    json: { cost, reach, target: o.target, budgetSeconds: budgetOf(o), repeats: o.repeats },
   };
 }

@@ -114,21 +114,25 @@ export function figure1Verdicts(runs: readonly RunResult[]): Verdict[] {
     ];
   }
   const out: Verdict[] = [];
-  // Accelerates: steps BN needed to reach the baseline's final accuracy.
+  // Accelerates: steps BN needed to reach the baseline's final accuracy (when the baseline learned at all).
   const target = base.testAccuracy;
+  const start = base.curve[0]?.testAccuracy ?? 0;
+  const learned = target > start + 0.05;
   const bnAt = firstStepAtLeast(bn, target);
   const baseAt = firstStepAtLeast(base, target) ?? base.steps;
   const lead = bn.testAccuracy - base.testAccuracy;
-  const faster = bnAt !== null && bnAt < baseAt;
+  const faster = learned ? bnAt !== null && bnAt < baseAt : lead > 0.05;
   out.push({
     claim: 6,
     aspect: "BN accelerates training",
     outcome: faster && lead > 0.001 ? "holds" : faster || lead > 0.001 ? "partly" : "does not hold",
     evidence:
       `After ${bn.steps.toLocaleString("en-US")} steps BN reached ${p1(bn.testAccuracy)} and the baseline ${p1(base.testAccuracy)} (${lead >= 0 ? "BN ahead by" : "BN behind by"} ${pts(Math.abs(lead), 0)}). ` +
-      (bnAt === null
-        ? `BN never reached the baseline's final ${p1(target)}.`
-        : `BN first reached the baseline's final ${p1(target)} at step ${bnAt.toLocaleString("en-US")}, the baseline at step ${baseAt.toLocaleString("en-US")}${bnAt > 0 ? ` (${(baseAt / bnAt).toFixed(1)}x fewer steps with BN)` : ""}.`),
+      (!learned
+        ? `The baseline stayed near its starting ${p1(start)}: it had not started learning yet.`
+        : bnAt === null
+          ? `BN never reached the baseline's final ${p1(target)}.`
+          : `BN first reached the baseline's final ${p1(target)} at step ${bnAt.toLocaleString("en-US")}, the baseline at step ${baseAt.toLocaleString("en-US")}${bnAt > 0 ? ` (${(baseAt / bnAt).toFixed(1)}x fewer steps with BN)` : ""}.`),
   });
   const db = drift(base);
   const dn = drift(bn);
