@@ -81,7 +81,8 @@ export class Trainer {
     this.readLossEvery = config.backend === "webgpu" ? 10 : 1;
   }
 
-  private async nextBatch(): Promise<[Tensor, Tensor]> {
+  /** The next mini-batch of the run's data order (a new epoch starts when one ends). */
+  async nextBatch(): Promise<[Tensor, Tensor]> {
     for (let attempt = 0; attempt < 2; attempt++) {
       this.batches ??= this.loader[Symbol.asyncIterator]();
       const r = await this.batches.next();
@@ -91,9 +92,9 @@ export class Trainer {
     throw new Error("the data loader yielded no batch");
   }
 
-  /** One SGD step on the next mini-batch. */
-  async step(): Promise<StepInfo> {
-    const [x, y] = await this.nextBatch();
+  /** One SGD step on the next mini-batch (or on `batch`, which the step disposes). */
+  async step(batch?: [Tensor, Tensor]): Promise<StepInfo> {
+    const [x, y] = batch ?? (await this.nextBatch());
     const t0 = now();
     const loss = tidy(() => {
       this.optimizer.zeroGrad();
@@ -208,6 +209,51 @@ export class Trainer {
       this.model.train();
     }
     return { hits, probe, pre };
+  }
+
+  /**
+   * What the last hidden normalization computes on batch `x` in training mode, for the page's
+   * step-through: its input (pre-BN values), gamma, beta and running statistics. The buffers are
+   * restored afterwards, so the running statistics move only in the real training step.
+   */
+  async inspect(x: Tensor): Promise<{
+    pre: Float32Array;
+    units: number;
+    gamma: Float32Array | null;
+    beta: Float32Array | null;
+    runningMean: Float32Array | null;
+    runningVar: Float32Array | null;
+    momentum: number | null;
+    eps: number;
+  }> {
+    const norm = this.model.probeNorm as {
+      weight?: Tensor | null;
+      bias?: Tensor | null;
+      runningMean?: Tensor | null;
+      runningVar?: Tensor | null;
+      momentum?: number | null;
+      eps?: number;
+    } | null;
+    const read = async (t: Tensor | null | undefined) => (t ? Float32Array.from(await t.data()) : null);
+    const before = {
+      gamma: await read(norm?.weight),
+      beta: await read(norm?.bias),
+      runningMean: await read(norm?.runningMean),
+      runningVar: await read(norm?.runningVar),
+    };
+    const saved = noGrad(() => this.model.buffers().map((b) => b.clone()));
+    let pre: Tensor;
+    try {
+      pre = noGrad(() => tidy(() => this.model.forwardWithProbe(x).preNorm));
+    } finally {
+      const buffers = this.model.buffers();
+      noGrad(() => buffers.forEach((b, i) => b.assign(saved[i])));
+      for (const t of saved) t.dispose();
+    }
+    const values = Float32Array.from(await pre.data());
+    const units = pre.shape[1];
+    pre.dispose();
+    return { pre: values, units, ...before, momentum: norm?.momentum ?? null, eps: norm?.eps ?? 1e-5 };
   }
 
   /** Class probabilities [n, 10] for images [n, 784] in [0, 1] (the web page's drawing box). */
