@@ -48,7 +48,7 @@ describe("demo CLI", () => {
     const html = readFileSync(join(out, "index.html"), "utf8");
     expect(html).toContain("<figcaption>");
     expect(html).toContain("short version");
-    expect(html).toContain("the paper's explanation");
+    expect(html).toContain("explanation, not an established fact");
   });
 
   it("is reproducible from --seed", () => {
