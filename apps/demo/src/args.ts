@@ -100,9 +100,10 @@ Study flags:
   --batch-sizes LIST      batch sizes (batch-sizes: 1,8,32,60,256,1024; gradient-noise:
                           1,2,...,256; small-batch: 2,4,60)
   --target X              batch-sizes: test accuracy to reach, as a fraction (default 0.9)
-  --budget S              batch-sizes: training seconds per run, at most (default 15)
+  --budget S              batch-sizes: training seconds per run to the target, at most (default 60;
+                          a run also stops after 2 epochs)
   --lrs LIST              lr: learning rates to try (default 0.5,2.5,5,15: x1, x5, x10, x30)
-  --copies N              stream: times the training images are repeated in the file (default 6)
+  --copies N              stream: times the training images are repeated in the file (default 5)
   --memory-cap-mb N       stream: memory the run may add while streaming, in MiB (default 64)
 `;
 
@@ -150,7 +151,9 @@ export function hint(given: string, known: readonly string[], prefix: string): s
       best = k;
     }
   }
-  return best && bestD <= Math.max(2, Math.floor(best.length / 3)) ? `; did you mean '${prefix}${best}'?` : "";
+  return best && bestD <= Math.max(2, Math.floor(best.length / 3))
+    ? `; did you mean '${prefix}${best}'?`
+    : "";
 }
 
 function positiveInt(flag: string, v: number): number {
@@ -167,7 +170,9 @@ function parseNumber(flag: string, raw: string): number {
 
 function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ArgError(`--${flag} must be one of ${allowed.join(", ")}, got '${raw}'${hint(raw, allowed, "")}`);
+    throw new ArgError(
+      `--${flag} must be one of ${allowed.join(", ")}, got '${raw}'${hint(raw, allowed, "")}`,
+    );
   }
   return raw as T;
 }
@@ -206,7 +211,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     data: null,
     batchSizes: null,
     target: 0.9,
-    budget: 15,
+    budget: 60,
     lrs: [0.5, 2.5, 5, 15],
     copies: null,
     memoryCapMb: null,
@@ -245,7 +250,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       continue;
     }
     if (!NUMBER_FLAGS.has(name) && !STRING_FLAGS.has(name))
-      throw new ArgError(`unknown flag '--${name}'${hint(name, [...NUMBER_FLAGS, ...STRING_FLAGS, ...BOOL_FLAGS], "--")}`);
+      throw new ArgError(
+        `unknown flag '--${name}'${hint(name, [...NUMBER_FLAGS, ...STRING_FLAGS, ...BOOL_FLAGS], "--")}`,
+      );
     if (seen.has(name)) throw new ArgError(`--${name} was given twice`);
     seen.add(name);
     let raw: string;
@@ -266,13 +273,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   if (o.paper && o.command !== "train" && o.command !== "all")
     throw new ArgError(`--paper applies to the Figure 1 run (train or all), not to ${o.command}`);
   for (const norm of o.norms) {
-    if (
-      norm !== "none" &&
-      norm !== "layer" &&
-      norm !== "group" &&
-      o.batchSize < 2 &&
-      o.command === "train"
-    ) {
+    if (norm !== "none" && norm !== "layer" && norm !== "group" && o.batchSize < 2 && o.command === "train") {
       throw new ArgError(
         `--norm ${norm} normalizes over the batch, so it needs --batch-size 2 or more (got ${o.batchSize})`,
       );

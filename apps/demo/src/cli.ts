@@ -63,7 +63,9 @@ async function main(argv: string[]): Promise<number> {
   const note = (s: string) => o.json || io.err.write(`${s}\n`);
   const studies = o.command === "all" ? [...STUDIES] : [studyById(o.command)];
   const device = await useBackend(o.backend);
-  note(`minibatch demo: ${o.command === "all" ? "every study" : studies[0].title}, backend ${device}, seed ${o.seed}`);
+  note(
+    `minibatch demo: ${o.command === "all" ? "every study" : studies[0].title}, backend ${device}, seed ${o.seed}`,
+  );
   const data: MnistData = await loadMnist({
     dir: o.data ? resolve(userCwd(), o.data) : null,
     trainSize: o.trainSize ?? (o.quick ? 3000 : null),
@@ -80,10 +82,14 @@ async function main(argv: string[]): Promise<number> {
     if (study.id === "train") {
       const steps = so.steps ?? Math.max(1, Math.floor(view.train.count / so.batchSize));
       if (so.epochs === null && steps < PAPER_STEPS && !o.paper)
-        note(`Short version: ${steps.toLocaleString("en-US")} steps per run; the paper trains ${PAPER_STEPS.toLocaleString("en-US")} (add --paper).`);
+        note(
+          `Short version: ${steps.toLocaleString("en-US")} steps per run; the paper trains ${PAPER_STEPS.toLocaleString("en-US")} (add --paper).`,
+        );
       if (o.paper) {
         const est = await estimateSeconds({ ...so, steps }, view, steps);
-        note(`--paper: ${steps.toLocaleString("en-US")} steps per run, ${so.norms.length} runs; estimated ${formatDuration(est)} on this machine (from 20 timed steps and one evaluation per run).`);
+        note(
+          `--paper: ${steps.toLocaleString("en-US")} steps per run, ${so.norms.length} runs; estimated ${formatDuration(est)} on this machine (from 20 timed steps and one evaluation per run).`,
+        );
       }
     }
     if (o.command === "all") note(`\n== ${study.title} (claims ${study.claims.join(", ")})`);
@@ -94,8 +100,7 @@ async function main(argv: string[]): Promise<number> {
     if (!o.json) for (const v of result.verdicts) note(verdictLine(v));
   }
   const wall = (performance.now() - t0) / 1000;
-  const page =
-    o.command === "all" ? allPage(results, command, wall) : studyPage(results[0], command, wall);
+  const page = o.command === "all" ? allPage(results, command, wall) : studyPage(results[0], command, wall);
   const json =
     o.command === "all"
       ? {
@@ -106,7 +111,12 @@ async function main(argv: string[]): Promise<number> {
           studies: results.map((r) => ({ id: r.id, title: r.title, verdicts: r.verdicts, ...r.json })),
         }
       : { study: results[0].id, command, seed: o.seed, verdicts: results[0].verdicts, ...results[0].json };
-  const fallback = o.command === "all" ? "demo-report/all" : o.command === "train" ? "demo-report" : `demo-report/${o.command}`;
+  const fallback =
+    o.command === "all"
+      ? "demo-report/all"
+      : o.command === "train"
+        ? "demo-report"
+        : `demo-report/${o.command}`;
   const dir = writeReport(resolve(userCwd(), o.out ?? fallback), page.html, page.figures, json);
   if (o.json) {
     io.out.write(`${JSON.stringify(json)}\n`);
@@ -114,7 +124,9 @@ async function main(argv: string[]): Promise<number> {
   }
   for (const r of results) for (const t of r.tables) io.out.write(`\n${textTable(t)}\n`);
   if (o.command === "all") io.out.write(`\n${textTable(verdictTable(results))}\n`);
-  io.out.write(`\nFinished in ${formatDuration(wall)}. Report: ${shownPath(dir)}/index.html (figures as SVG files in the same folder)\n`);
+  io.out.write(
+    `\nFinished in ${formatDuration(wall)}. Report: ${shownPath(dir)}/index.html (figures as SVG files in the same folder)\n`,
+  );
   return 0;
 }
 

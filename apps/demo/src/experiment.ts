@@ -145,7 +145,9 @@ export class Trainer {
       trainPass = await this.pass(true, chunk);
     } finally {
       const buffers = this.model.buffers();
-      noGrad(() => buffers.forEach((b, i) => b.assign(saved[i])));
+      noGrad(() => {
+        for (let i = 0; i < buffers.length; i++) buffers[i].assign(saved[i]);
+      });
       for (const t of saved) t.dispose();
     }
     const [p15, p50, p85] = percentiles(trainPass.probe, [15, 50, 85]);
@@ -247,7 +249,9 @@ export class Trainer {
       pre = noGrad(() => tidy(() => this.model.forwardWithProbe(x).preNorm));
     } finally {
       const buffers = this.model.buffers();
-      noGrad(() => buffers.forEach((b, i) => b.assign(saved[i])));
+      noGrad(() => {
+        for (let i = 0; i < buffers.length; i++) buffers[i].assign(saved[i]);
+      });
       for (const t of saved) t.dispose();
     }
     const values = Float32Array.from(await pre.data());

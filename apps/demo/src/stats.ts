@@ -41,7 +41,10 @@ export function spread(values: readonly number[]): { median: number; min: number
 }
 
 /** Least-squares slope and intercept of y on x, with R². */
-export function linearFit(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number; r2: number } {
+export function linearFit(
+  xs: readonly number[],
+  ys: readonly number[],
+): { slope: number; intercept: number; r2: number } {
   const n = xs.length;
   const mx = mean(xs);
   const my = mean(ys);

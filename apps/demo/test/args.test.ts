@@ -63,8 +63,12 @@ describe("parseArgs", () => {
       repeats: 5,
       paper: true,
     });
-    expect(parseArgs(["stream", "--copies", "3", "--memory-cap-mb", "32"])).toMatchObject({ copies: 3, memoryCapMb: 32 });
-    for (const c of ["gradient-noise", "stream", "inputs", "small-batch"]) expect(parseArgs([c]).command).toBe(c);
+    expect(parseArgs(["stream", "--copies", "3", "--memory-cap-mb", "32"])).toMatchObject({
+      copies: 3,
+      memoryCapMb: 32,
+    });
+    for (const c of ["gradient-noise", "stream", "inputs", "small-batch"])
+      expect(parseArgs([c]).command).toBe(c);
     expect(parseArgs(["--", "lr"]).command).toBe("lr");
   });
 

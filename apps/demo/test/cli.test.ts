@@ -42,7 +42,14 @@ describe("demo CLI", () => {
     expect(summary.runs[1].curve[0].gamma).toBeNull();
     // Same seed, same start: identical weights give the same eval-mode accuracy at step 0.
     expect(summary.runs[0].curve[0].testAccuracy).toBeCloseTo(summary.runs[1].curve[0].testAccuracy, 5);
-    for (const f of ["index.html", "fig1a-test-accuracy.svg", "fig1b-sigmoid-input-baseline.svg", "fig1c-sigmoid-input-bn.svg", "gamma-beta-bn.svg", "results.json"]) {
+    for (const f of [
+      "index.html",
+      "fig1a-test-accuracy.svg",
+      "fig1b-sigmoid-input-baseline.svg",
+      "fig1c-sigmoid-input-bn.svg",
+      "gamma-beta-bn.svg",
+      "results.json",
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     const html = readFileSync(join(out, "index.html"), "utf8");
@@ -52,8 +59,21 @@ describe("demo CLI", () => {
   });
 
   it("is reproducible from --seed", () => {
-    const args = ["--json", "--steps", "10", "--eval-every", "5", ...SMALL, "--seed", "7", "--out", join(tmp, "seed")];
-    const curves = [run(args), run(args)].map((r) => JSON.parse(r.stdout).runs.map((x: { curve: unknown }) => x.curve));
+    const args = [
+      "--json",
+      "--steps",
+      "10",
+      "--eval-every",
+      "5",
+      ...SMALL,
+      "--seed",
+      "7",
+      "--out",
+      join(tmp, "seed"),
+    ];
+    const curves = [run(args), run(args)].map((r) =>
+      JSON.parse(r.stdout).runs.map((x: { curve: unknown }) => x.curve),
+    );
     expect(curves[0]).toEqual(curves[1]);
     const other = JSON.parse(run([...args.slice(0, -4), "--seed", "8", "--out", join(tmp, "seed")]).stdout);
     expect(other.runs.map((x: { curve: unknown }) => x.curve)).not.toEqual(curves[0]);
@@ -65,7 +85,15 @@ describe("demo CLI", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.studies.map((s: { id: string }) => s.id)).toEqual(["train", "batch-sizes", "gradient-noise", "stream", "inputs", "lr", "small-batch"]);
+    expect(doc.studies.map((s: { id: string }) => s.id)).toEqual([
+      "train",
+      "batch-sizes",
+      "gradient-noise",
+      "stream",
+      "inputs",
+      "lr",
+      "small-batch",
+    ]);
     const claims = new Set(doc.verdicts.map((v: { claim: number }) => v.claim));
     expect([...claims].sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
     for (const v of doc.verdicts) {
@@ -74,7 +102,15 @@ describe("demo CLI", () => {
     }
     const html = readFileSync(join(out, "index.html"), "utf8");
     expect(html).toContain("Every claim, and what this run measured");
-    for (const f of ["train-fig1a-test-accuracy.svg", "batch-sizes-memory.svg", "gradient-noise-gradient-variance.svg", "stream-stream-memory.svg", "inputs-inputs-none.svg", "lr-lr-accuracy.svg", "small-batch-small-batch-accuracy.svg"])
+    for (const f of [
+      "train-fig1a-test-accuracy.svg",
+      "batch-sizes-memory.svg",
+      "gradient-noise-gradient-variance.svg",
+      "stream-stream-memory.svg",
+      "inputs-inputs-none.svg",
+      "lr-lr-accuracy.svg",
+      "small-batch-small-batch-accuracy.svg",
+    ])
       expect(existsSync(join(out, f)), f).toBe(true);
     // Nothing of the streaming study's scratch file is left behind.
     expect(readdirSync(tmpdir()).filter((f) => f.startsWith("minibatch-stream-"))).toEqual([]);

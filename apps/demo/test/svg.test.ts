@@ -65,7 +65,14 @@ describe("SVG charts", () => {
         title: "t",
         intro: ["i"],
         verdicts: [],
-        sections: [{ heading: "h", figures: [figures[0].svg], captions: ["a caption <from data>"], verdicts: [{ outcome: "holds", text: "v" }] }],
+        sections: [
+          {
+            heading: "h",
+            figures: [figures[0].svg],
+            captions: ["a caption <from data>"],
+            verdicts: [{ outcome: "holds", text: "v" }],
+          },
+        ],
         figures,
         tables: [],
         json: {},
@@ -87,7 +94,18 @@ describe("SVG charts", () => {
       yLabel: "v",
       logX: true,
       logY: true,
-      series: [{ name: "v", color: "#000", points: [[1, 100], [10, 10], [100, 1], [1000, 0]] }],
+      series: [
+        {
+          name: "v",
+          color: "#000",
+          points: [
+            [1, 100],
+            [10, 10],
+            [100, 1],
+            [1000, 0],
+          ],
+        },
+      ],
     });
     expect(svg).not.toMatch(/NaN|Infinity/);
     // The zero cannot be drawn on a log axis: one path of three points, not four.

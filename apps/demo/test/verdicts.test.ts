@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { costVerdict, type CostRow, reachVerdict, type ReachRow } from "../src/studies/batch-sizes";
+import { linearFit, spread } from "../src/stats";
+import { type CostRow, costVerdict, type ReachRow, reachVerdict } from "../src/studies/batch-sizes";
 import { accuracyCaption, figure1Verdicts, percentileCaption } from "../src/studies/figure1";
 import { type NoiseRow, noiseSlope, noiseVerdicts } from "../src/studies/gradient-noise";
 import { inputVerdicts } from "../src/studies/inputs";
 import { lrVerdict } from "../src/studies/lr";
 import { smallBatchVerdicts } from "../src/studies/small-batch";
 import { streamVerdict } from "../src/studies/stream";
-import { linearFit, spread } from "../src/stats";
 import { fakeRun } from "./fixtures";
 
 // Verdicts and captions are computed from the numbers: the same code must say "holds" for data
@@ -22,7 +22,9 @@ describe("Figure 1 verdicts and captions", () => {
     expect(v[0].evidence).toContain("at step 50, the baseline at step 100 (2.0x fewer steps with BN)");
     expect(v[1].evidence).toContain("range of 3.00 without BN and 0.10 with BN");
     const caption = accuracyCaption([bn, base]);
-    expect(caption).toContain("With BN leads with 95.0 % against Without BN (baseline)'s 90.0 % (5.0 points)");
+    expect(caption).toContain(
+      "With BN leads with 95.0 % against Without BN (baseline)'s 90.0 % (5.0 points)",
+    );
   });
 
   it("does not claim BN is faster when the data says otherwise", () => {
@@ -36,7 +38,10 @@ describe("Figure 1 verdicts and captions", () => {
   });
 
   it("without a BN run, says nothing about BN", () => {
-    const runs = [fakeRun("layernorm", "layer", "LayerNorm"), fakeRun("groupnorm", "group", "GroupNorm", [0.1, 0.4, 0.8])];
+    const runs = [
+      fakeRun("layernorm", "layer", "LayerNorm"),
+      fakeRun("groupnorm", "group", "GroupNorm", [0.1, 0.4, 0.8]),
+    ];
     expect(figure1Verdicts(runs)[0].outcome).toBe("not measured");
     const caption = accuracyCaption(runs);
     expect(caption).not.toContain("BN");
@@ -66,7 +71,11 @@ const cost = (name: string, b: number, bytes: number, epoch: number): CostRow =>
 
 describe("batch-size verdicts", () => {
   it("claim 1 holds when memory grows linearly and epochs get faster", () => {
-    const v = costVerdict([cost("baseline", 1, 1000, 60), cost("baseline", 101, 101_000, 3), cost("baseline", 201, 201_000, 2)]);
+    const v = costVerdict([
+      cost("baseline", 1, 1000, 60),
+      cost("baseline", 101, 101_000, 3),
+      cost("baseline", 201, 201_000, 2),
+    ]);
     expect(v.outcome).toBe("holds");
     expect(v.evidence).toContain("1.0 KiB per sample");
     expect(v.evidence).toContain("R² 1.000");
@@ -74,7 +83,9 @@ describe("batch-size verdicts", () => {
   });
 
   it("claim 1 is only partly true when bigger batches are slower per epoch", () => {
-    expect(costVerdict([cost("baseline", 1, 1000, 2), cost("baseline", 100, 100_000, 3)]).outcome).toBe("partly");
+    expect(costVerdict([cost("baseline", 1, 1000, 2), cost("baseline", 100, 100_000, 3)]).outcome).toBe(
+      "partly",
+    );
   });
 
   const reach = (b: number, mode: "fixed" | "scaled", seconds: number | null): ReachRow => ({
@@ -92,21 +103,37 @@ describe("batch-size verdicts", () => {
   });
 
   it("claim 2: fixed lr refutes it, scaled lr supports it up to a size", () => {
-    const rows = [reach(8, "fixed", 3), reach(60, "fixed", 4), reach(1024, "fixed", null), reach(8, "scaled", 5), reach(60, "scaled", 2), reach(1024, "scaled", 9)];
+    const rows = [
+      reach(8, "fixed", 3),
+      reach(60, "fixed", 4),
+      reach(1024, "fixed", null),
+      reach(8, "scaled", 5),
+      reach(60, "scaled", 2),
+      reach(1024, "scaled", 9),
+    ];
     const fixed = reachVerdict(rows, "fixed", 0.9);
     expect(fixed.outcome).toBe("does not hold");
     expect(fixed.evidence).toContain("batch 1024 did not reach it");
     const scaled = reachVerdict(rows, "scaled", 0.9);
     expect(scaled.outcome).toBe("partly");
     expect(scaled.evidence).toContain("helped up to batch 60 and not beyond");
-    expect(reachVerdict([reach(8, "scaled", 5), reach(60, "scaled", 2)], "scaled", 0.9).outcome).toBe("holds");
+    expect(reachVerdict([reach(8, "scaled", 5), reach(60, "scaled", 2)], "scaled", 0.9).outcome).toBe(
+      "holds",
+    );
   });
 });
 
 describe("gradient-noise verdicts", () => {
   const N = 6000;
   const rows = (name: string, norm: NoiseRow["norm"], f: (b: number) => number): NoiseRow[] =>
-    [2, 4, 8, 16, 32, 64].map((b) => ({ name, norm, batchSize: b, variance: f(b), law: ((N - b) / (N - 1)) * (1 / b), trials: 10 }));
+    [2, 4, 8, 16, 32, 64].map((b) => ({
+      name,
+      norm,
+      batchSize: b,
+      variance: f(b),
+      law: ((N - b) / (N - 1)) * (1 / b),
+      trials: 10,
+    }));
 
   it("recovers the slope of a 1/B law and says it holds", () => {
     const r = rows("baseline", "none", (b) => ((N - b) / (N - 1)) * (3 / b));
@@ -117,12 +144,22 @@ describe("gradient-noise verdicts", () => {
   });
 
   it("a variance that does not fall with the batch refutes the claim", () => {
-    const [v] = noiseVerdicts(rows("baseline", "none", () => 1), [], N);
+    const [v] = noiseVerdicts(
+      rows("baseline", "none", () => 1),
+      [],
+      N,
+    );
     expect(v.outcome).toBe("does not hold");
   });
 
   it("loss variance: holds only when it falls", () => {
-    const loss = [8, 32, 128].map((b, i) => ({ name: "bn", norm: "batch" as const, batchSize: b, steps: 100, stepVariance: [1, 2, 0.5][i] }));
+    const loss = [8, 32, 128].map((b, i) => ({
+      name: "bn",
+      norm: "batch" as const,
+      batchSize: b,
+      steps: 100,
+      stepVariance: [1, 2, 0.5][i],
+    }));
     expect(noiseVerdicts([], loss, N)[0].outcome).toBe("partly");
   });
 });
@@ -155,7 +192,14 @@ describe("stream, inputs, lr and small-batch verdicts", () => {
       norm,
       run: fakeRun("x", norm, "x", [0.1, acc]),
     });
-    const v = inputVerdicts([row("raw", "none", 0.2), row("minmax", "none", 0.9), row("zscore", "none", 0.85), row("raw", "batch", 0.9), row("minmax", "batch", 0.9), row("zscore", "batch", 0.89)]);
+    const v = inputVerdicts([
+      row("raw", "none", 0.2),
+      row("minmax", "none", 0.9),
+      row("zscore", "none", 0.85),
+      row("raw", "batch", 0.9),
+      row("minmax", "batch", 0.9),
+      row("zscore", "batch", 0.89),
+    ]);
     expect(v.map((x) => x.outcome)).toEqual(["holds", "does not hold"]);
     expect(v[0].evidence).toContain("70.0 points above raw");
   });
@@ -166,14 +210,29 @@ describe("stream, inputs, lr and small-batch verdicts", () => {
       lr,
       diverged,
     });
-    expect(lrVerdict([run("batch", 0.5, 0.9), run("none", 0.5, 0.9), run("batch", 15, 0.9), run("none", 15, 0.1, true)]).outcome).toBe("holds");
-    const both = lrVerdict([run("batch", 0.5, 0.9), run("none", 0.5, 0.9), run("batch", 5, 0.95), run("none", 5, 0.95)]);
+    expect(
+      lrVerdict([
+        run("batch", 0.5, 0.9),
+        run("none", 0.5, 0.9),
+        run("batch", 15, 0.9),
+        run("none", 15, 0.1, true),
+      ]).outcome,
+    ).toBe("holds");
+    const both = lrVerdict([
+      run("batch", 0.5, 0.9),
+      run("none", 0.5, 0.9),
+      run("batch", 5, 0.95),
+      run("none", 5, 0.95),
+    ]);
     expect(both.outcome).toBe("does not hold");
     expect(both.evidence).toContain("did not tolerate a higher rate");
   });
 
   it("claim 7 compares BN with the batch-independent norms at each small batch", () => {
-    const run = (acc: number, trainAcc: number) => ({ ...fakeRun("x", "batch", "x", [0.1, acc]), trainModeAccuracy: trainAcc });
+    const run = (acc: number, trainAcc: number) => ({
+      ...fakeRun("x", "batch", "x", [0.1, acc]),
+      trainModeAccuracy: trainAcc,
+    });
     const v = smallBatchVerdicts([
       { norm: "batch", batchSize: 2, run: run(0.53, 0.8) },
       { norm: "group", batchSize: 2, run: run(0.9, 0.9) },

@@ -81,7 +81,13 @@ interface PageState {
   inspect: {
     batchSize: number;
     match: boolean;
-    units: { mean: number; varBiased: number; runningVarExpected: number; runningVarAfter: number; xhat: number[] }[];
+    units: {
+      mean: number;
+      varBiased: number;
+      runningVarExpected: number;
+      runningVarAfter: number;
+      xhat: number[];
+    }[];
   } | null;
   runs: { name: string; curve: { step: number; testAccuracy: number; trainModeAccuracy: number }[] }[];
 }
@@ -138,9 +144,13 @@ describe("web demo", () => {
     const bn = state.runs[0];
     expect(bn.curve.at(-1)!.testAccuracy).toBeGreaterThan(bn.curve[0].testAccuracy + 0.2);
     // The caption names the leader with numbers taken from the curves.
-    const leader = [...state.runs].sort((a, b) => b.curve.at(-1)!.testAccuracy - a.curve.at(-1)!.testAccuracy)[0];
+    const leader = [...state.runs].sort(
+      (a, b) => b.curve.at(-1)!.testAccuracy - a.curve.at(-1)!.testAccuracy,
+    )[0];
     const label = leader.name === "bn" ? "With BN" : "Without BN (baseline)";
-    expect(state.captions.accuracy).toContain(`${label} leads with ${(leader.curve.at(-1)!.testAccuracy * 100).toFixed(1)} %`);
+    expect(state.captions.accuracy).toContain(
+      `${label} leads with ${(leader.curve.at(-1)!.testAccuracy * 100).toFixed(1)} %`,
+    );
     expect(await page.locator("#chart-pct figure").count()).toBe(2);
     expect(await page.textContent("#caption-acc")).toBe(state.captions.accuracy);
     await page.screenshot({ path: join(shots, "web-side-by-side.png"), fullPage: true });
@@ -228,8 +238,15 @@ describe("web demo", () => {
     const errs: string[] = [];
     p.on("pageerror", (e) => errs.push(e.message));
     // Small: on SwiftShader, a software GPU, one training step takes about a second.
-    await p.goto(`${url}?backend=webgpu&steps=15&evalEvery=5&trainSize=1000&testSize=200&norms=batch&autostart=1`);
-    await p.waitForFunction(() => ["done", "error"].includes((window as any).__demo.phase) || (window as any).__demo.backend === "cpu", undefined, { timeout: 120_000 });
+    await p.goto(
+      `${url}?backend=webgpu&steps=15&evalEvery=5&trainSize=1000&testSize=200&norms=batch&autostart=1`,
+    );
+    await p.waitForFunction(
+      () =>
+        ["done", "error"].includes((window as any).__demo.phase) || (window as any).__demo.backend === "cpu",
+      undefined,
+      { timeout: 120_000 },
+    );
     let state = await demoState(p);
     if (state.backend !== "webgpu") {
       if (requireWebgpu) throw new Error(`no WebGPU in this browser: ${state.backendReason}`);
@@ -237,7 +254,9 @@ describe("web demo", () => {
       ctx.skip();
       return;
     }
-    await p.waitForFunction(() => ["done", "error"].includes((window as any).__demo.phase), undefined, { timeout: 120_000 });
+    await p.waitForFunction(() => ["done", "error"].includes((window as any).__demo.phase), undefined, {
+      timeout: 120_000,
+    });
     state = await demoState(p);
     expect(state.error).toBeNull();
     expect(errs).toEqual([]);

@@ -97,7 +97,8 @@ if (params.get("batch")) {
 }
 if (params.get("norms")) {
   const wanted = new Set(params.get("norms")!.split(","));
-  for (const box of document.querySelectorAll<HTMLInputElement>("#norms input")) box.checked = wanted.has(box.value);
+  for (const box of document.querySelectorAll<HTMLInputElement>("#norms input"))
+    box.checked = wanted.has(box.value);
 }
 if (params.get("mode") === "train") {
   state.evalMode = "train";
@@ -135,7 +136,9 @@ async function pickBackend(): Promise<void> {
       adapter &&
       (adapter.isFallbackAdapter ||
         info.isFallbackAdapter ||
-        /swiftshader|llvmpipe|lavapipe|software/i.test(`${info.vendor} ${info.architecture} ${info.description}`));
+        /swiftshader|llvmpipe|lavapipe|software/i.test(
+          `${info.vendor} ${info.architecture} ${info.description}`,
+        ));
     if (!gpu) reason = "this browser has no WebGPU";
     else if (!adapter) reason = "this browser found no WebGPU adapter";
     else if (software && asked !== "webgpu")
@@ -146,11 +149,14 @@ async function pickBackend(): Promise<void> {
         const wi = webgpuInfo();
         const w = [wi?.vendor, wi?.architecture].filter(Boolean).join(" ");
         state.backend = "webgpu";
-        state.backendReason = software ? "asked for with ?backend=webgpu (a software adapter: slow)" : "a hardware WebGPU adapter";
+        state.backendReason = software
+          ? "asked for with ?backend=webgpu (a software adapter: slow)"
+          : "a hardware WebGPU adapter";
         badge.textContent = `Backend: WebGPU${w ? ` (${w})` : ""}`;
         badge.dataset.backend = "webgpu";
         if (software) {
-          note.textContent = "This WebGPU adapter is a software renderer, so training is slow; remove ?backend=webgpu to train on the CPU backend.";
+          note.textContent =
+            "This WebGPU adapter is a software renderer, so training is slow; remove ?backend=webgpu to train on the CPU backend.";
           note.hidden = false;
         }
         return;
@@ -179,7 +185,8 @@ async function loadData(): Promise<MnistData> {
   const base = new URL("./mnist/", location.href);
   const get = async (file: string) => {
     const res = await fetch(new URL(`${file}.gz`, base));
-    if (!res.ok) throw new Error(`could not load ${res.url}: HTTP ${res.status} (run scripts/copy-mnist.mjs)`);
+    if (!res.ok)
+      throw new Error(`could not load ${res.url}: HTTP ${res.status} (run scripts/copy-mnist.mjs)`);
     return res;
   };
   const split = async (images: string, labels: string, limit: number) =>
@@ -234,13 +241,17 @@ function renderCharts(): void {
   const size = { width: 600, height: 360 };
   const shown = shownRuns(runs);
   const mode = state.evalMode === "eval" ? "eval mode: running statistics" : "train mode: batch statistics";
-  $("chart-acc").innerHTML = `${accuracyChart(shown, size)}<figcaption id="caption-acc" class="caption"></figcaption>`;
+  $("chart-acc").innerHTML =
+    `${accuracyChart(shown, size)}<figcaption id="caption-acc" class="caption"></figcaption>`;
   state.captions.accuracy = `Test accuracy in ${mode}. ${accuracyCaption(shown)}`;
   $("caption-acc").textContent = state.captions.accuracy;
   $("chart-loss").innerHTML = lossChart(runs, size);
   const domain = percentileDomain(runs);
   $("chart-pct").innerHTML = runs
-    .map((r) => `<figure>${percentileChart(r, { yDomain: domain, probeUnit: DEFAULTS.probeUnit, ...size })}</figure>`)
+    .map(
+      (r) =>
+        `<figure>${percentileChart(r, { yDomain: domain, probeUnit: DEFAULTS.probeUnit, ...size })}</figure>`,
+    )
     .join("");
   state.captions.percentiles = runs.map(percentileCaption).join(" ");
   $("caption-pct").textContent = state.captions.percentiles;
@@ -269,7 +280,13 @@ function makeTrainers(): boolean {
   const b = batchSize();
   state.config = { batchSize: b, lr, steps, norms };
   state.inspect = null;
-  const base = { model: "mlp" as const, backend: state.backend as RunConfig["backend"], steps, batchSize: b, lr };
+  const base = {
+    model: "mlp" as const,
+    backend: state.backend as RunConfig["backend"],
+    steps,
+    batchSize: b,
+    lr,
+  };
   trainers = norms.map(
     (norm) =>
       new Trainer(
@@ -312,7 +329,9 @@ async function train(): Promise<void> {
       }
       if (performance.now() - lastStatus > 200 || step === steps) {
         lastStatus = performance.now();
-        const rates = trainers.map((t) => `${t.config.name} ${num((t.stepCount * b) / Math.max(t.trainSeconds, 1e-9))}`);
+        const rates = trainers.map(
+          (t) => `${t.config.name} ${num((t.stepCount * b) / Math.max(t.trainSeconds, 1e-9))}`,
+        );
         status.textContent = `step ${step} / ${steps} · batch ${b}, lr ${state.config.lr} · samples/s: ${rates.join(", ")} · ${state.backend}`;
       }
       await yieldToBrowser();
@@ -400,14 +419,20 @@ async function inspectBatch(): Promise<void> {
   }
   // The real training step on this very batch; then read the running variance BN stored.
   await t.step([x, y]);
-  const stored = (t.model.probeNorm as { runningVar?: { data(): Promise<ArrayLike<number>> } | null }).runningVar;
+  const stored = (t.model.probeNorm as { runningVar?: { data(): Promise<ArrayLike<number>> } | null })
+    .runningVar;
   const after = stored ? await stored.data() : null;
-  units.forEach((u) => (u.runningVarAfter = after?.[u.unit] ?? Number.NaN));
-  const match = units.every((u) => Math.abs(u.runningVarAfter - u.runningVarExpected) <= 1e-4 * Math.max(1, Math.abs(u.runningVarExpected)));
+  for (const u of units) u.runningVarAfter = after?.[u.unit] ?? Number.NaN;
+  const match = units.every(
+    (u) =>
+      Math.abs(u.runningVarAfter - u.runningVarExpected) <=
+      1e-4 * Math.max(1, Math.abs(u.runningVarExpected)),
+  );
   state.inspect = { batchSize: n, momentum: m, units, match };
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : "-");
   const cols = units.map((u) => `<th>unit ${u.unit}</th>`).join("");
-  const row = (label: string, pick: (u: InspectUnit) => string) => `<tr><th>${label}</th>${units.map((u) => `<td>${pick(u)}</td>`).join("")}</tr>`;
+  const row = (label: string, pick: (u: InspectUnit) => string) =>
+    `<tr><th>${label}</th>${units.map((u) => `<td>${pick(u)}</td>`).join("")}</tr>`;
   const samples = Array.from({ length: Math.min(SHOWN_SAMPLES, n) }, (_, i) =>
     row(`sample ${i}: x → x̂ → y`, (u) => `${f(u.x[i])} → ${f(u.xhat[i])} → ${f(u.y[i])}`),
   ).join("");
@@ -448,7 +473,10 @@ async function predictDrawing(): Promise<void> {
     let best = 0;
     for (let k = 1; k < 10; k++) if (p[k] > p[best]) best = k;
     const bars = [...p]
-      .map((v, k) => `<span title="${k}: ${(v * 100).toFixed(1)} %"><i style="height:${Math.max(1, v * 100)}%"></i>${k}</span>`)
+      .map(
+        (v, k) =>
+          `<span title="${k}: ${(v * 100).toFixed(1)} %"><i style="height:${Math.max(1, v * 100)}%"></i>${k}</span>`,
+      )
       .join("");
     rows.push(
       `<tr><td>${t.config.label}<br><span class="small">after ${t.stepCount} steps</span></td><td class="big">${best}</td><td class="num">${(p[best] * 100).toFixed(1)} %</td><td><div class="bars">${bars}</div></td></tr>`,
@@ -467,7 +495,8 @@ $("stop").addEventListener("click", () => {
 });
 batchSlider.addEventListener("input", rerunSoon);
 lrSlider.addEventListener("input", rerunSoon);
-for (const box of document.querySelectorAll<HTMLInputElement>("#norms input")) box.addEventListener("change", rerunSoon);
+for (const box of document.querySelectorAll<HTMLInputElement>("#norms input"))
+  box.addEventListener("change", rerunSoon);
 for (const radio of document.querySelectorAll<HTMLInputElement>("#mode input")) {
   radio.addEventListener("change", () => {
     state.evalMode = radio.value === "train" ? "train" : "eval";

@@ -99,9 +99,7 @@ export function lineChart(o: LineChartOptions): string {
   const positive = ys.filter((v) => Number.isFinite(v) && v > 0);
   const [y0, y1] =
     o.yDomain ??
-    (logY && positive.length
-      ? [Math.min(...positive) / 1.3, Math.max(...positive) * 1.3]
-      : autoDomain(ys));
+    (logY && positive.length ? [Math.min(...positive) / 1.3, Math.max(...positive) * 1.3] : autoDomain(ys));
   const sx = (v: number) => m.left + ((tx(v) - tx(x0)) / (tx(x1) - tx(x0))) * pw;
   const sy = (v: number) => m.top + ph - ((ty(v) - ty(y0)) / (ty(y1) - ty(y0))) * ph;
   const xf = o.xFormat ?? fmtDefault;
@@ -120,7 +118,9 @@ export function lineChart(o: LineChartOptions): string {
     );
   }
   // Grid and ticks.
-  const yTicks = (logY ? logTicks(y0, y1) : niceTicks(y0, y1, 6)).filter((v) => v >= y0 - 1e-12 && v <= y1 + 1e-12);
+  const yTicks = (logY ? logTicks(y0, y1) : niceTicks(y0, y1, 6)).filter(
+    (v) => v >= y0 - 1e-12 && v <= y1 + 1e-12,
+  );
   let xTicks = o.xTicks ? [...o.xTicks] : logX ? logTicks(x0, x1) : niceTicks(x0, x1, 6);
   xTicks = xTicks.filter((v) => v >= x0 - 1e-9 && v <= x1 * (1 + 1e-9) + 1e-9);
   out.push(`<g stroke="#e6e6e6" stroke-width="1">`);

@@ -116,7 +116,10 @@ export function percentileChart(
  * The probed unit's learned gamma and beta over training, next to the mean and standard deviation
  * of its input to BN: gamma = sigma and beta = mu would undo the normalization.
  */
-export function gammaBetaChart(run: RunResult, opts: { probeUnit?: number; width?: number; height?: number } = {}): string {
+export function gammaBetaChart(
+  run: RunResult,
+  opts: { probeUnit?: number; width?: number; height?: number } = {},
+): string {
   const pick = (f: (p: CurvePoint) => number | null) =>
     run.curve.map((p) => [p.step, f(p) ?? Number.NaN] as const);
   return lineChart({

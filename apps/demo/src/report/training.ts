@@ -13,4 +13,3 @@ export function milestoneSteps(runs: readonly RunResult[]): number[] {
 export function accuracyAt(run: RunResult, step: number): number {
   return run.curve.find((p) => p.step === step)?.testAccuracy ?? Number.NaN;
 }
-

@@ -52,6 +52,9 @@ const EVAL_EVERY_SAMPLES = 6000;
 /** The paper's batch, the reference of the linear-scaling rule (lr x B / 60). */
 const REFERENCE_BATCH = 60;
 
+/** Epochs a run may take to reach the target accuracy before it counts as not reaching it. */
+export const MAX_EPOCHS = 2;
+
 /** --quick caps each run to reach the target at 1 s. */
 const budgetOf = (o: { budget: number; quick: boolean }) => (o.quick ? Math.min(o.budget, 1) : o.budget);
 
@@ -119,8 +122,9 @@ async function reachTarget(
   const { o, data } = ctx;
   const lr = mode === "fixed" ? o.lr : (o.lr * batchSize) / REFERENCE_BATCH;
   const evalEvery = Math.max(1, Math.round(EVAL_EVERY_SAMPLES / batchSize));
-  // At most 10 epochs: the time budget normally ends a run that does not reach the target.
-  const steps = Math.max(1, Math.floor((10 * data.train.count) / batchSize));
+  // The budget is counted in samples (MAX_EPOCHS), so the verdict does not depend on how busy the
+  // machine is; --budget only caps the seconds of a run that crawls.
+  const steps = Math.max(1, Math.floor(((o.quick ? 1 : MAX_EPOCHS) * data.train.count) / batchSize));
   const cfg = runConfig({ ...o, batchSize, lr }, norm, steps, { evalEvery, stopOnDivergence: true });
   let hit: { step: number; seconds: number } | null = null;
   const r = await runExperiment(cfg, data, {
@@ -174,7 +178,13 @@ export function costVerdict(rows: readonly CostRow[]): Verdict {
   return {
     claim: 1,
     aspect: "batch size trades memory for speed",
-    outcome: !parts.length ? "not measured" : memoryGrows && faster ? "holds" : memoryGrows || faster ? "partly" : "does not hold",
+    outcome: !parts.length
+      ? "not measured"
+      : memoryGrows && faster
+        ? "holds"
+        : memoryGrows || faster
+          ? "partly"
+          : "does not hold",
     evidence: parts.join(" ") || "Fewer than two batch sizes ran.",
   };
 }
@@ -183,7 +193,10 @@ export function costVerdict(rows: readonly CostRow[]): Verdict {
 export function reachVerdict(rows: readonly ReachRow[], mode: "fixed" | "scaled", target: number): Verdict {
   const rs = rows.filter((r) => r.mode === mode).sort((a, b) => a.batchSize - b.batchSize);
   const reached = rs.filter((r) => r.secondsToTarget !== null);
-  const rule = mode === "fixed" ? `at a fixed lr ${rs[0]?.lr}` : `with the lr scaled to the batch (lr x B / ${REFERENCE_BATCH})`;
+  const rule =
+    mode === "fixed"
+      ? `at a fixed lr ${rs[0]?.lr}`
+      : `with the lr scaled to the batch (lr x B / ${REFERENCE_BATCH})`;
   if (!reached.length) {
     return {
       claim: 2,
@@ -197,10 +210,14 @@ export function reachVerdict(rows: readonly ReachRow[], mode: "fixed" | "scaled"
   const smallest = rs[0];
   const describe = (r: ReachRow) =>
     r.secondsToTarget === null
-      ? `batch ${r.batchSize} did not reach it (${pct(r.finalAccuracy, 1)} after ${r.samplesRun.toLocaleString("en-US")} samples, ${r.trainSeconds.toFixed(1)} s${r.diverged ? ", diverged" : ""})`
+      ? `batch ${r.batchSize} did not reach it within the budget (${pct(r.finalAccuracy, 1)} after ${r.samplesRun.toLocaleString("en-US")} samples, ${r.trainSeconds.toFixed(1)} s${r.diverged ? ", diverged" : ""})`
       : `batch ${r.batchSize} needed ${r.samplesToTarget!.toLocaleString("en-US")} samples and ${r.secondsToTarget.toFixed(1)} s`;
   const outcome =
-    best.batchSize === largest.batchSize ? "holds" : best.batchSize === smallest.batchSize ? "does not hold" : "partly";
+    best.batchSize === largest.batchSize
+      ? "holds"
+      : best.batchSize === smallest.batchSize
+        ? "does not hold"
+        : "partly";
   return {
     claim: 2,
     aspect: `bigger batches train faster, ${rule}`,
@@ -248,7 +265,11 @@ export const batchSizeStudy: Study = {
         );
       }
     }
-    const verdicts = [costVerdict(cost), reachVerdict(reach, "fixed", o.target), reachVerdict(reach, "scaled", o.target)];
+    const verdicts = [
+      costVerdict(cost),
+      reachVerdict(reach, "fixed", o.target),
+      reachVerdict(reach, "scaled", o.target),
+    ];
     return report(ctx, cost, reach, reachNorm, verdicts);
   },
 };
@@ -270,7 +291,10 @@ function report(
       markers: true,
       points: cost.filter((r) => r.name === name && !r.skipped).map((r) => [r.batchSize, pick(r)] as const),
     }));
-  const linear = { xLabel: "batch size (linear scale)", xDomain: [0, sizes.at(-1)! * 1.04] as [number, number] };
+  const linear = {
+    xLabel: "batch size (linear scale)",
+    xDomain: [0, sizes.at(-1)! * 1.04] as [number, number],
+  };
   const memFig = lineChart({
     ...linear,
     title: "Live tensor memory of a training step",
@@ -309,7 +333,7 @@ function report(
   const samplesFig = lineChart({
     ...logAxis,
     title: `Training samples to ${pct(o.target, 0)} test accuracy`,
-    subtitle: `${RUN_LABELS[reachNorm]}; missing points did not reach it within ${budgetOf(o)} s of training`,
+    subtitle: `${RUN_LABELS[reachNorm]}; missing points did not reach it within ${MAX_EPOCHS} epochs (or ${budgetOf(o)} s)`,
     yLabel: "samples",
     series: reachSeries((r) => r.samplesToTarget),
   });
@@ -321,7 +345,16 @@ function report(
     series: reachSeries((r) => r.secondsToTarget),
   });
   const costTable: Table = {
-    headers: ["batch", "run", "steps/epoch", "time/epoch (median, min-max)", "samples/s", "step memory", "tensors", "RSS growth"],
+    headers: [
+      "batch",
+      "run",
+      "steps/epoch",
+      "time/epoch (median, min-max)",
+      "samples/s",
+      "step memory",
+      "tensors",
+      "RSS growth",
+    ],
     numeric: [true, false, true, true, true, true, true, true],
     rows: cost.map((r) =>
       r.skipped
@@ -339,7 +372,14 @@ function report(
     ),
   };
   const reachTable: Table = {
-    headers: ["batch", "lr rule", "lr", `samples to ${pct(o.target, 0)}`, `seconds to ${pct(o.target, 0)}`, "final acc"],
+    headers: [
+      "batch",
+      "lr rule",
+      "lr",
+      `samples to ${pct(o.target, 0)}`,
+      `seconds to ${pct(o.target, 0)}`,
+      "final acc",
+    ],
     numeric: [true, false, true, true, true, true],
     rows: reach.map((r) => [
       String(r.batchSize),
@@ -362,7 +402,7 @@ function report(
     id: "batch-sizes",
     title: batchSizeStudy.title,
     intro: [
-      `MNIST, the paper's 784-100-100-100-10 sigmoid MLP, plain SGD, seed ${o.seed}, backend ${o.backend}, ${data.train.count.toLocaleString("en-US")} training images. Part 1 times ${o.repeats} repeats of about 2,000 samples of training at each batch size and records the memory of a step. Part 2 trains ${RUN_LABELS[reachNorm]} at each batch size until its test accuracy (${data.test.count.toLocaleString("en-US")} images, checked every ${EVAL_EVERY_SAMPLES.toLocaleString("en-US")} samples) reaches ${pct(o.target, 0)} or ${budgetOf(o)} s of training run out, once at lr ${o.lr} for every batch and once with the lr scaled to the batch (the linear-scaling rule of Goyal et al., 2017). Part 2 runs once per setting: its times are as noisy as the spread in part 1.`,
+      `MNIST, the paper's 784-100-100-100-10 sigmoid MLP, plain SGD, seed ${o.seed}, backend ${o.backend}, ${data.train.count.toLocaleString("en-US")} training images. Part 1 times ${o.repeats} repeats of about 2,000 samples of training at each batch size and records the memory of a step. Part 2 trains ${RUN_LABELS[reachNorm]} at each batch size until its test accuracy (${data.test.count.toLocaleString("en-US")} images, checked every ${EVAL_EVERY_SAMPLES.toLocaleString("en-US")} samples) reaches ${pct(o.target, 0)}, for at most ${MAX_EPOCHS} epochs (and ${budgetOf(o)} s of training), once at lr ${o.lr} for every batch and once with the lr scaled to the batch (the linear-scaling rule of Goyal et al., 2017). Part 2 runs once per setting: its sample counts are exact for the seed, its times are as noisy as the spread in part 1.`,
     ],
     verdicts,
     sections: [
@@ -376,7 +416,9 @@ function report(
           `RSS grew by ${cost
             .filter((r) => !r.skipped)
             .map((r) => `${mib(r.rssGrowthBytes)} (batch ${r.batchSize}, ${r.name})`)
-            .join(", ")}. RSS also counts memory the allocator keeps after freeing, so it is noisier than the tensor bytes.`,
+            .join(
+              ", ",
+            )}. RSS also counts memory the allocator keeps after freeing, so it is noisier than the tensor bytes.`,
           `Median seconds per epoch: ${cost
             .filter((r) => !r.skipped)
             .map((r) => `${r.epochSeconds.median.toFixed(2)} s at batch ${r.batchSize} (${r.name})`)

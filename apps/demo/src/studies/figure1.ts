@@ -35,7 +35,9 @@ export function intervalRates(run: RunResult): number[] {
 
 export function rateText(run: RunResult): string {
   const s = spread(intervalRates(run));
-  return s.n ? `${num(s.median)} samples/s (median of ${s.n} intervals, ${num(s.min)} to ${num(s.max)})` : "-";
+  return s.n
+    ? `${num(s.median)} samples/s (median of ${s.n} intervals, ${num(s.min)} to ${num(s.max)})`
+    : "-";
 }
 
 /** Caption of Figure 1(a): who leads at the end, by how much, and how soon each reached a common accuracy. */
@@ -45,16 +47,23 @@ export function accuracyCaption(runs: readonly RunResult[]): string {
   const ranked = [...runs].sort((a, b) => b.testAccuracy - a.testAccuracy);
   const [first, second] = ranked;
   const parts: string[] = [];
-  if (!second) parts.push(`After ${steps.toLocaleString("en-US")} steps ${first.label} reached ${p1(first.testAccuracy)}.`);
+  if (!second)
+    parts.push(
+      `After ${steps.toLocaleString("en-US")} steps ${first.label} reached ${p1(first.testAccuracy)}.`,
+    );
   else {
     const diff = first.testAccuracy - second.testAccuracy;
     parts.push(
       diff < 0.0005
         ? `After ${steps.toLocaleString("en-US")} steps ${first.label} and ${second.label} are level at ${p1(first.testAccuracy)}.`
-        : `After ${steps.toLocaleString("en-US")} steps ${first.label} leads with ${p1(first.testAccuracy)} against ${second.label}'s ${p1(second.testAccuracy)} (${pts(first.testAccuracy, second.testAccuracy)})${ranked.length > 2 ? `; then ${ranked
-            .slice(2)
-            .map((r) => `${r.label} ${p1(r.testAccuracy)}`)
-            .join(", ")}` : ""}.`,
+        : `After ${steps.toLocaleString("en-US")} steps ${first.label} leads with ${p1(first.testAccuracy)} against ${second.label}'s ${p1(second.testAccuracy)} (${pts(first.testAccuracy, second.testAccuracy)})${
+            ranked.length > 2
+              ? `; then ${ranked
+                  .slice(2)
+                  .map((r) => `${r.label} ${p1(r.testAccuracy)}`)
+                  .join(", ")}`
+              : ""
+          }.`,
     );
     const common = Math.min(...runs.map((r) => r.testAccuracy));
     const reach = runs.map((r) => ({ r, step: firstStepAtLeast(r, common) }));
@@ -64,7 +73,9 @@ export function accuracyCaption(runs: readonly RunResult[]): string {
       const slow = sorted.at(-1)!;
       parts.push(
         `Every run reached ${p1(common)} (the lowest final accuracy): ${sorted.map((x) => `${x.r.label} at step ${x.step!.toLocaleString("en-US")}`).join(", ")}${
-          fast.step! > 0 && slow.step! > fast.step! ? `, ${(slow.step! / fast.step!).toFixed(1)}x fewer steps for ${fast.r.label}` : ""
+          fast.step! > 0 && slow.step! > fast.step!
+            ? `, ${(slow.step! / fast.step!).toFixed(1)}x fewer steps for ${fast.r.label}`
+            : ""
         }.`,
       );
     }
@@ -147,7 +158,8 @@ export function figure1Verdicts(runs: readonly RunResult[]): Verdict[] {
   if (z.gamma !== null && z.beta !== null && a.gamma !== null && a.beta !== null) {
     const moved = Math.abs(z.gamma - a.gamma) > 0.02 || Math.abs(z.beta - a.beta) > 0.02;
     const ratio = z.gamma / z.preStd;
-    const undone = Math.abs(Math.log(ratio)) < Math.log(1.25) && Math.abs(z.beta - z.preMean) < 0.25 * z.preStd;
+    const undone =
+      Math.abs(Math.log(ratio)) < Math.log(1.25) && Math.abs(z.beta - z.preMean) < 0.25 * z.preStd;
     out.push({
       claim: 6,
       aspect: "gamma and beta let the network undo the normalization",

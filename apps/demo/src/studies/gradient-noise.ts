@@ -74,7 +74,10 @@ async function gradientOf(t: Trainer, split: MnistSplit, idx: Int32Array): Promi
   t.model.train();
   t.optimizer.zeroGrad();
   tidy(() => {
-    crossEntropy(t.model.call(fromArray(x, [idx.length, 784], "float32")), fromArray(y, [idx.length], "int32")).backward();
+    crossEntropy(
+      t.model.call(fromArray(x, [idx.length, 784], "float32")),
+      fromArray(y, [idx.length], "int32"),
+    ).backward();
   });
   const parts = await Promise.all(params.map((p) => (p.grad as Tensor).data()));
   const total = parts.reduce((a, p) => a + p.length, 0);
@@ -106,7 +109,11 @@ export function noiseSlope(rows: readonly NoiseRow[], population: number): numbe
 /** Sampling without replacement from N shrinks the variance of a mean by (N - B) / (N - 1). */
 const fpc = (b: number, n: number) => (n - b) / (n - 1);
 
-export function noiseVerdicts(rows: readonly NoiseRow[], loss: readonly LossNoiseRow[], population: number): Verdict[] {
+export function noiseVerdicts(
+  rows: readonly NoiseRow[],
+  loss: readonly LossNoiseRow[],
+  population: number,
+): Verdict[] {
   const out: Verdict[] = [];
   const e = (v: number) => v.toExponential(2);
   for (const name of [...new Set(rows.map((r) => r.name))]) {
@@ -120,7 +127,9 @@ export function noiseVerdicts(rows: readonly NoiseRow[], loss: readonly LossNois
     const lawLike = slope <= -0.75 && slope >= -1.25;
     out.push({
       claim: 3,
-      aspect: bn ? `the averaged gradient is more stable, ${RUN_LABELS[rs[0].norm]}` : "the averaged gradient is more stable",
+      aspect: bn
+        ? `the averaged gradient is more stable, ${RUN_LABELS[rs[0].norm]}`
+        : "the averaged gradient is more stable",
       outcome: hi.variance < lo.variance ? (bn || lawLike ? "holds" : "partly") : "does not hold",
       evidence:
         `${RUN_LABELS[rs[0].norm]}: the squared distance of the mini-batch gradient from the full-data gradient fell from ${e(lo.variance)} at batch ${lo.batchSize} to ${e(hi.variance)} at batch ${hi.batchSize} (${(lo.variance / hi.variance).toFixed(0)}x less for a ${hi.batchSize / lo.batchSize}x larger batch); on log axes it falls with slope ${slope.toFixed(2)}, where the 1/B law for independent samples predicts -1.` +
@@ -176,14 +185,18 @@ export const gradientNoiseStudy: Study = {
         for (const b of sizes) {
           if (b < 2 && needsBatch) continue;
           let sum = 0;
-          for (let k = 0; k < trials; k++) sum += sqDist(await gradientOf(t, pop, sample(population, b, rand, scratch)), full);
+          for (let k = 0; k < trials; k++)
+            sum += sqDist(await gradientOf(t, pop, sample(population, b, rand, scratch)), full);
           mine.push({ name, norm, batchSize: b, variance: sum / trials, law: Number.NaN, trials });
-          log(`gradient noise  ${name.padEnd(8)}  batch ${String(b).padStart(4)}  ${(sum / trials).toExponential(3)}`);
+          log(
+            `gradient noise  ${name.padEnd(8)}  batch ${String(b).padStart(4)}  ${(sum / trials).toExponential(3)}`,
+          );
         }
         // The law c (N - B) / ((N - 1) B), with c from the larger half of the batch sizes.
         const upper = mine.slice(Math.floor(mine.length / 2));
         const logC =
-          upper.reduce((a, r) => a + Math.log((r.variance * r.batchSize) / fpc(r.batchSize, population)), 0) / upper.length;
+          upper.reduce((a, r) => a + Math.log((r.variance * r.batchSize) / fpc(r.batchSize, population)), 0) /
+          upper.length;
         for (const r of mine) r.law = (Math.exp(logC) * fpc(r.batchSize, population)) / r.batchSize;
         rows.push(...mine);
       } finally {
@@ -218,7 +231,12 @@ export const gradientNoiseStudy: Study = {
         const label = RUN_LABELS[rs[0].norm];
         return [
           { name: label, color, markers: true, points: rs.map((r) => [r.batchSize, r.variance] as const) },
-          { name: `${label}: 1/B law`, color, dash: "6 4", points: rs.map((r) => [r.batchSize, r.law] as const) },
+          {
+            name: `${label}: 1/B law`,
+            color,
+            dash: "6 4",
+            points: rs.map((r) => [r.batchSize, r.law] as const),
+          },
         ];
       }),
     });

@@ -52,7 +52,8 @@ export interface InputRow {
 export function inputVerdicts(rows: readonly InputRow[]): Verdict[] {
   const out: Verdict[] = [];
   for (const norm of [...new Set(rows.map((r) => r.norm))]) {
-    const acc = (s: Scaling) => rows.find((r) => r.norm === norm && r.scaling === s)?.run.testAccuracy ?? Number.NaN;
+    const acc = (s: Scaling) =>
+      rows.find((r) => r.norm === norm && r.scaling === s)?.run.testAccuracy ?? Number.NaN;
     const raw = acc("raw");
     const best = Math.max(acc("minmax"), acc("zscore"));
     const gain = best - raw;
@@ -60,7 +61,7 @@ export function inputVerdicts(rows: readonly InputRow[]): Verdict[] {
       claim: 5,
       aspect: `normalizing the inputs helps, ${RUN_LABELS[norm]}`,
       outcome: gain > 0.02 ? "holds" : gain > 0.005 ? "partly" : "does not hold",
-      evidence: `${RUN_LABELS[norm]}: raw pixels ${pct(raw, 1)}, Min-Max ${pct(acc("minmax"), 1)}, Z-score ${pct(acc("zscore"), 1)} (the better scaling is ${((gain) * 100).toFixed(1)} points ${gain >= 0 ? "above" : "below"} raw).`,
+      evidence: `${RUN_LABELS[norm]}: raw pixels ${pct(raw, 1)}, Min-Max ${pct(acc("minmax"), 1)}, Z-score ${pct(acc("zscore"), 1)} (the better scaling is ${(gain * 100).toFixed(1)} points ${gain >= 0 ? "above" : "below"} raw).`,
     });
   }
   return out;
@@ -87,7 +88,10 @@ export const inputsStudy: Study = {
         });
         const run = await runExperiment(cfg, data);
         rows.push({ scaling, norm, run });
-        if (!quiet) io.err.write(`inputs  ${SCALING_LABELS[scaling].padEnd(18)}  ${RUN_LABELS[norm].padEnd(22)}  ${pct(run.testAccuracy, 1)}${run.diverged ? " (diverged)" : ""}\n`);
+        if (!quiet)
+          io.err.write(
+            `inputs  ${SCALING_LABELS[scaling].padEnd(18)}  ${RUN_LABELS[norm].padEnd(22)}  ${pct(run.testAccuracy, 1)}${run.diverged ? " (diverged)" : ""}\n`,
+          );
       }
     }
     const verdicts = inputVerdicts(rows);

@@ -81,9 +81,15 @@ export function lrVerdict(runs: readonly RunResult[]): Verdict {
   const bn = runs.filter((r) => r.norm === "batch");
   const base = runs.filter((r) => r.norm === "none");
   if (!bn.length || !base.length) {
-    return { claim: 6, aspect: "BN allows higher learning rates", outcome: "not measured", evidence: "The sweep needs both batch and none in --norm." };
+    return {
+      claim: 6,
+      aspect: "BN allows higher learning rates",
+      outcome: "not measured",
+      evidence: "The sweep needs both batch and none in --norm.",
+    };
   }
-  const maxOk = (rs: RunResult[]) => Math.max(0, ...rs.filter((r) => !r.diverged && r.testAccuracy >= REACH).map((r) => r.lr));
+  const maxOk = (rs: RunResult[]) =>
+    Math.max(0, ...rs.filter((r) => !r.diverged && r.testAccuracy >= REACH).map((r) => r.lr));
   const best = (rs: RunResult[]) => rs.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a));
   const bnMax = maxOk(bn);
   const baseMax = maxOk(base);
@@ -115,7 +121,12 @@ export const lrSweepStudy: Study = {
   defaultTestSize: 2000,
   async run(ctx: StudyContext): Promise<StudyResult> {
     const { o } = ctx;
-    const runs = await lrStudy({ ...o, steps: o.steps ?? (o.quick ? 40 : null) }, ctx.data, ctx.io, ctx.quiet);
+    const runs = await lrStudy(
+      { ...o, steps: o.steps ?? (o.quick ? 40 : null) },
+      ctx.data,
+      ctx.io,
+      ctx.quiet,
+    );
     const v = lrVerdict(runs);
     const lrs = [...new Set(runs.map((r) => r.lr))];
     const color = (lr: number) => PALETTE[[0, 2, 3, 4, 5, 6, 1][lrs.indexOf(lr) % 7]];

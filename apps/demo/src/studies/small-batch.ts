@@ -27,7 +27,10 @@ export function smallBatchVerdicts(rows: readonly SmallRow[]): Verdict[] {
     if (!others.length) continue;
     const best = others.reduce((a, c) => (c.run.testAccuracy > a.run.testAccuracy ? c : a));
     const gap = best.run.testAccuracy - bn.testAccuracy;
-    const large = sizes.filter((x) => x > 8).map((x) => at("batch", x)).find(Boolean);
+    const large = sizes
+      .filter((x) => x > 8)
+      .map((x) => at("batch", x))
+      .find(Boolean);
     const trainGap = bn.trainModeAccuracy - bn.testAccuracy;
     out.push({
       claim: 7,
@@ -36,7 +39,9 @@ export function smallBatchVerdicts(rows: readonly SmallRow[]): Verdict[] {
       evidence:
         `At batch ${b}, BN reached ${pct(bn.testAccuracy, 1)} with its running statistics (eval mode) and ${pct(bn.trainModeAccuracy, 1)} with batch statistics over ${b} test images at a time (training mode, a gap of ${(trainGap * 100).toFixed(1)} points); ` +
         `${others.map((r) => `${RUN_LABELS[r.norm]} ${pct(r.run.testAccuracy, 1)}`).join(", ")}. ` +
-        (gap > 0 ? `${RUN_LABELS[best.norm]} is ahead of BN by ${(gap * 100).toFixed(1)} points.` : `BN is ahead of every alternative (by ${(-gap * 100).toFixed(1)} points over ${RUN_LABELS[best.norm]}).`) +
+        (gap > 0
+          ? `${RUN_LABELS[best.norm]} is ahead of BN by ${(gap * 100).toFixed(1)} points.`
+          : `BN is ahead of every alternative (by ${(-gap * 100).toFixed(1)} points over ${RUN_LABELS[best.norm]}).`) +
         (large ? ` For reference, BN at batch ${large.batchSize}: ${pct(large.testAccuracy, 1)}.` : ""),
     });
   }
@@ -109,14 +114,18 @@ export const smallBatchStudy: Study = {
             name: `${RUN_LABELS[norm]}, eval mode`,
             color: runColor(norm === "batch" ? "bn" : norm, i),
             markers: true,
-            points: rows.filter((r) => r.norm === norm).map((r) => [r.batchSize, r.run.testAccuracy] as const),
+            points: rows
+              .filter((r) => r.norm === norm)
+              .map((r) => [r.batchSize, r.run.testAccuracy] as const),
           },
           {
             name: `${RUN_LABELS[norm]}, training mode`,
             color: runColor(norm === "batch" ? "bn" : norm, i),
             dash: "6 4",
             markers: true,
-            points: rows.filter((r) => r.norm === norm).map((r) => [r.batchSize, r.run.trainModeAccuracy] as const),
+            points: rows
+              .filter((r) => r.norm === norm)
+              .map((r) => [r.batchSize, r.run.trainModeAccuracy] as const),
           },
         ]),
     });

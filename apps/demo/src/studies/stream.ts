@@ -17,14 +17,18 @@ import type { Study, StudyContext, StudyResult } from "./study";
 const MiB = 2 ** 20;
 
 /** Writes `copies` copies of a split as two IDX files (unsigned bytes), a chunk at a time. */
-export function writeRepeatedIdx(split: MnistSplit, copies: number, dir: string): { images: string; labels: string } {
+export function writeRepeatedIdx(
+  split: MnistSplit,
+  copies: number,
+  dir: string,
+): { images: string; labels: string } {
   const images = join(dir, "train-images-repeated-idx3-ubyte");
   const labels = join(dir, "train-labels-repeated-idx1-ubyte");
   const n = split.count * copies;
   const header = (magic: number, dims: number[]) => {
     const b = Buffer.alloc(4 + 4 * dims.length);
     b.writeUInt32BE(magic, 0);
-    dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+    for (let i = 0; i < dims.length; i++) b.writeUInt32BE(dims[i], 4 + 4 * i);
     return b;
   };
   const fi = openSync(images, "w");
@@ -75,7 +79,10 @@ export function streamVerdict(r: StreamResult): Verdict {
     claim: 4,
     aspect: "batching lets data larger than memory be trained on",
     outcome: ratio < 1.5 ? "not measured" : under && whole ? "holds" : "does not hold",
-    evidence: ratio < 1.5 ? `${evidence} The file is not several times the cap (a quick run), so this does not test the claim.` : evidence,
+    evidence:
+      ratio < 1.5
+        ? `${evidence} The file is not several times the cap (a quick run), so this does not test the claim.`
+        : evidence,
   };
 }
 
@@ -92,7 +99,10 @@ export const streamStudy: Study = {
     const norm: NormKind = o.norms.includes("batch") ? "batch" : o.norms[0];
     const dir = mkdtempSync(join(ctx.scratchDir, "minibatch-stream-"));
     try {
-      if (!quiet) io.err.write(`stream: writing ${copies} copies of ${data.train.count.toLocaleString("en-US")} images to ${dir}\n`);
+      if (!quiet)
+        io.err.write(
+          `stream: writing ${copies} copies of ${data.train.count.toLocaleString("en-US")} images to ${dir}\n`,
+        );
       const files = writeRepeatedIdx(data.train, copies, dir);
       const fileBytes = statSync(files.images).size + statSync(files.labels).size;
       const images = await IdxDataset.open(files.images, { scale: 1 / 255, recordShape: [784] });
@@ -104,7 +114,13 @@ export const streamStudy: Study = {
         seed: o.seed,
         dropLast: true,
       });
-      const model = buildModel({ model: "mlp", norm, seed: o.seed, initStd: DEFAULTS.initStd, batchSize: o.batchSize });
+      const model = buildModel({
+        model: "mlp",
+        norm,
+        seed: o.seed,
+        initStd: DEFAULTS.initStd,
+        batchSize: o.batchSize,
+      });
       model.train();
       const opt = new SGD(model.parameters(), { lr: o.lr });
       const steps = Math.floor(records / o.batchSize);
@@ -150,7 +166,11 @@ export const streamStudy: Study = {
       for (let s = 0; s < data.test.count; s += 1000) {
         const n = Math.min(1000, data.test.count - s);
         const pred = noGrad(() =>
-          tidy(() => model.call(fromArray(data.test.images.subarray(s * 784, (s + n) * 784), [n, 784], "float32")).argmax(1)),
+          tidy(() =>
+            model
+              .call(fromArray(data.test.images.subarray(s * 784, (s + n) * 784), [n, 784], "float32"))
+              .argmax(1),
+          ),
         );
         const p = await pred.data();
         pred.dispose();
@@ -170,7 +190,12 @@ export const streamStudy: Study = {
         testAccuracy: hits / data.test.count,
         trace,
       };
-      bar?.done({ step, loss, samplesPerSec: (step * o.batchSize) / Math.max(trainSeconds, 1e-9), accuracy: result.testAccuracy });
+      bar?.done({
+        step,
+        loss,
+        samplesPerSec: (step * o.batchSize) / Math.max(trainSeconds, 1e-9),
+        accuracy: result.testAccuracy,
+      });
       return report(ctx, result, norm);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -186,7 +211,7 @@ function report(ctx: StudyContext, r: StreamResult, norm: NormKind): StudyResult
     xLabel: "bytes of the file read so far (MiB)",
     yLabel: "MiB",
     xDomain: [0, (r.fileBytes / MiB) * 1.02],
-    yDomain: [0, Math.max(r.fileBytes, r.capBytes) / MiB * 1.05],
+    yDomain: [0, (Math.max(r.fileBytes, r.capBytes) / MiB) * 1.05],
     yRule: { value: r.capBytes / MiB, label: `memory cap ${mib(r.capBytes)}` },
     series: [
       { name: "RSS growth", color: "#1f77b4", points: r.trace.map(([b, g]) => [b / MiB, g / MiB] as const) },
@@ -202,7 +227,16 @@ function report(ctx: StudyContext, r: StreamResult, norm: NormKind): StudyResult
     ],
   });
   const table: Table = {
-    headers: ["file", "records", "memory cap", "peak RSS growth", "peak live tensors", "samples trained", "train time", "test acc"],
+    headers: [
+      "file",
+      "records",
+      "memory cap",
+      "peak RSS growth",
+      "peak live tensors",
+      "samples trained",
+      "train time",
+      "test acc",
+    ],
     numeric: [true, true, true, true, true, true, true, true],
     rows: [
       [
