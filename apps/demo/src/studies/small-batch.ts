@@ -58,7 +58,7 @@ export const smallBatchStudy: Study = {
     const { o, io, quiet } = ctx;
     const sizes = o.batchSizes ?? (o.quick ? [2, 60] : DEFAULT_SMALL_SIZES);
     // The same number of training samples at every batch size, so only the batch differs.
-    const samples = o.quick ? 400 : 12_000;
+    const samples = o.quick ? 400 : 6000;
     const norms = o.normsGiven ? o.norms : SMALL_NORMS;
     const rows: SmallRow[] = [];
     for (const b of sizes) {
