@@ -226,6 +226,7 @@ describe("stream, inputs, lr and small-batch verdicts", () => {
     ]);
     expect(both.outcome).toBe("does not hold");
     expect(both.evidence).toContain("did not tolerate a higher rate");
+    expect(lrVerdict([run("batch", 0.5, 0.5), run("none", 0.5, 0.2)]).outcome).toBe("not measured");
   });
 
   it("claim 7 compares BN with the batch-independent norms at each small batch", () => {

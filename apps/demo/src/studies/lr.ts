@@ -105,6 +105,14 @@ export function lrVerdict(runs: readonly RunResult[]): Verdict {
     })
     .join("; ");
   const higher = bnMax > baseMax;
+  if (!bnMax && !baseMax) {
+    return {
+      claim: 6,
+      aspect: "BN allows higher learning rates",
+      outcome: "not measured",
+      evidence: `${perLr}. Neither network reached ${pct(REACH, 0)} at any rate in ${runs[0].steps} steps, so this sweep cannot tell which tolerates higher rates.`,
+    };
+  }
   return {
     claim: 6,
     aspect: "BN allows higher learning rates",
