@@ -242,8 +242,16 @@ describe("stream, inputs, lr and small-batch verdicts", () => {
     ]);
     expect(v).toHaveLength(1);
     expect(v[0].outcome).toBe("holds");
-    expect(v[0].evidence).toContain("GroupNorm is ahead of BN by 37.0 points");
-    expect(v[0].evidence).toContain("a gap of 27.0 points");
+    expect(v[0].evidence).toContain("1 of the 1 others are ahead of BN; the best, GroupNorm, by 37.0 points");
+    expect(v[0].evidence).toContain("training mode, 27.0 points higher");
+    // BN behind one alternative but ahead of the rest: only partly.
+    const mixed = smallBatchVerdicts([
+      { norm: "batch", batchSize: 4, run: run(0.765, 0.64) },
+      { norm: "group", batchSize: 4, run: run(0.706, 0.706) },
+      { norm: "layer", batchSize: 4, run: run(0.745, 0.745) },
+      { norm: "renorm", batchSize: 4, run: run(0.795, 0.78) },
+    ]);
+    expect(mixed[0].outcome).toBe("partly");
   });
 });
 

@@ -229,8 +229,10 @@ function segments(
 
 function logTicks(lo: number, hi: number): number[] {
   const ticks: number[] = [];
+  // Over many decades 1-2-5 ticks would crowd the axis: powers of ten only.
+  const mults = Math.log10(hi / Math.max(lo, 1e-12)) > 3 ? [1] : [1, 2, 5];
   for (let e = Math.floor(Math.log10(Math.max(lo, 1e-12))); 10 ** e <= hi; e++) {
-    for (const m of [1, 2, 5]) {
+    for (const m of mults) {
       const v = m * 10 ** e;
       if (v >= lo && v <= hi) ticks.push(v);
     }

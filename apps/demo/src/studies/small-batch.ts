@@ -27,6 +27,7 @@ export function smallBatchVerdicts(rows: readonly SmallRow[]): Verdict[] {
     if (!others.length) continue;
     const best = others.reduce((a, c) => (c.run.testAccuracy > a.run.testAccuracy ? c : a));
     const gap = best.run.testAccuracy - bn.testAccuracy;
+    const beaten = others.filter((r) => r.run.testAccuracy > bn.testAccuracy + 0.005).length;
     const large = sizes
       .filter((x) => x > 8)
       .map((x) => at("batch", x))
@@ -35,12 +36,13 @@ export function smallBatchVerdicts(rows: readonly SmallRow[]): Verdict[] {
     out.push({
       claim: 7,
       aspect: `BN fails at batch ${b}`,
-      outcome: gap > 0.02 ? "holds" : gap > 0.005 ? "partly" : "does not hold",
+      // It holds when BN trails most of the alternatives clearly; partly when it trails only some.
+      outcome: gap > 0.02 && beaten * 2 >= others.length ? "holds" : gap > 0.005 ? "partly" : "does not hold",
       evidence:
-        `At batch ${b}, BN reached ${pct(bn.testAccuracy, 1)} with its running statistics (eval mode) and ${pct(bn.trainModeAccuracy, 1)} with batch statistics over ${b} test images at a time (training mode, a gap of ${(trainGap * 100).toFixed(1)} points); ` +
+        `At batch ${b}, BN reached ${pct(bn.testAccuracy, 1)} with its running statistics (eval mode) and ${pct(bn.trainModeAccuracy, 1)} with the statistics of ${b} test images at a time (training mode, ${Math.abs(trainGap * 100).toFixed(1)} points ${trainGap >= 0 ? "higher" : "lower"}); ` +
         `${others.map((r) => `${RUN_LABELS[r.norm]} ${pct(r.run.testAccuracy, 1)}`).join(", ")}. ` +
         (gap > 0
-          ? `${RUN_LABELS[best.norm]} is ahead of BN by ${(gap * 100).toFixed(1)} points.`
+          ? `${beaten} of the ${others.length} others are ahead of BN; the best, ${RUN_LABELS[best.norm]}, by ${(gap * 100).toFixed(1)} points.`
           : `BN is ahead of every alternative (by ${(-gap * 100).toFixed(1)} points over ${RUN_LABELS[best.norm]}).`) +
         (large ? ` For reference, BN at batch ${large.batchSize}: ${pct(large.testAccuracy, 1)}.` : ""),
     });

@@ -214,7 +214,11 @@ function report(ctx: StudyContext, r: StreamResult, norm: NormKind): StudyResult
     yDomain: [0, (Math.max(r.fileBytes, r.capBytes) / MiB) * 1.05],
     yRule: { value: r.capBytes / MiB, label: `memory cap ${mib(r.capBytes)}` },
     series: [
-      { name: "RSS growth", color: "#1f77b4", points: r.trace.map(([b, g]) => [b / MiB, g / MiB] as const) },
+      {
+        name: "RSS growth since the first step",
+        color: "#1f77b4",
+        points: r.trace.map(([b, g]) => [b / MiB, g / MiB] as const),
+      },
       {
         name: "the data read so far (what loading it whole would hold)",
         color: "#d62728",
