@@ -1,6 +1,6 @@
 import { crossEntropy } from "@minibatch/nn";
 import { fromArray, type Tensor, tidy } from "@minibatch/tensor";
-import { lineChart, PALETTE } from "../charts/svg";
+import { lineChart } from "../charts/svg";
 import type { Verdict } from "../claims";
 import { type NormKind, RUN_LABELS, RUN_NAMES } from "../config";
 import { Trainer } from "../experiment";
