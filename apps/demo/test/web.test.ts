@@ -221,6 +221,8 @@ describe("web demo", () => {
   }, 60_000);
 
   it("classifies a drawn digit with each model", async () => {
+    // Mouse coordinates are the viewport's: the pad must be on screen.
+    await page.locator("#pad").scrollIntoViewIfNeeded();
     const box = (await page.locator("#pad").boundingBox())!;
     await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.15);
     await page.mouse.down();

@@ -205,13 +205,15 @@ export const streamStudy: Study = {
 
 function report(ctx: StudyContext, r: StreamResult, norm: NormKind): StudyResult {
   const v = streamVerdict(r);
+  const lowest = Math.min(0, ...r.trace.map(([, g]) => g));
   const fig = lineChart({
     title: "Memory while streaming one epoch from the file",
     subtitle: `${RUN_LABELS[norm]}, batch ${ctx.o.batchSize}; shuffled positioned reads`,
     xLabel: "bytes of the file read so far (MiB)",
     yLabel: "MiB",
     xDomain: [0, (r.fileBytes / MiB) * 1.02],
-    yDomain: [0, (Math.max(r.fileBytes, r.capBytes) / MiB) * 1.05],
+    // RSS can drop below its starting value when the garbage collector frees earlier garbage: keep that in view.
+    yDomain: [Math.min(0, lowest / MiB) * 1.1, (Math.max(r.fileBytes, r.capBytes) / MiB) * 1.05],
     yRule: { value: r.capBytes / MiB, label: `memory cap ${mib(r.capBytes)}` },
     series: [
       {
@@ -268,7 +270,7 @@ function report(ctx: StudyContext, r: StreamResult, norm: NormKind): StudyResult
         verdicts: [{ outcome: v.outcome, text: v.evidence }],
         figures: [fig],
         captions: [
-          `RSS grew by at most ${mib(r.peakRssGrowth)} while ${mib(r.fileBytes)} of data went through the model: ${(r.fileBytes / Math.max(r.peakRssGrowth, 1)).toFixed(0)}x less than loading the file whole would hold.`,
+          `RSS grew by at most ${mib(r.peakRssGrowth)} while ${mib(r.fileBytes)} of data went through the model: ${(r.fileBytes / Math.max(r.peakRssGrowth, 1)).toFixed(0)}x less than loading the file whole would hold.${lowest < 0 ? ` It also fell ${mib(-lowest)} below its starting value when the garbage collector freed memory left from before the run.` : ""}`,
         ],
         html: htmlTable(table),
       },
