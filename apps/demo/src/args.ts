@@ -103,8 +103,8 @@ Study flags:
   --budget S              batch-sizes: training seconds per run to the target, at most (default 60;
                           a run also stops after 2 epochs)
   --lrs LIST              lr: learning rates to try (default 0.5,2.5,5,15: x1, x5, x10, x30)
-  --copies N              stream: times the training images are repeated in the file (default 5)
-  --memory-cap-mb N       stream: memory the run may add while streaming, in MiB (default 64)
+  --copies N              stream: times the training images are repeated in the file (default 8)
+  --memory-cap-mb N       stream: memory the run may add while streaming, in MiB (default 96)
 `;
 
 const NUMBER_FLAGS = new Set([

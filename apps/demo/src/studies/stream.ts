@@ -94,8 +94,8 @@ export const streamStudy: Study = {
   defaultTestSize: 2000,
   async run(ctx: StudyContext): Promise<StudyResult> {
     const { o, data, io, quiet } = ctx;
-    const copies = o.copies ?? (o.quick ? 2 : 5);
-    const capBytes = (o.memoryCapMb ?? 64) * MiB;
+    const copies = o.copies ?? (o.quick ? 2 : 8);
+    const capBytes = (o.memoryCapMb ?? 96) * MiB;
     const norm: NormKind = o.norms.includes("batch") ? "batch" : o.norms[0];
     const dir = mkdtempSync(join(ctx.scratchDir, "minibatch-stream-"));
     try {
