@@ -106,9 +106,11 @@ case "$cmd" in
     node scripts/registry-test.mjs
     ;;
   demo)
-    install_workspace
-    pnpm exec turbo run build --filter=@minibatch/demo... --output-logs=errors-only
-    pnpm --filter @minibatch/demo run start "$@"
+    # Setup output goes to stderr and pnpm's script banner is silenced, so that stdout carries only
+    # the demo's own output (`npm run demo -- --json > out.json` must be one JSON document).
+    install_workspace >&2
+    pnpm exec turbo run build --filter=@minibatch/demo... --output-logs=errors-only >&2
+    pnpm --silent --filter @minibatch/demo run start "$@"
     ;;
   demo:web)
     # Serves the page to your own browser: no system packages needed.

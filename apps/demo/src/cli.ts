@@ -1,20 +1,25 @@
 #!/usr/bin/env node
+import { tmpdir } from "node:os";
 import { isAbsolute, relative, resolve } from "node:path";
 import { ArgError, type CliOptions, HELP, parseArgs } from "./args";
 import { useBackend } from "./backend";
+import { verdictLine } from "./claims";
 import { DEFAULTS } from "./config";
 import { dataParallelRun } from "./data-parallel";
 import type { MnistData } from "./mnist";
 import { loadMnist } from "./mnist-node";
 import { formatDuration } from "./progress";
 import { prepareOutDir } from "./report/out-dir";
+import { allPage, studyPage, verdictTable } from "./report/study-report";
 import { textTable } from "./report/table";
-import { trainingReport } from "./report/training";
 import { writeReport } from "./report/write";
-import { batchSizeReport, batchSizeStudy } from "./studies/batch-sizes";
-import { lrReport, lrStudy, lrTable } from "./studies/lr";
-import { type Console, jsonSummary, trainAll } from "./train";
+import { PAPER_STEPS } from "./studies/figure1";
+import { head } from "./studies/gradient-noise";
+import { STUDIES, type Study, type StudyResult, studyById } from "./studies/index";
+import { type Console, estimateSeconds } from "./train";
 
+// Progress, notes and tables go to stderr; stdout carries only what the user asked for (the
+// --json document, or the final tables and report path), so `> out.json` gets valid JSON.
 const io: Console = { err: process.stderr, out: process.stdout };
 
 /**
@@ -27,13 +32,27 @@ function userCwd(): string {
   return process.env.npm_lifecycle_event === "start" && init && isAbsolute(init) ? init : process.cwd();
 }
 
-function outDir(given: string | null, fallback: string): string {
-  return resolve(userCwd(), given ?? fallback);
-}
-
 function shownPath(abs: string): string {
   const rel = relative(userCwd(), abs);
   return rel && !rel.startsWith("..") ? rel : abs;
+}
+
+/** The options one study runs with: --quick shrinks the data, --paper sets the Figure 1 length. */
+function studyOptions(o: CliOptions, study: Study): CliOptions {
+  if (study.id === "train") return o.paper ? { ...o, steps: PAPER_STEPS } : o;
+  // Flags of the Figure 1 run that would distort another study's own design are left to it.
+  return o.command === "all" ? { ...o, steps: null, epochs: null, evalEvery: null } : o;
+}
+
+function testView(data: MnistData, o: CliOptions, study: Study): MnistData {
+  const n = o.testSize ?? (o.quick ? 500 : study.defaultTestSize);
+  return n === null ? data : { train: data.train, test: head(data.test, n) };
+}
+
+/** Where the report goes when --out is not given. */
+function defaultOut(o: CliOptions): string {
+  if (o.command === "all") return "demo-report/all";
+  return o.command === "train" ? "demo-report" : `demo-report/${o.command}`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -50,32 +69,28 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // An unwritable --out must fail now, not after training (the results would be lost).
-  const fallbackOut = o.command === "train" ? "demo-report" : `demo-report/${o.command}`;
+  const reportDir = resolve(userCwd(), o.out ?? defaultOut(o));
   try {
-    prepareOutDir(outDir(o.out, fallbackOut));
+    prepareOutDir(reportDir);
   } catch (e) {
     process.stderr.write(`error: ${(e as Error).message} (nothing was trained)\n`);
     return 2;
   }
   const t0 = performance.now();
-  const note = (s: string) => io.err.write(`${s}\n`);
+  const note = (s: string) => o.json || io.err.write(`${s}\n`);
+  const studies = o.command === "all" ? [...STUDIES] : [studyById(o.command)];
   const device = await useBackend(o.backend);
-  // The studies evaluate more often than the main run, so by default they use 2,000 test images.
-  const studyTestSize = o.command === "train" ? o.testSize : (o.testSize ?? 2000);
-  if (!o.json)
-    note(
-      `minibatch demo: ${o.command === "train" ? "BN vs no BN on MNIST" : `${o.command} study`}, backend ${device}`,
-    );
+  note(
+    `minibatch demo: ${o.command === "all" ? "every study" : studies[0].title}, backend ${device}, seed ${o.seed}`,
+  );
   const data: MnistData = await loadMnist({
     dir: o.data ? resolve(userCwd(), o.data) : null,
-    trainSize: o.trainSize,
-    testSize: studyTestSize,
+    trainSize: o.trainSize ?? (o.quick ? 3000 : null),
+    testSize: o.testSize ?? (o.quick ? 500 : null),
   });
-  if (!o.json)
-    note(
-      `MNIST: ${data.train.count.toLocaleString("en-US")} training and ${data.test.count.toLocaleString("en-US")} test images`,
-    );
-  const elapsed = () => (performance.now() - t0) / 1000;
+  note(
+    `MNIST: ${data.train.count.toLocaleString("en-US")} training and ${data.test.count.toLocaleString("en-US")} test images`,
+  );
   const command = `pnpm demo ${argv.join(" ")}`.trim();
 
   if (o.command === "train" && o.workersTrain !== null) {
@@ -104,51 +119,52 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  if (o.command === "train") {
-    const runs = await trainAll(o, data, io, o.json);
-    const report = trainingReport(runs, {
-      probeUnit: 0,
-      wallSeconds: elapsed(),
-      trainCount: data.train.count,
-      testCount: data.test.count,
-      command,
-    });
-    const summary = jsonSummary(runs);
-    const dir = writeReport(outDir(o.out, "demo-report"), report.html, report.figures, summary);
-    if (o.json) {
-      io.out.write(`${JSON.stringify(summary, null, 2)}\n`);
-      return 0;
+  const results: StudyResult[] = [];
+  for (const study of studies) {
+    const so = studyOptions(o, study);
+    const view = testView(data, o, study);
+    if (study.id === "train") {
+      const steps = so.steps ?? Math.max(1, Math.floor(view.train.count / so.batchSize));
+      if (so.epochs === null && steps < PAPER_STEPS && !o.paper)
+        note(
+          `Short version: ${steps.toLocaleString("en-US")} steps per run; the paper trains ${PAPER_STEPS.toLocaleString("en-US")} (add --paper).`,
+        );
+      if (o.paper) {
+        const est = await estimateSeconds({ ...so, steps }, view, steps);
+        note(
+          `--paper: ${steps.toLocaleString("en-US")} steps per run, ${so.norms.length} runs; estimated ${formatDuration(est)} on this machine (from 20 timed steps and one evaluation per run).`,
+        );
+      }
     }
-    io.out.write(`\n${textTable(report.table)}\n\n`);
-    io.out.write(
-      `Finished in ${formatDuration(elapsed())}. Report: ${shownPath(dir)}/index.html (figures as SVG files in the same folder)\n`,
-    );
-    return 0;
+    if (o.command === "all") note(`\n== ${study.title} (claims ${study.claims.join(", ")})`);
+    const s0 = performance.now();
+    const result = await study.run({ o: so, data: view, io, quiet: o.json, scratchDir: tmpdir() });
+    result.json.seconds = Math.round((performance.now() - s0) / 100) / 10;
+    results.push(result);
+    if (!o.json) for (const v of result.verdicts) note(verdictLine(v));
   }
-
-  if (o.command === "batch-sizes") {
-    const rows = await batchSizeStudy(o, data, io, o.json);
-    const report = batchSizeReport(rows, o, data.test.count, elapsed());
-    const dir = writeReport(outDir(o.out, "demo-report/batch-sizes"), report.html, report.figures, { rows });
-    if (o.json) {
-      io.out.write(`${JSON.stringify({ rows }, null, 2)}\n`);
-      return 0;
-    }
-    io.out.write(`\n${textTable(report.table)}\n\n`);
-    io.out.write(`Finished in ${formatDuration(elapsed())}. Report: ${shownPath(dir)}/index.html\n`);
-    return 0;
-  }
-
-  const runs = await lrStudy(o, data, io, o.json);
-  const report = lrReport(runs, o, data.test.count, elapsed());
-  const summary = jsonSummary(runs);
-  const dir = writeReport(outDir(o.out, "demo-report/lr"), report.html, report.figures, summary);
+  const wall = (performance.now() - t0) / 1000;
+  const page = o.command === "all" ? allPage(results, command, wall) : studyPage(results[0], command, wall);
+  const json =
+    o.command === "all"
+      ? {
+          command,
+          seed: o.seed,
+          wallSeconds: Math.round(wall * 10) / 10,
+          verdicts: results.flatMap((r) => r.verdicts.map((v) => ({ study: r.id, ...v }))),
+          studies: results.map((r) => ({ id: r.id, title: r.title, verdicts: r.verdicts, ...r.json })),
+        }
+      : { study: results[0].id, command, seed: o.seed, verdicts: results[0].verdicts, ...results[0].json };
+  const dir = writeReport(reportDir, page.html, page.figures, json);
   if (o.json) {
-    io.out.write(`${JSON.stringify(summary, null, 2)}\n`);
+    io.out.write(`${JSON.stringify(json)}\n`);
     return 0;
   }
-  io.out.write(`\n${textTable(lrTable(runs))}\n\n`);
-  io.out.write(`Finished in ${formatDuration(elapsed())}. Report: ${shownPath(dir)}/index.html\n`);
+  for (const r of results) for (const t of r.tables) io.out.write(`\n${textTable(t)}\n`);
+  if (o.command === "all") io.out.write(`\n${textTable(verdictTable(results))}\n`);
+  io.out.write(
+    `\nFinished in ${formatDuration(wall)}. Report: ${shownPath(dir)}/index.html (figures as SVG files in the same folder)\n`,
+  );
   return 0;
 }
 

@@ -63,6 +63,8 @@ export interface RunConfig {
   evalEvery: number;
   initStd: number;
   probeUnit: number;
+  /** Test images per forward pass of the training-mode evaluation (its batch statistics); default 1000. */
+  trainModeChunk?: number;
   /** Stop early when the loss is not finite (a diverged run); the result says so. */
   stopOnDivergence?: boolean;
 }
@@ -72,12 +74,23 @@ export interface CurvePoint {
   step: number;
   /** Fraction in [0, 1]. */
   testAccuracy: number;
+  /** Test accuracy in training mode: BN normalizes with the statistics of each chunk of test images. */
+  trainModeAccuracy: number;
   /** Mean training loss over the steps since the previous point (NaN at step 0). */
   loss: number;
-  /** 15th, 50th and 85th percentiles of the probed sigmoid input over the test images. */
+  /**
+   * 15th, 50th and 85th percentiles of the probed sigmoid input over the test images, from the
+   * network in training mode (batch statistics), as the paper's Figure 1(b, c).
+   */
   p15: number;
   p50: number;
   p85: number;
+  /** The probed unit's learned scale and shift (null without a normalization that has them). */
+  gamma: number | null;
+  beta: number | null;
+  /** Mean and standard deviation of the probed unit's input to its normalization, over the test images. */
+  preMean: number;
+  preStd: number;
   /** Training seconds (evaluation excluded) spent up to this point. */
   trainSeconds: number;
 }
@@ -100,5 +113,9 @@ export interface RunResult {
   diverged: boolean;
   /** Largest minibatch `memory().bytes` seen during a training step. */
   peakTensorBytes: number;
+  /** Most tensors alive at once during a step. */
+  peakTensors: number;
+  /** The last evaluation's training-mode accuracy. */
+  trainModeAccuracy: number;
   curve: CurvePoint[];
 }

@@ -5,7 +5,13 @@ import { fromArray, memory, noGrad, type Tensor, tidy } from "@minibatch/tensor"
 import type { CurvePoint, RunConfig, RunResult } from "./config";
 import type { MnistData, MnistSplit } from "./mnist";
 import { buildModel, type ProbedModel } from "./model";
-import { percentiles } from "./stats";
+import { mean, percentiles, variance } from "./stats";
+
+interface PassResult {
+  hits: number;
+  probe: Float32Array;
+  pre: Float32Array;
+}
 
 const now = () => performance.now() / 1000;
 
@@ -30,8 +36,12 @@ export class Trainer {
   stepCount = 0;
   trainSeconds = 0;
   peakTensorBytes = 0;
+  /** Most tensors alive at once during a step (the model's and the data set's included). */
+  peakTensors = 0;
   diverged = false;
   readonly curve: CurvePoint[] = [];
+  /** Every loss read, in step order (all of them on the CPU backend, which reads every step). */
+  readonly stepLosses: number[] = [];
   private batches: AsyncIterator<[Tensor, Tensor]> | null = null;
   private readonly trainX: Tensor;
   private readonly trainY: Tensor;
@@ -71,7 +81,8 @@ export class Trainer {
     this.readLossEvery = config.backend === "webgpu" ? 10 : 1;
   }
 
-  private async nextBatch(): Promise<[Tensor, Tensor]> {
+  /** The next mini-batch of the run's data order (a new epoch starts when one ends). */
+  async nextBatch(): Promise<[Tensor, Tensor]> {
     for (let attempt = 0; attempt < 2; attempt++) {
       this.batches ??= this.loader[Symbol.asyncIterator]();
       const r = await this.batches.next();
@@ -81,16 +92,18 @@ export class Trainer {
     throw new Error("the data loader yielded no batch");
   }
 
-  /** One SGD step on the next mini-batch. */
-  async step(): Promise<StepInfo> {
-    const [x, y] = await this.nextBatch();
+  /** One SGD step on the next mini-batch (or on `batch`, which the step disposes). */
+  async step(batch?: [Tensor, Tensor]): Promise<StepInfo> {
+    const [x, y] = batch ?? (await this.nextBatch());
     const t0 = now();
     const loss = tidy(() => {
       this.optimizer.zeroGrad();
       const l = crossEntropy(this.model.call(x), y);
       l.backward();
       // The forward and backward temporaries are alive here, so this is the step's peak.
-      this.peakTensorBytes = Math.max(this.peakTensorBytes, memory().bytes);
+      const mem = memory();
+      this.peakTensorBytes = Math.max(this.peakTensorBytes, mem.bytes);
+      this.peakTensors = Math.max(this.peakTensors, mem.tensors);
       this.optimizer.step();
       return l;
     });
@@ -105,6 +118,7 @@ export class Trainer {
       this.stepCount === this.config.steps;
     if (due) {
       value = (await loss.data())[0];
+      this.stepLosses.push(value);
       this.lossSum += value;
       this.lossCount++;
       if (!Number.isFinite(value)) this.diverged = true;
@@ -114,45 +128,136 @@ export class Trainer {
     return { step: this.stepCount, loss: value };
   }
 
-  /** Test accuracy and the probed unit's sigmoid-input percentiles, in eval mode (BN uses running statistics). */
+  /**
+   * Measures the test set twice. In eval mode (running statistics, as a deployed model) it gives
+   * the test accuracy. In training mode (batch statistics, as the network sees its data while it
+   * trains) it gives the accuracy with batch statistics and the probed unit's sigmoid input, which
+   * is what the paper's Figure 1(b, c) follows. The training-mode pass must not move BN's running
+   * statistics, so the buffers are saved before it and restored after.
+   */
   async evaluate(): Promise<CurvePoint> {
     const { test } = this.data;
-    this.model.eval();
-    let hits = 0;
-    const probe = new Float32Array(test.count);
+    const evalPass = await this.pass(false, EVAL_CHUNK);
+    const chunk = this.config.trainModeChunk ?? EVAL_CHUNK;
+    const saved = noGrad(() => this.model.buffers().map((b) => b.clone()));
+    let trainPass: PassResult;
     try {
-      for (let start = 0; start < test.count; start += EVAL_CHUNK) {
-        const n = Math.min(EVAL_CHUNK, test.count - start);
-        const [pred, unit] = noGrad(() =>
-          tidy(() => {
-            const x = fromArray(test.images.subarray(start * 784, (start + n) * 784), [n, 784], "float32");
-            const out = this.model.forwardWithProbe(x);
-            return [out.logits.argmax(1), out.probe.narrow(1, this.config.probeUnit, 1)];
-          }),
-        );
-        const [p, u] = await Promise.all([pred.data(), unit.data()]);
-        pred.dispose();
-        unit.dispose();
-        for (let i = 0; i < n; i++) if (p[i] === test.labels[start + i]) hits++;
-        probe.set(u, start);
-      }
+      trainPass = await this.pass(true, chunk);
     } finally {
-      this.model.train();
+      const buffers = this.model.buffers();
+      noGrad(() => {
+        for (let i = 0; i < buffers.length; i++) buffers[i].assign(saved[i]);
+      });
+      for (const t of saved) t.dispose();
     }
-    const [p15, p50, p85] = percentiles(probe, [15, 50, 85]);
+    const [p15, p50, p85] = percentiles(trainPass.probe, [15, 50, 85]);
+    const norm = this.model.probeNorm as { weight?: Tensor | null; bias?: Tensor | null } | null;
+    const unit = this.config.probeUnit;
+    const readAt = async (t: Tensor | null | undefined) => (t ? (await t.data())[unit] : null);
     const point: CurvePoint = {
       step: this.stepCount,
-      testAccuracy: hits / test.count,
+      testAccuracy: evalPass.hits / test.count,
+      trainModeAccuracy: trainPass.hits / test.count,
       loss: this.lossCount ? this.lossSum / this.lossCount : Number.NaN,
       p15,
       p50,
       p85,
+      gamma: await readAt(norm?.weight),
+      beta: await readAt(norm?.bias),
+      preMean: mean(trainPass.pre),
+      preStd: Math.sqrt(variance(trainPass.pre)),
       trainSeconds: this.trainSeconds,
     };
     this.lossSum = 0;
     this.lossCount = 0;
     this.curve.push(point);
     return point;
+  }
+
+  /** One pass over the test set in chunks: correct predictions and the probed unit's values. */
+  private async pass(training: boolean, chunk: number): Promise<PassResult> {
+    const { test } = this.data;
+    const unit = this.config.probeUnit;
+    this.model.train(training);
+    let hits = 0;
+    const probe = new Float32Array(test.count);
+    const pre = new Float32Array(test.count);
+    try {
+      for (let start = 0; start < test.count; start += chunk) {
+        // A last chunk of one sample cannot be normalized over the batch: fold it into the previous.
+        let n = Math.min(chunk, test.count - start);
+        if (training && test.count - start - n === 1) n++;
+        const [pred, u, z] = noGrad(() =>
+          tidy(() => {
+            const x = fromArray(test.images.subarray(start * 784, (start + n) * 784), [n, 784], "float32");
+            const out = this.model.forwardWithProbe(x);
+            return [
+              out.logits.argmax(1),
+              out.probe.narrow(1, unit, 1),
+              out.preNorm.narrow(1, unit, 1),
+            ] as const;
+          }),
+        );
+        const [p, uv, zv] = await Promise.all([pred.data(), u.data(), z.data()]);
+        pred.dispose();
+        u.dispose();
+        z.dispose();
+        for (let i = 0; i < n; i++) if (p[i] === test.labels[start + i]) hits++;
+        probe.set(uv, start);
+        pre.set(zv, start);
+        if (n > chunk) start++;
+      }
+    } finally {
+      this.model.train();
+    }
+    return { hits, probe, pre };
+  }
+
+  /**
+   * What the last hidden normalization computes on batch `x` in training mode, for the page's
+   * step-through: its input (pre-BN values), gamma, beta and running statistics. The buffers are
+   * restored afterwards, so the running statistics move only in the real training step.
+   */
+  async inspect(x: Tensor): Promise<{
+    pre: Float32Array;
+    units: number;
+    gamma: Float32Array | null;
+    beta: Float32Array | null;
+    runningMean: Float32Array | null;
+    runningVar: Float32Array | null;
+    momentum: number | null;
+    eps: number;
+  }> {
+    const norm = this.model.probeNorm as {
+      weight?: Tensor | null;
+      bias?: Tensor | null;
+      runningMean?: Tensor | null;
+      runningVar?: Tensor | null;
+      momentum?: number | null;
+      eps?: number;
+    } | null;
+    const read = async (t: Tensor | null | undefined) => (t ? Float32Array.from(await t.data()) : null);
+    const before = {
+      gamma: await read(norm?.weight),
+      beta: await read(norm?.bias),
+      runningMean: await read(norm?.runningMean),
+      runningVar: await read(norm?.runningVar),
+    };
+    const saved = noGrad(() => this.model.buffers().map((b) => b.clone()));
+    let pre: Tensor;
+    try {
+      pre = noGrad(() => tidy(() => this.model.forwardWithProbe(x).preNorm));
+    } finally {
+      const buffers = this.model.buffers();
+      noGrad(() => {
+        for (let i = 0; i < buffers.length; i++) buffers[i].assign(saved[i]);
+      });
+      for (const t of saved) t.dispose();
+    }
+    const values = Float32Array.from(await pre.data());
+    const units = pre.shape[1];
+    pre.dispose();
+    return { pre: values, units, ...before, momentum: norm?.momentum ?? null, eps: norm?.eps ?? 1e-5 };
   }
 
   /** Class probabilities [n, 10] for images [n, 784] in [0, 1] (the web page's drawing box). */
@@ -190,6 +295,8 @@ export class Trainer {
       testImages: this.data.test.count,
       diverged: this.diverged,
       peakTensorBytes: this.peakTensorBytes,
+      peakTensors: this.peakTensors,
+      trainModeAccuracy: last?.trainModeAccuracy ?? Number.NaN,
       curve: this.curve,
     };
   }

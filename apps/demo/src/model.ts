@@ -5,8 +5,13 @@ import type { ModelKind, NormKind } from "./config";
 
 /** A classifier that can also hand back the input of its last hidden sigmoid layer (Figure 1b, c). */
 export interface ProbedModel extends Module {
-  /** Logits [N, 10] and the last hidden layer's pre-activations [N, units]. */
-  forwardWithProbe(x: Tensor): { logits: Tensor; probe: Tensor };
+  /**
+   * Logits [N, 10], the last hidden layer's sigmoid inputs [N, units] (`probe`) and the same
+   * layer's inputs to its normalization (`preNorm`, equal to `probe` without one).
+   */
+  forwardWithProbe(x: Tensor): { logits: Tensor; probe: Tensor; preNorm: Tensor };
+  /** The last hidden layer's normalization (whose gamma and beta the report follows), or null. */
+  readonly probeNorm: Module | null;
 }
 
 export interface ModelOptions {
@@ -87,6 +92,9 @@ const scratch = () => new Generator(0);
  */
 export class MnistMlp extends Module implements ProbedModel {
   readonly blocks: ModuleList;
+  readonly probeNorm: Module | null;
+  /** The blocks' layers, kept apart so the forward pass can read the input of each normalization. */
+  private readonly parts: { lin: Linear; norm: Module | null }[] = [];
   readonly act = new Sigmoid();
   readonly head: Linear;
 
@@ -102,21 +110,25 @@ export class MnistMlp extends Module implements ProbedModel {
       initLayer(lin, opts.initStd, g);
       const norm = makeNorm(opts.norm, sizes[i + 1], opts.batchSize);
       blocks.push(norm ? new Sequential(lin, norm) : new Sequential(lin));
+      this.parts.push({ lin, norm });
     }
     this.blocks = this.registerModule("blocks", new ModuleList(blocks));
+    this.probeNorm = this.parts[2].norm;
     this.registerModule("act", this.act);
     this.head = this.registerModule("head", new Linear(100, 10, { generator: scratch() }));
     initLayer(this.head, opts.initStd, g);
   }
 
-  forwardWithProbe(x: Tensor): { logits: Tensor; probe: Tensor } {
+  forwardWithProbe(x: Tensor): { logits: Tensor; probe: Tensor; preNorm: Tensor } {
     let h = x.rank === 2 ? x : x.reshape([x.shape[0], 784]);
     let probe = h;
-    for (const block of this.blocks) {
-      probe = block.call(h);
+    let preNorm = h;
+    for (const { lin, norm } of this.parts) {
+      preNorm = lin.call(h);
+      probe = norm ? norm.call(preNorm) : preNorm;
       h = this.act.call(probe);
     }
-    return { logits: this.head.call(h), probe };
+    return { logits: this.head.call(h), probe, preNorm };
   }
 
   forward(x: Tensor): Tensor {
@@ -132,6 +144,8 @@ export class MnistMlp extends Module implements ProbedModel {
 export class MnistCnn extends Module implements ProbedModel {
   readonly convs: ModuleList;
   readonly hidden: Sequential;
+  readonly probeNorm: Module | null;
+  private readonly hiddenLin: Linear;
   readonly act = new Sigmoid();
   readonly head: Linear;
 
@@ -160,16 +174,19 @@ export class MnistCnn extends Module implements ProbedModel {
     initLayer(lin, opts.initStd, g);
     const norm = makeNorm(opts.norm, 100, opts.batchSize);
     this.hidden = this.registerModule("hidden", norm ? new Sequential(lin, norm) : new Sequential(lin));
+    this.hiddenLin = lin;
+    this.probeNorm = norm;
     this.registerModule("act", this.act);
     this.head = this.registerModule("head", new Linear(100, 10, { generator: scratch() }));
     initLayer(this.head, opts.initStd, g);
   }
 
-  forwardWithProbe(x: Tensor): { logits: Tensor; probe: Tensor } {
+  forwardWithProbe(x: Tensor): { logits: Tensor; probe: Tensor; preNorm: Tensor } {
     let h = x.reshape([x.shape[0], 1, 28, 28]);
     for (const block of this.convs) h = this.act.call(block.call(h));
-    const probe = this.hidden.call(h.reshape([h.shape[0], 16 * 7 * 7]));
-    return { logits: this.head.call(this.act.call(probe)), probe };
+    const preNorm = this.hiddenLin.call(h.reshape([h.shape[0], 16 * 7 * 7]));
+    const probe = this.probeNorm ? this.probeNorm.call(preNorm) : preNorm;
+    return { logits: this.head.call(this.act.call(probe)), probe, preNorm };
   }
 
   forward(x: Tensor): Tensor {

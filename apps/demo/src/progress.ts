@@ -90,7 +90,8 @@ export class ProgressBar {
       return;
     }
     const decile = Math.floor((10 * s.step) / this.total);
-    if (decile > this.lastDecile) {
+    // The last line waits for done(): the final evaluation comes after the last step.
+    if (decile > this.lastDecile && s.step < this.total) {
       this.lastDecile = decile;
       this.stream.write(`${this.render(s)}\n`);
     }

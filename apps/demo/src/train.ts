@@ -1,6 +1,6 @@
 import type { CliOptions } from "./args";
 import type { RunResult } from "./config";
-import { runExperiment } from "./experiment";
+import { runExperiment, Trainer } from "./experiment";
 import type { MnistData } from "./mnist";
 import { ProgressBar, type ProgressStream } from "./progress";
 import { resolveSteps, runConfig } from "./run-config";
@@ -10,43 +10,6 @@ export interface Console {
   err: ProgressStream;
   /** The summary (stdout). */
   out: ProgressStream;
-}
-
-/** The JSON summary's shape: what `--json` prints and results.json holds. */
-export function jsonSummary(runs: readonly RunResult[]): { runs: unknown[] } {
-  return {
-    runs: runs.map((r) => ({
-      name: r.name,
-      label: r.label,
-      model: r.model,
-      norm: r.norm,
-      backend: r.backend,
-      steps: r.steps,
-      batchSize: r.batchSize,
-      lr: r.lr,
-      seed: r.seed,
-      trainSamplesPerSec: round(r.trainSamplesPerSec, 1),
-      trainSeconds: round(r.trainSeconds, 3),
-      testAccuracy: r.testAccuracy,
-      testImages: r.testImages,
-      diverged: r.diverged,
-      peakTensorBytes: r.peakTensorBytes,
-      curve: r.curve.map((p) => ({
-        step: p.step,
-        testAccuracy: p.testAccuracy,
-        // JSON has no NaN: the loss before the first step is null.
-        loss: Number.isFinite(p.loss) ? round(p.loss, 5) : null,
-        p15: round(p.p15, 5),
-        p50: round(p.p50, 5),
-        p85: round(p.p85, 5),
-      })),
-    })),
-  };
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }
 
 /** Trains one run per --norm, one after the other, with a progress bar each unless `quiet`. */
@@ -75,8 +38,36 @@ export async function trainAll(
         acc = p.testAccuracy;
       },
     });
+    // The final evaluation ran after the last step: show its accuracy, not the previous one's.
+    acc = result.testAccuracy;
     bar?.done(state(result.steps, result.trainSamplesPerSec));
     results.push(result);
   }
   return results;
+}
+
+/**
+ * Seconds that training every --norm for `steps` steps would take here, from a few timed steps
+ * and one timed evaluation per run (printed before a long run such as --paper).
+ */
+export async function estimateSeconds(o: CliOptions, data: MnistData, steps: number): Promise<number> {
+  let total = 0;
+  for (const norm of o.norms) {
+    const cfg = runConfig(o, norm, steps);
+    const t = new Trainer(cfg, data);
+    try {
+      const probe = 20;
+      await t.step(); // the first step pays for compilation and allocation
+      const s0 = t.trainSeconds;
+      for (let i = 0; i < probe; i++) await t.step();
+      const perStep = (t.trainSeconds - s0) / probe;
+      const e0 = performance.now();
+      await t.evaluate();
+      const perEval = (performance.now() - e0) / 1000;
+      total += steps * perStep + (Math.floor(steps / cfg.evalEvery) + 1) * perEval;
+    } finally {
+      t.dispose();
+    }
+  }
+  return total;
 }

@@ -57,11 +57,28 @@ describe("parseArgs", () => {
       target: 0.8,
     });
     expect(parseArgs(["lr", "--lrs", "0.5,15"]).lrs).toEqual([0.5, 15]);
+    expect(parseArgs(["all", "--quick", "--repeats", "5", "--paper"])).toMatchObject({
+      command: "all",
+      quick: true,
+      repeats: 5,
+      paper: true,
+    });
+    expect(parseArgs(["stream", "--copies", "3", "--memory-cap-mb", "32"])).toMatchObject({
+      copies: 3,
+      memoryCapMb: 32,
+    });
+    for (const c of ["gradient-noise", "stream", "inputs", "small-batch"])
+      expect(parseArgs([c]).command).toBe(c);
     expect(parseArgs(["--", "lr"]).command).toBe("lr");
   });
 
   it.each([
     [["--bogus"], /unknown flag '--bogus'/],
+    [["--step", "5"], /did you mean '--steps'/],
+    [["--norm", "btach"], /did you mean 'batch'/],
+    [["--paper", "--steps", "5"], /leave out --steps/],
+    [["lr", "--paper"], /--paper applies to the Figure 1 run/],
+    [["--repeats", "0"], /positive integer/],
     [["--steps"], /--steps expects a value/],
     [["--steps", "0"], /positive integer/],
     [["--steps", "ten"], /expects a number/],

@@ -1,38 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { lineChart, niceTicks } from "../src/charts/svg";
-import type { RunResult } from "../src/config";
 import { trainingFigures } from "../src/report/figures";
-import { trainingReport } from "../src/report/training";
-
-function fakeRun(name: string, norm: RunResult["norm"], label: string): RunResult {
-  const curve = [0, 50, 100].map((step, i) => ({
-    step,
-    testAccuracy: 0.1 + 0.4 * i,
-    loss: i === 0 ? Number.NaN : 1 / i,
-    p15: -1 - i,
-    p50: 0,
-    p85: 1 + i,
-    trainSeconds: i,
-  }));
-  return {
-    name,
-    label,
-    model: "mlp",
-    norm,
-    backend: "cpu",
-    steps: 100,
-    batchSize: 60,
-    lr: 0.5,
-    seed: 1,
-    trainSamplesPerSec: 3000,
-    trainSeconds: 2,
-    testAccuracy: 0.9,
-    testImages: 10000,
-    diverged: false,
-    peakTensorBytes: 1,
-    curve,
-  };
-}
+import { studyPage } from "../src/report/study-report";
+import { fakeRun } from "./fixtures";
 
 describe("SVG charts", () => {
   it("picks round ticks", () => {
@@ -79,25 +49,66 @@ describe("SVG charts", () => {
     expect(svg.trim().endsWith("</svg>")).toBe(true);
   });
 
-  it("draws Figure 1 (a, b, c) and a self-contained HTML report", () => {
+  it("draws Figure 1 (a, b, c), gamma and beta, and a self-contained HTML report with captions", () => {
     const runs = [fakeRun("bn", "batch", "With BN"), fakeRun("baseline", "none", "Without BN (baseline)")];
-    const files = trainingFigures(runs, 0).map((f) => f.file);
-    expect(files).toEqual([
+    const figures = trainingFigures(runs, 0);
+    expect(figures.map((f) => f.file)).toEqual([
       "fig1a-test-accuracy",
       "fig1b-sigmoid-input-baseline",
       "fig1c-sigmoid-input-bn",
       "training-loss",
+      "gamma-beta-bn",
     ]);
-    const { html } = trainingReport(runs, {
-      probeUnit: 0,
-      wallSeconds: 3,
-      trainCount: 600,
-      testCount: 100,
-      command: "x",
-    });
+    const { html } = studyPage(
+      {
+        id: "train",
+        title: "t",
+        intro: ["i"],
+        verdicts: [],
+        sections: [
+          {
+            heading: "h",
+            figures: [figures[0].svg],
+            captions: ["a caption <from data>"],
+            verdicts: [{ outcome: "holds", text: "v" }],
+          },
+        ],
+        figures,
+        tables: [],
+        json: {},
+      },
+      "x",
+      3,
+    );
     expect(html).toContain("<svg");
-    expect(html).toContain("Figure 1(b)");
+    expect(html).toContain("<figcaption>a caption &lt;from data&gt;</figcaption>");
+    expect(html).toContain('<b class="holds">holds</b>');
     // Self-contained: no scripts, stylesheets or images fetched from elsewhere.
     expect(html).not.toMatch(/<script|<link|src="http|href="http/);
+  });
+
+  it("draws a log-log chart without dropping the axis", () => {
+    const svg = lineChart({
+      title: "law",
+      xLabel: "B",
+      yLabel: "v",
+      logX: true,
+      logY: true,
+      series: [
+        {
+          name: "v",
+          color: "#000",
+          points: [
+            [1, 100],
+            [10, 10],
+            [100, 1],
+            [1000, 0],
+          ],
+        },
+      ],
+    });
+    expect(svg).not.toMatch(/NaN|Infinity/);
+    // The zero cannot be drawn on a log axis: one path of three points, not four.
+    expect(svg.match(/<path d="M[^"]*"/g)![0].match(/L/g)).toHaveLength(2);
   });
 });

@@ -26,6 +26,8 @@ export interface LineChartOptions {
   xDomain?: readonly [number, number];
   yDomain?: readonly [number, number];
   logX?: boolean;
+  /** Log-scale y axis (for power laws such as 1/B; say so in the axis label). */
+  logY?: boolean;
   /** Explicit x tick values (e.g. the batch sizes measured). */
   xTicks?: readonly number[];
   xFormat?: (v: number) => string;
@@ -92,9 +94,14 @@ export function lineChart(o: LineChartOptions): string {
   const tx = (v: number) => (logX ? Math.log10(Math.max(v, 1e-12)) : v);
   let [x0, x1] = o.xDomain ?? (xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1]);
   if (!(x1 > x0)) [x0, x1] = [x0 - 1, x1 + 1];
-  const [y0, y1] = o.yDomain ?? autoDomain(ys);
+  const logY = o.logY ?? false;
+  const ty = (v: number) => (logY ? Math.log10(Math.max(v, 1e-300)) : v);
+  const positive = ys.filter((v) => Number.isFinite(v) && v > 0);
+  const [y0, y1] =
+    o.yDomain ??
+    (logY && positive.length ? [Math.min(...positive) / 1.3, Math.max(...positive) * 1.3] : autoDomain(ys));
   const sx = (v: number) => m.left + ((tx(v) - tx(x0)) / (tx(x1) - tx(x0))) * pw;
-  const sy = (v: number) => m.top + ph - ((v - y0) / (y1 - y0)) * ph;
+  const sy = (v: number) => m.top + ph - ((ty(v) - ty(y0)) / (ty(y1) - ty(y0))) * ph;
   const xf = o.xFormat ?? fmtDefault;
   const yf = o.yFormat ?? fmtDefault;
   const r = (v: number) => v.toFixed(1);
@@ -111,7 +118,9 @@ export function lineChart(o: LineChartOptions): string {
     );
   }
   // Grid and ticks.
-  const yTicks = niceTicks(y0, y1, 6).filter((v) => v >= y0 - 1e-12 && v <= y1 + 1e-12);
+  const yTicks = (logY ? logTicks(y0, y1) : niceTicks(y0, y1, 6)).filter(
+    (v) => v >= y0 - 1e-12 && v <= y1 + 1e-12,
+  );
   let xTicks = o.xTicks ? [...o.xTicks] : logX ? logTicks(x0, x1) : niceTicks(x0, x1, 6);
   xTicks = xTicks.filter((v) => v >= x0 - 1e-9 && v <= x1 * (1 + 1e-9) + 1e-9);
   out.push(`<g stroke="#e6e6e6" stroke-width="1">`);
@@ -147,7 +156,7 @@ export function lineChart(o: LineChartOptions): string {
     `<g clip-path="url(#${clip})" fill="none" stroke-width="2" stroke-linejoin="round">`,
   );
   for (const s of o.series) {
-    for (const seg of segments(s.points)) {
+    for (const seg of segments(s.points, logY)) {
       const d = seg.map(([x, y], i) => `${i ? "L" : "M"}${r(sx(x))} ${r(sy(y))}`).join("");
       out.push(`<path d="${d}" stroke="${s.color}"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`);
       // A lone point draws no line; show it as a dot.
@@ -157,7 +166,7 @@ export function lineChart(o: LineChartOptions): string {
     }
     if (s.markers) {
       for (const [x, y] of s.points) {
-        if (Number.isFinite(y))
+        if (Number.isFinite(y) && !(logY && y <= 0))
           out.push(`<circle cx="${r(sx(x))}" cy="${r(sy(y))}" r="3" fill="${s.color}"/>`);
       }
     }
@@ -201,11 +210,14 @@ function layoutLegend(series: readonly Series[], width: number, top: number) {
 }
 
 /** Runs of consecutive finite points; a non-finite y value ends a run. */
-function segments(points: readonly (readonly [number, number])[]): (readonly [number, number])[][] {
+function segments(
+  points: readonly (readonly [number, number])[],
+  logY = false,
+): (readonly [number, number])[][] {
   const segs: (readonly [number, number])[][] = [];
   let cur: (readonly [number, number])[] = [];
   for (const p of points) {
-    if (Number.isFinite(p[0]) && Number.isFinite(p[1])) cur.push(p);
+    if (Number.isFinite(p[0]) && Number.isFinite(p[1]) && !(logY && p[1] <= 0)) cur.push(p);
     else if (cur.length) {
       segs.push(cur);
       cur = [];
@@ -217,8 +229,10 @@ function segments(points: readonly (readonly [number, number])[]): (readonly [nu
 
 function logTicks(lo: number, hi: number): number[] {
   const ticks: number[] = [];
+  // Over many decades 1-2-5 ticks would crowd the axis: powers of ten only.
+  const mults = Math.log10(hi / Math.max(lo, 1e-12)) > 3 ? [1] : [1, 2, 5];
   for (let e = Math.floor(Math.log10(Math.max(lo, 1e-12))); 10 ** e <= hi; e++) {
-    for (const m of [1, 2, 5]) {
+    for (const m of mults) {
       const v = m * 10 ** e;
       if (v >= lo && v <= hi) ticks.push(v);
     }

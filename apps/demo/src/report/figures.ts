@@ -93,7 +93,7 @@ export function percentileChart(
   } = {},
 ): string {
   const color = runColor(run.name, 0);
-  const pick = (k: keyof CurvePoint) => run.curve.map((p) => [p.step, p[k]] as const);
+  const pick = (k: "p15" | "p50" | "p85") => run.curve.map((p) => [p.step, p[k]] as const);
   const series: Series[] = [
     { name: "85th percentile", color, dash: "6 4", points: pick("p85") },
     { name: "50th percentile", color, points: pick("p50") },
@@ -101,12 +101,39 @@ export function percentileChart(
   ];
   return lineChart({
     title: `${opts.figure ? `${opts.figure}: ` : ""}sigmoid input, ${run.label}`,
-    subtitle: `unit ${opts.probeUnit ?? 0} of the last hidden layer, over the test images (eval mode)`,
+    subtitle: `unit ${opts.probeUnit ?? 0} of the last hidden layer, test images, network in training mode`,
     xLabel: "training steps",
     xFormat: stepFormat,
     yLabel: "input to the sigmoid",
     yDomain: opts.yDomain,
     series,
+    width: opts.width,
+    height: opts.height,
+  });
+}
+
+/**
+ * The probed unit's learned gamma and beta over training, next to the mean and standard deviation
+ * of its input to BN: gamma = sigma and beta = mu would undo the normalization.
+ */
+export function gammaBetaChart(
+  run: RunResult,
+  opts: { probeUnit?: number; width?: number; height?: number } = {},
+): string {
+  const pick = (f: (p: CurvePoint) => number | null) =>
+    run.curve.map((p) => [p.step, f(p) ?? Number.NaN] as const);
+  return lineChart({
+    title: `Learned gamma and beta, ${run.label}`,
+    subtitle: `unit ${opts.probeUnit ?? 0} of the last hidden layer; dashed: what would undo BN (input std and mean)`,
+    xLabel: "training steps",
+    xFormat: stepFormat,
+    yLabel: "value",
+    series: [
+      { name: "gamma", color: PALETTE[0], points: pick((p) => p.gamma) },
+      { name: "input std (sigma)", color: PALETTE[0], dash: "6 4", points: pick((p) => p.preStd) },
+      { name: "beta", color: PALETTE[4], points: pick((p) => p.beta) },
+      { name: "input mean (mu)", color: PALETTE[4], dash: "6 4", points: pick((p) => p.preMean) },
+    ],
     width: opts.width,
     height: opts.height,
   });
@@ -135,5 +162,9 @@ export function trainingFigures(runs: readonly RunResult[], probeUnit: number): 
     figs.push({ file: `sigmoid-input-${r.name}`, svg: percentileChart(r, { yDomain: domain, probeUnit }) });
   }
   figs.push({ file: "training-loss", svg: lossChart(runs) });
+  for (const r of runs) {
+    if (r.curve.some((p) => p.gamma !== null))
+      figs.push({ file: `gamma-beta-${r.name}`, svg: gammaBetaChart(r, { probeUnit }) });
+  }
   return figs;
 }

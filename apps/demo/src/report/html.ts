@@ -6,8 +6,19 @@ export interface Section {
   text?: string[];
   /** Inline SVG figures, side by side when they fit. */
   figures?: string[];
+  /** One caption per figure (same order), generated from the figure's data. */
+  captions?: string[];
+  /** Verdicts shown as a list under the heading. */
+  verdicts?: { outcome: string; text: string }[];
   /** Pre-built HTML (a table). */
   html?: string;
+}
+
+function outcomeClass(outcome: string): string {
+  if (outcome === "holds") return "holds";
+  if (outcome === "partly") return "partly";
+  if (outcome === "does not hold") return "fails";
+  return "none";
 }
 
 /** A self-contained HTML page: inline CSS and SVG, no scripts, no external assets. */
@@ -16,8 +27,9 @@ export function htmlPage(title: string, intro: string[], sections: Section[], fo
     .map(
       (s) => `<section>
 <h2>${escapeXml(s.heading)}</h2>
+${s.verdicts?.length ? `<ul class="verdicts">${s.verdicts.map((v) => `<li><b class="${outcomeClass(v.outcome)}">${escapeXml(v.outcome)}</b> ${escapeXml(v.text)}</li>`).join("\n")}</ul>` : ""}
 ${(s.text ?? []).map((p) => `<p>${escapeXml(p)}</p>`).join("\n")}
-${s.figures?.length ? `<div class="figs">${s.figures.map((f) => `<figure>${f}</figure>`).join("\n")}</div>` : ""}
+${s.figures?.length ? `<div class="figs">${s.figures.map((f, i) => `<figure>${f}${s.captions?.[i] ? `<figcaption>${escapeXml(s.captions[i])}</figcaption>` : ""}</figure>`).join("\n")}</div>` : ""}
 ${s.html ?? ""}
 </section>`,
     )
@@ -40,6 +52,9 @@ table { border-collapse: collapse; background: #fff; margin: 8px 0; font-size: 1
 th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: left; }
 th { background: #f0f0f0; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
+figcaption { padding: 6px 10px 10px; font-size: 13px; line-height: 1.4; max-width: 620px; color: #333; }
+ul.verdicts { padding-left: 18px; line-height: 1.45; max-width: 1000px; }
+b.holds { color: #1a7f37; } b.partly { color: #9a6700; } b.fails { color: #cf222e; } b.none { color: #666; }
 footer { margin-top: 32px; color: #666; font-size: 12px; }
 </style>
 </head>
