@@ -57,6 +57,30 @@ def run_optimizer(cls, options, group_overrides=None, steps=8):
 
 
 OPTIMIZERS = {
+    "SGD": (torch.optim.SGD, [
+        ("plain", {"lr": 0.1}, None),
+        ("momentum, dampening, weightDecay", {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weightDecay": 0.2}, None),
+        ("nesterov", {"lr": 0.05, "momentum": 0.8, "nesterov": True}, None),
+        ("maximize, per-group options", {"lr": 0.05, "maximize": True}, [{}, {"lr": 0.2, "momentum": 0.5}]),
+    ]),
+    "Adam": (torch.optim.Adam, [
+        ("plain", {"lr": 0.05}, None),
+        ("betas, eps, L2 weightDecay", {"lr": 0.02, "betas": [0.8, 0.9], "eps": 1e-3, "weightDecay": 0.2}, None),
+        ("amsgrad", {"lr": 0.05, "amsgrad": True}, None),
+        ("maximize, per-group options", {"lr": 0.05, "maximize": True}, [{}, {"lr": 0.01, "betas": [0.5, 0.6]}]),
+    ]),
+    "AdamW": (torch.optim.AdamW, [
+        ("defaults (weightDecay 0.01)", {"lr": 0.05}, None),
+        ("decoupled weightDecay 0.3", {"lr": 0.05, "weightDecay": 0.3}, None),
+        ("amsgrad", {"lr": 0.05, "amsgrad": True, "weightDecay": 0.1}, None),
+        ("per-group options", {"lr": 0.05}, [{"weightDecay": 0.5}, {"lr": 0.01}]),
+    ]),
+    "RMSprop": (torch.optim.RMSprop, [
+        ("plain", {"lr": 0.01}, None),
+        ("alpha, eps, weightDecay", {"lr": 0.01, "alpha": 0.9, "eps": 1e-3, "weightDecay": 0.1}, None),
+        ("momentum, centered", {"lr": 0.01, "momentum": 0.9, "centered": True}, None),
+        ("per-group options", {"lr": 0.01}, [{}, {"lr": 0.05, "momentum": 0.5}]),
+    ]),
     "Adagrad": (torch.optim.Adagrad, [
         ("plain", {"lr": 0.1}, None),
         ("lrDecay, weightDecay, initialAccumulatorValue, eps", {"lr": 0.2, "lrDecay": 0.05, "weightDecay": 0.1, "initialAccumulatorValue": 0.3, "eps": 1e-3}, None),
