@@ -57,6 +57,11 @@ export function toPyTorchKey(key: string): string {
   return renameLast(key, TO_TORCH);
 }
 
+/** Our key for one of PyTorch's state dict keys (`bn.running_mean` -> `bn.runningMean`). */
+export function fromPyTorchKey(key: string): string {
+  return renameLast(key, FROM_TORCH);
+}
+
 /** Serializes model, optimizer and extra state to safetensors bytes (works in browsers). */
 export async function checkpointToBytes(contents: CheckpointContents): Promise<Uint8Array> {
   const { model, optimizer, extra } = contents;
@@ -140,7 +145,7 @@ export function checkpointFromBytes(
         handedOff.add(keep(t));
       } else {
         // PyTorch's names (and files from PyTorch) map back to ours; older files used ours.
-        const ours = renameLast(k, FROM_TORCH);
+        const ours = fromPyTorchKey(k);
         modelState[ours in own && !(k in own) ? ours : k] = t;
       }
     }

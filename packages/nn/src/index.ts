@@ -2,12 +2,14 @@ export {
   type CheckpointContents,
   checkpointFromBytes,
   checkpointToBytes,
+  fromPyTorchKey,
   type LoadCheckpointOptions,
   type LoadedCheckpoint,
   loadCheckpoint,
   type OptimizerLike,
   type OptimizerState,
   saveCheckpoint,
+  toPyTorchKey,
 } from "./checkpoint";
 export * as init from "./init";
 export { GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh } from "./layers/activation";
