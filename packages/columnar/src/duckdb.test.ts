@@ -52,7 +52,7 @@ describe("DuckDBStream (SQL over Parquet before training)", () => {
     await expect(s.batches(0).next()).rejects.toThrow(/DuckDBStream: the query failed: .*no\/such\/file/);
     s.close();
     expect(() => new DuckDBStream("SELECT 1", { databse: "x" } as never)).toThrow(
-      /unknown option 'databse' \(did you mean 'database'\?\)/,
+      /unknown option 'databse' in the options; did you mean 'database'\?/,
     );
   });
 });

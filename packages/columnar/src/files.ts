@@ -1,3 +1,4 @@
+import { checkOptionKeys } from "@minibatch/tensor";
 import { type ColumnBlock, ParquetFile, type RowGroupInfo } from "./file";
 import type { ParquetSource, ReadStats } from "./source";
 
@@ -18,25 +19,9 @@ export interface OpenOptions {
 
 export const OPEN_OPTIONS = ["columns", "rowGroupFilter", "requestInit"];
 
+/** Rejects unknown option keys with a "did you mean" hint (the core's one check). */
 export function checkOptions(opts: object, allowed: readonly string[], who: string): void {
-  for (const k of Object.keys(opts)) {
-    if (allowed.includes(k)) continue;
-    const lower = k.toLowerCase();
-    // The option sharing the longest prefix with the typo (at least 3 characters).
-    let near: string | undefined;
-    let best = 2;
-    for (const a of allowed) {
-      let p = 0;
-      while (p < a.length && a[p].toLowerCase() === lower[p]) p++;
-      if (p > best || (p === best && near && a.length === k.length + 1)) {
-        best = p;
-        near = a;
-      }
-    }
-    throw new Error(
-      `${who}: unknown option '${k}'${near ? ` (did you mean '${near}'?)` : ""}; options: ${allowed.join(", ")}`,
-    );
-  }
+  checkOptionKeys(who, opts, allowed);
 }
 
 /** Opened files, the columns read, and the row groups kept after `rowGroupFilter`. */

@@ -77,7 +77,7 @@ describe("ParquetDataset (map-style)", () => {
       /no column 'X' in .*table.parquet \(did you mean 'x'\?\); columns: id, x, y, label, big, name/,
     );
     await expect(ParquetDataset.open(TABLE, { colums: ["x"] } as never)).rejects.toThrow(
-      /unknown option 'colums' \(did you mean 'columns'\?\)/,
+      /unknown option 'colums' in the options; did you mean 'columns'\?/,
     );
     await expect(ParquetDataset.open(fixture("missing.parquet"))).rejects.toThrow(
       /cannot open .*missing.parquet/,
@@ -247,7 +247,7 @@ describe("ParquetStream", () => {
       /shardBy must be 'rowGroup' or 'file', got row/,
     );
     await expect(ParquetStream.open(TABLE, { shuffleWindw: 2 } as never)).rejects.toThrow(
-      /unknown option 'shuffleWindw' \(did you mean 'shuffleWindow'\?\)/,
+      /unknown option 'shuffleWindw' in the options; did you mean 'shuffleWindow'\?/,
     );
   });
 });

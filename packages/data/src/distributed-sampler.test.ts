@@ -51,7 +51,7 @@ describe("DistributedSampler", () => {
       /rank must be an integer in \[0, 1\], got 2/,
     );
     expect(() => new DistributedSampler(10, { numReplicas: 2, rank: 0, drop_last: true } as never)).toThrow(
-      /unknown option 'drop_last' \(did you mean 'dropLast'\?\)/,
+      /unknown option 'drop_last' in the options; did you mean 'dropLast'\?/,
     );
     expect(() => new DistributedSampler(-1, { numReplicas: 2, rank: 0 })).toThrow(
       /length must be an integer >= 0/,

@@ -1,3 +1,4 @@
+import { checkOptionKeys } from "@minibatch/tensor";
 import type { Sampler } from "./samplers";
 import { checkSeed, epochGenerator } from "./seeds";
 
@@ -41,14 +42,7 @@ export class DistributedSampler implements Sampler {
     opts: DistributedSamplerOptions,
   ) {
     const who = "DistributedSampler";
-    for (const k of Object.keys(opts ?? {})) {
-      if (!OPTION_NAMES.includes(k)) {
-        const hint = OPTION_NAMES.find((o) => o.toLowerCase() === k.toLowerCase().replace(/_/g, ""));
-        throw new Error(
-          `${who}: unknown option '${k}'${hint ? ` (did you mean '${hint}'?)` : ` (options: ${OPTION_NAMES.join(", ")})`}`,
-        );
-      }
-    }
+    checkOptionKeys(who, opts, OPTION_NAMES);
     if (!Number.isInteger(n) || n < 0)
       throw new Error(`${who}: the dataset length must be an integer >= 0, got ${n}`);
     if (!Number.isInteger(opts.numReplicas) || opts.numReplicas < 1) {

@@ -191,7 +191,7 @@ describe("DataLoader options", () => {
       { batchSampler: new BatchSampler(new SequentialSampler(10), 2), shuffle: true },
       "cannot be combined with shuffle",
     ],
-    [{ batch_size: 4 }, "unknown option 'batch_size' (did you mean 'batchSize'?)"],
+    [{ batch_size: 4 }, "unknown option 'batch_size' in the options; did you mean 'batchSize'?"],
     [{ timeout: -1 }, "timeout must be a number of seconds >= 0"],
     [{ seed: 3 }, "seed is only used with shuffle: true"],
     [{ shuffle: true, seed: -1 }, "seed must be an integer >= 0"],

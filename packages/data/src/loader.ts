@@ -1,3 +1,4 @@
+import { checkOptionKeys } from "@minibatch/tensor";
 import { type Collated, hostBatchToTensors } from "./collate";
 import { collateHost, HostArrayPool, type HostBatch } from "./collate-host";
 import { describeDataset, getMany, isMapStyle, type MapStyleDataset } from "./datasets";
@@ -123,15 +124,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
 
   constructor(dataset: MapStyleDataset<T> | AsyncIterable<T>, opts: DataLoaderOptions<T, B> = {}) {
     if (typeof opts !== "object" || opts === null) fail("options must be an object");
-    for (const key of Object.keys(opts)) {
-      if (!KNOWN.has(key)) {
-        const norm = (k: string) => k.replace(/_/g, "").toLowerCase();
-        const near = [...KNOWN].find((k) => norm(k) === norm(key));
-        fail(
-          `unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ""} (known: ${[...KNOWN].join(", ")})`,
-        );
-      }
-    }
+    checkOptionKeys("DataLoader", opts, [...KNOWN]);
     const mapStyle = isMapStyle(dataset);
     if (!mapStyle && !(typeof (dataset as any)?.[Symbol.asyncIterator] === "function")) {
       fail("dataset must be map-style (length and get(i)) or an AsyncIterable");

@@ -70,7 +70,7 @@ describe("collective arguments", () => {
   it("rejects bad groups, ranks, options, ops and arrays with clear errors", () => {
     expect(() => createSharedGroup(0)).toThrow(/worldSize must be an integer >= 1, got 0/);
     expect(() => createSharedGroup(2, { capacty: 3 } as never)).toThrow(
-      /unknown option 'capacty' \(did you mean 'capacity'\?\)/,
+      /unknown option 'capacty' in the options; did you mean 'capacity'\?/,
     );
     const g = createSharedGroup(2);
     expect(() => new SharedMemoryCollective(g, 2)).toThrow(/rank must be an integer in \[0, 1\], got 2/);

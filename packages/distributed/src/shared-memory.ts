@@ -1,3 +1,4 @@
+import { checkOptionKeys } from "@minibatch/tensor";
 import { type Collective, type CollectiveArray, checkArray, checkOp, type ReduceOp } from "./collective";
 
 /** What every rank needs to join a shared-memory group; post it to worker threads as it is. */
@@ -27,10 +28,7 @@ export function createSharedGroup(worldSize: number, opts: SharedGroupOptions = 
   if (!Number.isInteger(worldSize) || worldSize < 1) {
     throw new Error(`createSharedGroup: worldSize must be an integer >= 1, got ${String(worldSize)}`);
   }
-  for (const k of Object.keys(opts)) {
-    if (k !== "capacity")
-      throw new Error(`createSharedGroup: unknown option '${k}' (did you mean 'capacity'?)`);
-  }
+  checkOptionKeys("createSharedGroup", opts, ["capacity"]);
   const capacity = opts.capacity ?? 1 << 20;
   if (!Number.isInteger(capacity) || capacity < 1) {
     throw new Error(`createSharedGroup: capacity must be an integer >= 1, got ${String(capacity)}`);

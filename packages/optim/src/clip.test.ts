@@ -73,7 +73,7 @@ describeBackends("clipGradNorm", (backend) => {
     );
     expect(() => clipGradNorm(params(), 1, 0)).toThrow(/invalid normType = 0/);
     expect(() => clipGradNorm(params(), 1, 2, { error_if_nonfinite: true } as never)).toThrow(
-      /unknown option 'error_if_nonfinite' \(did you mean 'errorIfNonfinite'\?\)/,
+      /unknown option 'error_if_nonfinite' in the options; did you mean 'errorIfNonfinite'\?/,
     );
   });
 

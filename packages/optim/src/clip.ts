@@ -1,4 +1,4 @@
-import { div, noGrad, scalar, Tensor, tidy, where } from "@minibatch/tensor";
+import { checkOptionKeys, div, noGrad, scalar, Tensor, tidy, where } from "@minibatch/tensor";
 
 export interface ClipGradNormOptions {
   /**
@@ -34,13 +34,7 @@ export function clipGradNorm(
   normType = 2,
   opts: ClipGradNormOptions = {},
 ): Tensor {
-  for (const k of Object.keys(opts)) {
-    if (k !== "errorIfNonfinite") {
-      const hint =
-        k.replace(/_/g, "").toLowerCase() === "errorifnonfinite" ? " (did you mean 'errorIfNonfinite'?)" : "";
-      throw new Error(`clipGradNorm: unknown option '${k}'${hint}; expected errorIfNonfinite`);
-    }
-  }
+  checkOptionKeys("clipGradNorm", opts, ["errorIfNonfinite"]);
   if (!(typeof maxNorm === "number" && maxNorm >= 0)) {
     throw new Error(`clipGradNorm: invalid maxNorm = ${maxNorm} (expected a number >= 0)`);
   }

@@ -5,12 +5,12 @@ import { fixture, WorstError } from "../test/fixtures";
 import { makeParams, setGrads } from "../test/harness";
 import { Adagrad } from "./adagrad";
 import { Adam, AdamW } from "./adam";
-import { RMSprop } from "./rmsprop";
-import { SGD } from "./sgd";
 import { Adamax } from "./adamax";
 import { NAdam } from "./nadam";
 import type { Optimizer } from "./optimizer";
 import { RAdam } from "./radam";
+import { RMSprop } from "./rmsprop";
+import { SGD } from "./sgd";
 
 interface Case {
   optimizer: keyof typeof MAKERS;

@@ -1,5 +1,6 @@
 import { ENGINE } from "./engine";
 import { add, onesLike, view } from "./ops";
+import { checkOptionKeys } from "./options";
 import { fmt, sameShape } from "./shape";
 import type { Tensor } from "./tensor";
 
@@ -80,13 +81,7 @@ export function noGrad<T>(fn: () => T): T {
  */
 export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
   root.assertAlive("backward");
-  for (const k of Object.keys(opts)) {
-    if (k !== "retainGraph") {
-      const hint =
-        k.toLowerCase().replace(/_/g, "") === "retaingraph" ? " (did you mean 'retainGraph'?)" : "";
-      throw new Error(`backward: unknown option '${k}'${hint}; expected retainGraph`);
-    }
-  }
+  checkOptionKeys("backward", opts, ["retainGraph"]);
   if (!root.requiresGrad) {
     throw new Error(
       "backward: this tensor does not require a gradient (no input of the ops that made it had requiresGrad set)",

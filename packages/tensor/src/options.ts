@@ -16,7 +16,8 @@ export function checkOptionKeys(
     throw new Error(`${owner}: ${where} must be an object, got ${describeValue(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
+    // A key set to undefined means "the default", as if it were absent.
+    if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
     const hint = suggest(key, known);
     throw new Error(
       `${owner}: unknown option '${key}' in ${where}${hint ? `; did you mean '${hint}'?` : ""} (known: ${known.join(", ")})`,
@@ -46,14 +47,7 @@ export function suggest(key: string, known: readonly string[]): string | undefin
   if (exact) return exact;
   const alias = ALIASES[n];
   if (alias && known.includes(alias)) return alias;
-  // A shortened or extended name: 'gen' for 'generator', 'reduce' for 'reduction'.
-  const prefix = known.find((k) => {
-    const m = normalize(k);
-    let common = 0;
-    while (common < Math.min(m.length, n.length) && m[common] === n[common]) common++;
-    return common >= Math.max(3, Math.ceil(0.7 * Math.min(m.length, n.length)));
-  });
-  if (prefix) return prefix;
+  // A near typo first ('shuffleWindw' is 'shuffleWindow', not 'shuffle')...
   let best: string | undefined;
   let bestDist = Math.max(2, Math.floor(n.length / 3)) + 1;
   for (const k of known) {
@@ -63,7 +57,21 @@ export function suggest(key: string, known: readonly string[]): string | undefin
       best = k;
     }
   }
-  return best;
+  if (best && bestDist <= 2) return best;
+  // ...then a shortened or extended name ('gen' for 'generator', 'reduce' for 'reduction'), the
+  // known key sharing the longest prefix.
+  let prefix: string | undefined;
+  let longest = 0;
+  for (const k of known) {
+    const m = normalize(k);
+    let common = 0;
+    while (common < Math.min(m.length, n.length) && m[common] === n[common]) common++;
+    if (common >= Math.max(3, Math.ceil(0.7 * Math.min(m.length, n.length))) && common > longest) {
+      longest = common;
+      prefix = k;
+    }
+  }
+  return prefix ?? best;
 }
 
 function editDistance(a: string, b: string): number {

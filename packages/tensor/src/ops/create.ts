@@ -1,6 +1,7 @@
 import type { Backend } from "../backend";
 import { allocArray, type DType, dtypeOfArray, isDType, type TypedArray } from "../dtype";
 import { ENGINE } from "../engine";
+import { checkOptionKeys } from "../options";
 import { defaultGenerator, type Generator } from "../random";
 import { assertShape, fmt, type Shape, sizeOf } from "../shape";
 import { Tensor } from "../tensor";
@@ -39,16 +40,6 @@ export function checkInt32(v: number, op: string, where: string): void {
   }
 }
 
-/** Checks that an options object holds only known keys; unknown ones get a "did you mean" hint. */
-function checkOptionKeys(opts: object, known: readonly string[], op: string): void {
-  for (const k of Object.keys(opts)) {
-    if ((opts as Record<string, unknown>)[k] === undefined || known.includes(k)) continue;
-    const near = known.find((n) => n.toLowerCase() === k.toLowerCase().replace(/_/g, ""));
-    throw new Error(
-      `${op}: unknown option '${k}'${near ? ` (did you mean '${near}'?)` : ""}; expected one of ${known.join(", ")}`,
-    );
-  }
-}
 const CREATE_KEYS = ["dtype", "requiresGrad", "backend"] as const;
 const RANDOM_KEYS = [...CREATE_KEYS, "generator"] as const;
 
@@ -130,7 +121,7 @@ export function tensor(
     shape = undefined;
   }
   opts ??= {};
-  checkOptionKeys(opts, CREATE_KEYS, "tensor");
+  checkOptionKeys("tensor", opts, CREATE_KEYS);
   checkDType(opts.dtype, "tensor");
   let flat: ArrayLike<number>;
   let inferred: number[];
@@ -177,7 +168,7 @@ export function scalar(value: number | boolean, opts: CreateOptions = {}): Tenso
 
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   assertShape(shape, "full");
-  checkOptionKeys(opts, CREATE_KEYS, "full");
+  checkOptionKeys("full", opts, CREATE_KEYS);
   checkDType(opts.dtype, "full");
   const dtype = opts.dtype ?? "float32";
   if (typeof value !== "number" && typeof value !== "boolean") {
@@ -214,7 +205,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
     if (typeof v !== "number" || !Number.isFinite(v))
       throw new Error(`arange: ${name} must be a finite number, got ${String(v)}`);
   }
-  checkOptionKeys(opts, CREATE_KEYS, "arange");
+  checkOptionKeys("arange", opts, CREATE_KEYS);
   checkDType(opts.dtype, "arange");
   const n = Math.max(0, Math.ceil((end - start) / step));
   const dtype = opts.dtype ?? (Number.isInteger(start) && Number.isInteger(step) ? "int32" : "float32");
@@ -228,7 +219,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
 }
 
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
-  checkOptionKeys(opts, CREATE_KEYS, "linspace");
+  checkOptionKeys("linspace", opts, CREATE_KEYS);
   if (!Number.isInteger(steps) || steps < 0)
     throw new Error(`linspace: steps must be a non-negative integer, got ${steps}`);
   const arr = new Float32Array(steps);
@@ -239,7 +230,7 @@ export function linspace(start: number, end: number, steps: number, opts: Create
 
 export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   assertShape([n, m], "eye");
-  checkOptionKeys(opts, CREATE_KEYS, "eye");
+  checkOptionKeys("eye", opts, CREATE_KEYS);
   checkDType(opts.dtype, "eye");
   const dtype = opts.dtype ?? "float32";
   const arr = allocArray(dtype, n * m);
@@ -258,7 +249,7 @@ export function uniform(
   opts: RandomOptions = {},
 ): Tensor {
   assertShape(shape, "uniform");
-  checkOptionKeys(opts, RANDOM_KEYS, "uniform");
+  checkOptionKeys("uniform", opts, RANDOM_KEYS);
   if (!Number.isFinite(low) || !Number.isFinite(high) || !(low <= high))
     throw new Error(`uniform: expected finite low <= high, got low=${low}, high=${high}`);
   const g = opts.generator ?? defaultGenerator;
@@ -277,7 +268,7 @@ export function normal(
   opts: RandomOptions = {},
 ): Tensor {
   assertShape(shape, "normal");
-  checkOptionKeys(opts, RANDOM_KEYS, "normal");
+  checkOptionKeys("normal", opts, RANDOM_KEYS);
   if (!Number.isFinite(mean) || !Number.isFinite(std) || std < 0)
     throw new Error(`normal: expected a finite mean and std >= 0, got mean=${mean}, std=${std}`);
   const g = opts.generator ?? defaultGenerator;
@@ -301,7 +292,7 @@ export function randint(
   checkInt32(high - 1, "randint", "high - 1");
   if (!(high > low)) throw new Error(`randint: expected low < high, got low=${low}, high=${high}`);
   assertShape(shape, "randint");
-  checkOptionKeys(opts, RANDOM_KEYS, "randint");
+  checkOptionKeys("randint", opts, RANDOM_KEYS);
   const g = opts.generator ?? defaultGenerator;
   const arr = new Int32Array(sizeOf(shape));
   for (let i = 0; i < arr.length; i++) arr[i] = g.randint(low, high);
@@ -311,7 +302,7 @@ export function randint(
 export function randperm(n: number, opts: RandomOptions = {}): Tensor {
   if (!Number.isInteger(n) || n < 0 || n > INT32_MAX)
     throw new Error(`randperm: n must be a non-negative int32 integer, got ${n}`);
-  checkOptionKeys(opts, RANDOM_KEYS, "randperm");
+  checkOptionKeys("randperm", opts, RANDOM_KEYS);
   const g = opts.generator ?? defaultGenerator;
   return fromArray(g.permutation(n), [n], "int32", { ...opts, dtype: "int32" });
 }
