@@ -149,6 +149,14 @@ export function tensor(
   if (sizeOf(s) !== flat.length) {
     throw new Error(`tensor: ${flat.length} values cannot fill shape ${fmt(s)} (${sizeOf(s)} elements)`);
   }
+  // A typed array that already holds this dtype's values goes to the backend in one bulk copy
+  // (the backend's write copies it; no element loop, nothing to check).
+  if (
+    (dtype === "float32" && flat instanceof Float32Array) ||
+    (dtype === "int32" && flat instanceof Int32Array)
+  ) {
+    return fromArray(flat, s, dtype, opts);
+  }
   const arr = allocArray(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i];

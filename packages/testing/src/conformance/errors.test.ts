@@ -98,6 +98,21 @@ describeConformance("conformance: errors name the op, the shapes and what was ex
       /backward: a tensor saved for the gradient of .* was already disposed .*call backward\(\) inside the tidy\(\)/,
     );
   });
+  it("typed arrays of the tensor's dtype are copied in bulk, and copied", async () => {
+    const f = Float32Array.from([1.5, -2, 3]);
+    const i = Int32Array.from([7, -8]);
+    const tf = mb.tensor(f);
+    const ti = mb.tensor(i);
+    f[0] = 99;
+    i[0] = 99;
+    expect(Array.from(await tf.data())).toEqual([1.5, -2, 3]);
+    expect(Array.from(await ti.data())).toEqual([7, -8]);
+    expect(ti.dtype).toBe("int32");
+    const asFloat = mb.tensor(Int32Array.from([1, 2]), { dtype: "float32" });
+    expect(Array.from(await asFloat.data())).toEqual([1, 2]);
+    expect(() => mb.tensor(Float32Array.from([1.5]), { dtype: "int32" })).toThrow(/not an integer/);
+    mb.dispose([tf, ti, asFloat]);
+  });
   it("ragged nested arrays and bad values", () => {
     expect(() => mb.tensor([[1, 2], [3]])).toThrow(
       /ragged nested array: \[1\] has length 1, expected length 2/,
