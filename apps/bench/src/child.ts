@@ -53,10 +53,55 @@ async function startup(impl: string): Promise<CaseResult[]> {
   return [{ workload: "startup", case: "process start to first step", impl, metric: "ms", values: [ms] }];
 }
 
+/**
+ * W3's ceiling row: the same net, initial weights and batch order in NumPy (python/w3_numpy.py),
+ * float32 on one thread. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this child alone:
+ * some machines set them for old OpenBLAS builds, and they slow a current NumPy down.
+ */
+async function numpyW3(budgetMs: number, onlyBn: boolean): Promise<CaseResult[]> {
+  const { spawnSync } = await import("node:child_process");
+  const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { dirname } = await import("node:path");
+  const { fileURLToPath } = await import("node:url");
+  const { initialParams } = await import("./common");
+  const dir = mkdtempSync(join(tmpdir(), "minibatch-numpy-"));
+  try {
+    const p = initialParams(7);
+    p.W.forEach((w, l) => writeFileSync(join(dir, `W${l}.bin`), new Uint8Array(w.buffer)));
+    writeFileSync(join(dir, "order.bin"), new Uint8Array(permutation(60000, 42).buffer));
+    writeFileSync(join(dir, "mnist-dir"), mnistDir());
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      OPENBLAS_NUM_THREADS: "1",
+      OMP_NUM_THREADS: "1",
+      MKL_NUM_THREADS: "1",
+    };
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    const script = join(dirname(fileURLToPath(import.meta.url)), "..", "python", "w3_numpy.py");
+    const r = spawnSync("python3", [script, dir, String(budgetMs), onlyBn ? "1" : "0"], {
+      env,
+      encoding: "utf8",
+      timeout: 300_000,
+    });
+    if (r.error) throw new Error(`python3 could not run: ${r.error.message}`);
+    if (r.status !== 0)
+      throw new Error(`python3 ${script} failed: ${(r.stderr ?? "").trim().split("\n").pop()}`);
+    return (r.stdout ?? "")
+      .split("\n")
+      .filter((l) => l.startsWith("RESULT "))
+      .map((l) => JSON.parse(l.slice(7)) as CaseResult);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const { workload, impl } = job;
   let results: CaseResult[];
   if (impl === "plain loop") results = await plainLoop(job.sizes ?? [60, 256]);
+  else if (impl === "numpy") results = await numpyW3(job.budgetMs ?? 60_000, job.onlyBn ?? false);
   else if (workload === "startup") results = await startup(impl);
   else {
     const lib: any = impl.startsWith("tfjs") ? await import("./tf") : await import("./mb");

@@ -1,7 +1,7 @@
 // pnpm bench: runs every workload x implementation in its own child process, then prints a table
 // of medians (min-max) and the speed ratio of minibatch to each TF.js backend.
 //   --only W1,W3     run a subset (W1 W2 W3 W4 startup size)
-//   --impls a,b      only these implementations (minibatch, minibatch-ts, tfjs-cpu, tfjs-wasm, ...)
+//   --impls a,b      only these implementations (minibatch, minibatch-ts, tfjs-cpu, tfjs-wasm, numpy, ...)
 //   --json [file]    also write the results as JSON (default bench-results.json)
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -55,6 +55,8 @@ const JOBS: Job[] = [
   { workload: "W3", impl: "minibatch", budgetMs: 60_000 },
   { workload: "W3", impl: "tfjs-wasm", budgetMs: 60_000 },
   { workload: "W3", impl: "tfjs-cpu", budgetMs: 25_000 },
+  // The ceiling: NumPy (OpenBLAS, one thread) on the same net, weights and batch order.
+  { workload: "W3", impl: "numpy", budgetMs: 60_000 },
   // onlyBn: just the BN batch-60 case (the one with a target).
   { workload: "W3", impl: "minibatch-ts", budgetMs: 10_000, onlyBn: true, env: TS },
   { workload: "W3", impl: "minibatch-webgpu", budgetMs: 30_000, onlyBn: true },
@@ -270,7 +272,13 @@ async function main(): Promise<void> {
     const mine = rs.find((r) => r.impl === "minibatch");
     const parts: string[] = [];
     for (const r of rs) {
-      if (!mine || !r.impl.startsWith("tfjs") || !r.values.length || !mine.values.length) continue;
+      if (
+        !mine ||
+        !(r.impl.startsWith("tfjs") || r.impl === "numpy") ||
+        !r.values.length ||
+        !mine.values.length
+      )
+        continue;
       const ratio = speedRatio(mine.values, r.values, lowerIsBetter);
       (ratios[key] ??= {})[r.impl] = ratio;
       parts.push(`vs ${r.impl} ${ratio.toFixed(2)}x`);
