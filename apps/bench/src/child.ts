@@ -68,7 +68,7 @@ async function numpyW3(budgetMs: number, onlyBn: boolean): Promise<CaseResult[]>
   const dir = mkdtempSync(join(tmpdir(), "minibatch-numpy-"));
   try {
     const p = initialParams(7);
-    p.W.forEach((w, l) => writeFileSync(join(dir, `W${l}.bin`), new Uint8Array(w.buffer)));
+    for (const [l, w] of p.W.entries()) writeFileSync(join(dir, `W${l}.bin`), new Uint8Array(w.buffer));
     writeFileSync(join(dir, "order.bin"), new Uint8Array(permutation(60000, 42).buffer));
     writeFileSync(join(dir, "mnist-dir"), mnistDir());
     const env: NodeJS.ProcessEnv = {
