@@ -53,6 +53,8 @@ const JOBS: Job[] = [
   // A full epoch is needed for the test accuracy; slow implementations stop at a time budget
   // (their accuracy is then not reported) so the whole bench stays within minutes on 2 cores.
   { workload: "W3", impl: "minibatch", budgetMs: 60_000 },
+  // The same net through the module API the READMEs teach (Linear, BatchNorm1d, SGD).
+  { workload: "W3", impl: "minibatch-modules", budgetMs: 60_000 },
   { workload: "W3", impl: "tfjs-wasm", budgetMs: 60_000 },
   { workload: "W3", impl: "tfjs-cpu", budgetMs: 25_000 },
   // The ceiling: NumPy (OpenBLAS, one thread) on the same net, weights and batch order.

@@ -303,10 +303,12 @@ export async function w3Generic(
 
 export async function w3(impl: string, budgetMs: number, onlyBn = false): Promise<CaseResult[]> {
   const data = loadMnist();
+  const { ModuleNet } = await import("./mb-modules");
   return w3Generic(
     impl,
     data,
     (bn) => {
+      if (impl === "minibatch-modules") return new ModuleNet(bn, 7);
       const net = new MbNet(bn, 7);
       return {
         step: (x, y, b) => net.step(x, y, b),
