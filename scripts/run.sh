@@ -29,7 +29,7 @@ ensure_pnpm() {
 }
 
 # SwiftShader (shipped by Debian's chromium) is the Vulkan driver that lets Dawn run WebGPU
-# on a machine without a GPU; see shared/TOOLCHAIN.md.
+# on a machine without a GPU; see "Toolchain pins and known traps" in CONTRIBUTING.md.
 swiftshader=/usr/lib/chromium/vk_swiftshader_icd.json
 ensure_system_packages() {
   local missing=() libs
