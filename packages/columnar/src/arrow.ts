@@ -1,7 +1,7 @@
 import { epochGenerator, IterableDataset } from "@minibatch/data";
+import { checkOptionKeys } from "@minibatch/tensor";
 import { type RecordBatch, RecordBatchReader } from "apache-arrow";
 import type { ColumnBatch, ParquetRow } from "./files";
-import { checkOptions } from "./files";
 
 /** An Arrow IPC stream: a path (Node.js), an http(s) URL, or a function that opens the bytes anew. */
 export type ArrowSource = string | URL | (() => AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>);
@@ -58,7 +58,7 @@ export class ArrowStream extends IterableDataset<ParquetRow> {
   private readonly o: Required<Omit<ArrowStreamOptions, "columns" | "requestInit">> & { columns?: string[] };
 
   constructor(source: ArrowSource, opts: ArrowStreamOptions = {}) {
-    checkOptions(opts, OPTIONS, "ArrowStream");
+    checkOptionKeys("ArrowStream", opts, OPTIONS);
     const numReplicas = opts.numReplicas ?? 1;
     const rank = opts.rank ?? 0;
     if (!Number.isInteger(numReplicas) || numReplicas < 1) {

@@ -1,14 +1,7 @@
 import { Dataset } from "@minibatch/data";
+import { checkOptionKeys } from "@minibatch/tensor";
 import type { ColumnBlock, ParquetFile, RowGroupInfo } from "./file";
-import {
-  checkOptions,
-  OPEN_OPTIONS,
-  type OpenOptions,
-  openFiles,
-  type ParquetRow,
-  rowOf,
-  totalStats,
-} from "./files";
+import { OPEN_OPTIONS, type OpenOptions, openFiles, type ParquetRow, rowOf, totalStats } from "./files";
 import type { ParquetSource, ReadStats } from "./source";
 
 export interface ParquetDatasetOptions extends OpenOptions {
@@ -49,7 +42,7 @@ export class ParquetDataset extends Dataset<ParquetRow> {
     sources: ParquetSource | ParquetSource[],
     opts: ParquetDatasetOptions = {},
   ): Promise<ParquetDataset> {
-    checkOptions(opts, [...OPEN_OPTIONS, "cacheRowGroups"], "ParquetDataset");
+    checkOptionKeys("ParquetDataset", opts, [...OPEN_OPTIONS, "cacheRowGroups"]);
     const cacheSize = opts.cacheRowGroups ?? 2;
     if (!Number.isInteger(cacheSize) || cacheSize < 1) {
       throw new Error(`ParquetDataset: cacheRowGroups must be an integer >= 1, got ${String(cacheSize)}`);

@@ -1,7 +1,7 @@
 import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import { IterableDataset } from "@minibatch/data";
+import { checkOptionKeys } from "@minibatch/tensor";
 import type { ColumnBatch, ParquetRow } from "./files";
-import { checkOptions } from "./files";
 
 export interface DuckDBStreamOptions {
   /** Database file to open (default ':memory:'); ignored when `connection` is given. */
@@ -37,7 +37,7 @@ export class DuckDBStream extends IterableDataset<ParquetRow> {
     private readonly opts: DuckDBStreamOptions = {},
   ) {
     super((epoch) => this.rows(epoch));
-    checkOptions(opts, OPTIONS, "DuckDBStream");
+    checkOptionKeys("DuckDBStream", opts, OPTIONS);
     if (typeof sql !== "string" && typeof sql !== "function") {
       throw new Error(`DuckDBStream: sql must be a string or a function of the epoch, got ${typeof sql}`);
     }

@@ -1,4 +1,3 @@
-import { checkOptionKeys } from "@minibatch/tensor";
 import { type ColumnBlock, ParquetFile, type RowGroupInfo } from "./file";
 import type { ParquetSource, ReadStats } from "./source";
 
@@ -18,11 +17,6 @@ export interface OpenOptions {
 }
 
 export const OPEN_OPTIONS = ["columns", "rowGroupFilter", "requestInit"];
-
-/** Rejects unknown option keys with a "did you mean" hint (the core's one check). */
-export function checkOptions(opts: object, allowed: readonly string[], who: string): void {
-  checkOptionKeys(who, opts, allowed);
-}
 
 /** Opened files, the columns read, and the row groups kept after `rowGroupFilter`. */
 export interface FileSet {

@@ -1,8 +1,8 @@
 import { DistributedSampler, epochGenerator, IterableDataset } from "@minibatch/data";
+import { checkOptionKeys } from "@minibatch/tensor";
 import type { ColumnBlock, ParquetFile, RowGroupInfo } from "./file";
 import {
   type ColumnBatch,
-  checkOptions,
   gatherBatch,
   OPEN_OPTIONS,
   type OpenOptions,
@@ -85,7 +85,7 @@ export class ParquetStream extends IterableDataset<ParquetRow> {
     sources: ParquetSource | ParquetSource[],
     opts: ParquetStreamOptions = {},
   ): Promise<ParquetStream> {
-    checkOptions(opts, STREAM_OPTIONS, "ParquetStream");
+    checkOptionKeys("ParquetStream", opts, STREAM_OPTIONS);
     const numReplicas = nonNegInt(opts.numReplicas ?? 1, "numReplicas", 1);
     const rank = nonNegInt(opts.rank ?? 0, "rank");
     if (rank >= numReplicas) {

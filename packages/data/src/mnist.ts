@@ -1,7 +1,7 @@
 import { join } from "node:path";
+import { checkOptionKeys } from "@minibatch/tensor";
 import { ZipDataset } from "./datasets";
 import type { NDArray } from "./ndarray";
-import { checkOptionKeys } from "./options";
 import { IdxDataset } from "./readers/idx-file";
 
 export interface MnistOptions {
@@ -22,7 +22,7 @@ export async function openMnist(
   dir: string,
   opts: MnistOptions = {},
 ): Promise<ZipDataset<{ image: NDArray; label: NDArray }>> {
-  checkOptionKeys(opts, ["split", "flatten", "preload"], "openMnist");
+  checkOptionKeys("openMnist", opts, ["split", "flatten", "preload"]);
   const split = opts.split ?? "train";
   // Anything but "train" used to open the test set: a typo must not silently swap the data.
   if (split !== "train" && split !== "test") {

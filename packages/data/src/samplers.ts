@@ -1,4 +1,4 @@
-import { checkOptionKeys } from "./options";
+import { checkOptionKeys } from "@minibatch/tensor";
 import { checkSeed, drawSeed, epochGenerator } from "./seeds";
 
 /** Yields dataset indices for one epoch; `epoch` seeds random samplers. */
@@ -47,7 +47,7 @@ export class RandomSampler implements Sampler {
     opts: RandomSamplerOptions = {},
   ) {
     checkCount(n, "the dataset length", "RandomSampler");
-    checkOptionKeys(opts, ["replacement", "numSamples", "seed"], "RandomSampler");
+    checkOptionKeys("RandomSampler", opts, ["replacement", "numSamples", "seed"]);
     checkSeed(opts.seed, "RandomSampler");
     this.replacement = opts.replacement ?? false;
     this.length = opts.numSamples ?? n;
@@ -78,7 +78,7 @@ export class SubsetRandomSampler implements Sampler {
   readonly subset: Int32Array;
   readonly seed: number;
   constructor(indices: ArrayLike<number>, opts: { seed?: number } = {}) {
-    checkOptionKeys(opts, ["seed"], "SubsetRandomSampler");
+    checkOptionKeys("SubsetRandomSampler", opts, ["seed"]);
     checkSeed(opts.seed, "SubsetRandomSampler");
     this.subset = Int32Array.from(indices);
     this.seed = opts.seed ?? drawSeed();
@@ -104,7 +104,7 @@ export class WeightedRandomSampler implements Sampler {
     opts: { replacement?: boolean; seed?: number } = {},
   ) {
     checkCount(length, "numSamples", "WeightedRandomSampler");
-    checkOptionKeys(opts, ["replacement", "seed"], "WeightedRandomSampler");
+    checkOptionKeys("WeightedRandomSampler", opts, ["replacement", "seed"]);
     checkSeed(opts.seed, "WeightedRandomSampler");
     this.weights = Float64Array.from(weights);
     this.replacement = opts.replacement ?? true;
@@ -212,7 +212,7 @@ export class ShardSampler implements Sampler {
     opts: ShardSamplerOptions,
   ) {
     checkCount(n, "the dataset length", "ShardSampler");
-    checkOptionKeys(opts, ["numShards", "shardIndex", "shuffle", "seed", "dropUneven"], "ShardSampler");
+    checkOptionKeys("ShardSampler", opts, ["numShards", "shardIndex", "shuffle", "seed", "dropUneven"]);
     checkCount(opts.numShards, "numShards", "ShardSampler", 1);
     if (!Number.isInteger(opts.shardIndex) || opts.shardIndex < 0 || opts.shardIndex >= opts.numShards) {
       throw new Error(

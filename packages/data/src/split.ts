@@ -1,5 +1,5 @@
+import { checkOptionKeys } from "@minibatch/tensor";
 import { type MapStyleDataset, Subset } from "./datasets";
-import { checkOptionKeys } from "./options";
 import { checkSeed, drawSeed, epochGenerator } from "./seeds";
 
 /**
@@ -12,7 +12,7 @@ export function randomSplit<T>(
   fractionsOrLengths: readonly number[],
   opts: { seed?: number } = {},
 ): Subset<T>[] {
-  checkOptionKeys(opts, ["seed"], "randomSplit");
+  checkOptionKeys("randomSplit", opts, ["seed"]);
   checkSeed(opts.seed, "randomSplit");
   const n = dataset.length;
   const parts = fractionsOrLengths;

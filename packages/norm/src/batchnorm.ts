@@ -1,7 +1,6 @@
 import { Module } from "@minibatch/nn";
-import { add, full, noGrad, type Tensor, zeros } from "@minibatch/tensor";
+import { add, checkOptionKeys, full, noGrad, type Tensor, zeros } from "@minibatch/tensor";
 import { blendRunning, finishTrain, fusedTrain, momentumFactors, normalizeWith } from "./functional";
-import { checkOptions } from "./scalers/base";
 import { checkChannels, checkEps, checkPositiveInt, checkRank } from "./util";
 
 const BN_KEYS = ["eps", "momentum", "affine", "trackRunningStats", "convention"] as const;
@@ -50,7 +49,7 @@ export abstract class BatchNormBase extends Module {
     ranks: readonly number[],
     extraKeys: readonly string[] = [],
   ) {
-    checkOptions(opts, [...BN_KEYS, ...extraKeys], new.target.name);
+    checkOptionKeys(new.target.name, opts, [...BN_KEYS, ...extraKeys]);
     super();
     checkPositiveInt(new.target.name, "numFeatures", numFeatures);
     this.numFeatures = numFeatures;

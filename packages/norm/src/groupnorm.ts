@@ -1,7 +1,6 @@
 import { Module } from "@minibatch/nn";
-import { add, full, mul, reshape, type Tensor, zeros } from "@minibatch/tensor";
+import { add, checkOptionKeys, full, mul, reshape, type Tensor, zeros } from "@minibatch/tensor";
 import { releaseStats, standardizeRows } from "./rows";
-import { checkOptions } from "./scalers/base";
 import { channelShape, checkChannels, checkEps, checkPositiveInt, recording, scoped } from "./util";
 
 export interface GroupNormOptions {
@@ -24,7 +23,7 @@ export class GroupNorm extends Module {
   bias: Tensor | null;
 
   constructor(numGroups: number, numChannels: number, opts: GroupNormOptions = {}) {
-    checkOptions(opts, ["eps", "affine"], "GroupNorm");
+    checkOptionKeys("GroupNorm", opts, ["eps", "affine"]);
     super();
     checkPositiveInt("GroupNorm", "numGroups", numGroups);
     checkPositiveInt("GroupNorm", "numChannels", numChannels);

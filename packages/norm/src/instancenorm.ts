@@ -1,6 +1,7 @@
 import { Module } from "@minibatch/nn";
 import {
   add,
+  checkOptionKeys,
   formatShape as fmt,
   full,
   mean,
@@ -14,7 +15,6 @@ import {
 } from "@minibatch/tensor";
 import { blendRunning, normalizeWith } from "./functional";
 import { releaseStats, standardizeRows } from "./rows";
-import { checkOptions } from "./scalers/base";
 import {
   channelShape,
   checkChannels,
@@ -59,7 +59,7 @@ export abstract class InstanceNormBase extends Module {
     opts: InstanceNormOptions,
     private readonly batchedRank: number,
   ) {
-    checkOptions(opts, ["eps", "momentum", "affine", "trackRunningStats"], new.target.name);
+    checkOptionKeys(new.target.name, opts, ["eps", "momentum", "affine", "trackRunningStats"]);
     super();
     checkPositiveInt(new.target.name, "numFeatures", numFeatures);
     this.numFeatures = numFeatures;

@@ -1,7 +1,6 @@
 import { Module } from "@minibatch/nn";
-import { full, normalizeAxis, type Tensor, zeros } from "@minibatch/tensor";
+import { checkOptionKeys, full, normalizeAxis, type Tensor, zeros } from "@minibatch/tensor";
 import { blendRunning, finishTrain, fusedTrain, normalizeWith } from "./functional";
-import { checkOptions } from "./scalers/base";
 import { checkChannels, checkEps, checkPositiveInt } from "./util";
 
 const KERAS_KEYS = ["axis", "momentum", "epsilon", "center", "scale"] as const;
@@ -36,7 +35,7 @@ export class KerasBatchNormalization extends Module {
   movingVariance: Tensor;
 
   constructor(numFeatures: number, opts: KerasBatchNormalizationOptions = {}) {
-    checkOptions(opts, KERAS_KEYS, "KerasBatchNormalization");
+    checkOptionKeys("KerasBatchNormalization", opts, KERAS_KEYS);
     super();
     checkPositiveInt("KerasBatchNormalization", "numFeatures", numFeatures);
     this.numFeatures = numFeatures;

@@ -1,7 +1,6 @@
 import { Module } from "@minibatch/nn";
-import { add, formatShape as fmt, full, mul, type Tensor, zeros } from "@minibatch/tensor";
+import { add, checkOptionKeys, formatShape as fmt, full, mul, type Tensor, zeros } from "@minibatch/tensor";
 import { releaseStats, standardizeRows } from "./rows";
-import { checkOptions } from "./scalers/base";
 import { checkEps, recording, scoped } from "./util";
 
 export interface LayerNormOptions {
@@ -42,7 +41,7 @@ export class LayerNorm extends Module {
   bias: Tensor | null;
 
   constructor(normalizedShape: number | readonly number[], opts: LayerNormOptions = {}) {
-    checkOptions(opts, ["eps", "elementwiseAffine", "bias"], "LayerNorm");
+    checkOptionKeys("LayerNorm", opts, ["eps", "elementwiseAffine", "bias"]);
     super();
     this.normalizedShape = asShape("LayerNorm", normalizedShape);
     this.eps = opts.eps ?? 1e-5;

@@ -1,7 +1,18 @@
-import { add, clamp, div, mul, noGrad, reshape, sqrt, sub, type Tensor, tidy } from "@minibatch/tensor";
+import {
+  add,
+  checkOptionKeys,
+  clamp,
+  div,
+  mul,
+  noGrad,
+  reshape,
+  sqrt,
+  sub,
+  type Tensor,
+  tidy,
+} from "@minibatch/tensor";
 import { BatchNormBase, type BatchNormModuleOptions } from "./batchnorm";
 import { fusedTrain } from "./functional";
-import { checkOptions } from "./scalers/base";
 import { channelShape, recording, scoped } from "./util";
 
 export interface BatchRenormOptions extends Omit<BatchNormModuleOptions, "convention"> {
@@ -25,7 +36,7 @@ export class BatchRenorm extends BatchNormBase {
 
   constructor(numFeatures: number, opts: BatchRenormOptions = {}) {
     // Checked here: the spread below would otherwise hide a `convention` given by mistake.
-    checkOptions(opts, ["eps", "momentum", "affine", "trackRunningStats", "rmax", "dmax"], "BatchRenorm");
+    checkOptionKeys("BatchRenorm", opts, ["eps", "momentum", "affine", "trackRunningStats", "rmax", "dmax"]);
     super(numFeatures, { ...opts, convention: "pytorch" }, [2, 3, 4, 5], ["rmax", "dmax"]);
     this.rmax = opts.rmax ?? 3;
     this.dmax = opts.dmax ?? 5;

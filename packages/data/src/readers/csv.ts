@@ -1,4 +1,4 @@
-import { checkOptionKeys } from "../options";
+import { checkOptionKeys } from "@minibatch/tensor";
 import { type ByteSource, sourceName, textOf } from "./source";
 
 export type CsvColumnType = "string" | "number" | "int" | "boolean";
@@ -82,7 +82,7 @@ export async function* parseCsv<T = Record<string, unknown>>(
   source: ByteSource,
   opts: CsvOptions = {},
 ): AsyncGenerator<T> {
-  checkOptionKeys(opts, CSV_KEYS, "parseCsv");
+  checkOptionKeys("parseCsv", opts, CSV_KEYS);
   const name = sourceName(source, opts.name);
   const delim = opts.delimiter ?? ",";
   if (opts.output !== undefined && opts.output !== "record" && opts.output !== "array") {

@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { createGunzip } from "node:zlib";
+import { checkOptionKeys } from "@minibatch/tensor";
 import { IterableDataset } from "../iterable";
-import { checkOptionKeys } from "../options";
 import { CSV_KEYS, type CsvOptions, parseCsv } from "./csv";
 import { IDX_STREAM_KEYS, type IdxBatch, type IdxStreamOptions, streamIdx } from "./idx";
 import { parseJsonl } from "./jsonl";
@@ -43,9 +43,9 @@ export function readIdxFile(
   opts: Omit<IdxStreamOptions, "name"> = {},
 ): AsyncGenerator<IdxBatch> {
   checkOptionKeys(
+    "readIdxFile",
     opts,
     IDX_STREAM_KEYS.filter((k) => k !== "name"),
-    "readIdxFile",
   );
   return streamIdx(openFileStream(path), { ...opts, name: path });
 }
@@ -56,9 +56,9 @@ export function readCsvFile<T = Record<string, unknown>>(
   opts: Omit<CsvOptions, "name"> = {},
 ): AsyncGenerator<T> {
   checkOptionKeys(
+    "readCsvFile",
     opts,
     CSV_KEYS.filter((k) => k !== "name"),
-    "readCsvFile",
   );
   return parseCsv<T>(openFileStream(path), { ...opts, name: path });
 }
@@ -68,7 +68,7 @@ export function readJsonlFile<T = unknown>(
   path: string,
   opts: Record<string, never> = {},
 ): AsyncGenerator<T> {
-  checkOptionKeys(opts, [], "readJsonlFile");
+  checkOptionKeys("readJsonlFile", opts, []);
   return parseJsonl<T>(openFileStream(path), { name: path });
 }
 
@@ -85,6 +85,6 @@ export function jsonlFileDataset<T = unknown>(
   path: string,
   opts: Record<string, never> = {},
 ): IterableDataset<T> {
-  checkOptionKeys(opts, [], "jsonlFileDataset");
+  checkOptionKeys("jsonlFileDataset", opts, []);
   return new IterableDataset(() => readJsonlFile<T>(path));
 }

@@ -1,8 +1,8 @@
 import { type FileHandle, open } from "node:fs/promises";
+import { checkOptionKeys } from "@minibatch/tensor";
 import { freshHost, type HostAlloc, type HostBatch } from "../collate-host";
 import { Dataset } from "../datasets";
 import { type HostDType, NDArray } from "../ndarray";
-import { checkOptionKeys } from "../options";
 import type { Describe } from "../workers/descriptor";
 import {
   checkDecodeOptions,
@@ -231,7 +231,7 @@ export class IdxDataset extends Dataset<NDArray> {
   }
 
   static async open(path: string, options: IdxDatasetOptions = {}): Promise<IdxDataset> {
-    checkOptionKeys(options, IDX_DATASET_KEYS, "IdxDataset.open");
+    checkOptionKeys("IdxDataset.open", options, IDX_DATASET_KEYS);
     checkDecodeOptions(options, "IdxDataset.open");
     const file = await IdxFile.open(path);
     try {

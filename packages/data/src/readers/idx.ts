@@ -1,5 +1,5 @@
+import { checkOptionKeys } from "@minibatch/tensor";
 import { formatShape, type HostDType, NDArray } from "../ndarray";
-import { checkOptionKeys } from "../options";
 import { type ByteSource, bytesOf, sourceName } from "./source";
 
 /** IDX element types by their code in the third magic byte. */
@@ -206,7 +206,7 @@ export interface IdxStreamOptions extends IdxDecodeOptions {
  * at most one batch and one chunk in memory. Gzip-compressed data is detected and inflated.
  */
 export async function* streamIdx(source: ByteSource, opts: IdxStreamOptions = {}): AsyncGenerator<IdxBatch> {
-  checkOptionKeys(opts, IDX_STREAM_KEYS, "streamIdx");
+  checkOptionKeys("streamIdx", opts, IDX_STREAM_KEYS);
   checkDecodeOptions(opts, "streamIdx");
   const name = sourceName(source, opts.name);
   const batchSize = opts.batchSize ?? 256;

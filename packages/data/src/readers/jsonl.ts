@@ -1,4 +1,4 @@
-import { checkOptionKeys } from "../options";
+import { checkOptionKeys } from "@minibatch/tensor";
 import { type ByteSource, sourceName, textOf } from "./source";
 
 /**
@@ -32,7 +32,7 @@ export async function* parseJsonl<T = unknown>(
   source: ByteSource,
   opts: { name?: string } = {},
 ): AsyncGenerator<T> {
-  checkOptionKeys(opts, ["name"], "parseJsonl");
+  checkOptionKeys("parseJsonl", opts, ["name"]);
   const name = sourceName(source, opts.name);
   for await (const [text, n] of linesOf(source)) {
     if (text.trim() === "") continue;

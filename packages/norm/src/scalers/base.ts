@@ -1,4 +1,4 @@
-import { checkOptionKeys, Tensor, tensor } from "@minibatch/tensor";
+import { Tensor, tensor } from "@minibatch/tensor";
 import {
   type BatchSource,
   checkLayout,
@@ -19,11 +19,6 @@ export interface ScalerOptions {
 export interface FitFromOptions<B> {
   /** Picks the features out of a batch; default: the batch if it is a tensor, else its first element. */
   select?: (batch: B) => FitInput;
-}
-
-/** Rejects option keys outside `known`, with a "did you mean" hint (the core's check). */
-export function checkOptions(opts: object | undefined, known: readonly string[], who: string): void {
-  checkOptionKeys(who, opts, known);
 }
 
 /** Fitting (host side, float64) shared by the scalers; subclasses own the statistics. */

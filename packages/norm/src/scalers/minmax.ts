@@ -1,6 +1,17 @@
-import { add, clamp, div, fromArray, mul, ne, sub, type Tensor, where } from "@minibatch/tensor";
+import {
+  add,
+  checkOptionKeys,
+  clamp,
+  div,
+  fromArray,
+  mul,
+  ne,
+  sub,
+  type Tensor,
+  where,
+} from "@minibatch/tensor";
 import { recording, scoped } from "../util";
-import { checkOptions, onTensor, Scaler, type ScalerOptions } from "./base";
+import { onTensor, Scaler, type ScalerOptions } from "./base";
 import {
   decodeArray,
   encodeArray,
@@ -49,7 +60,7 @@ export class MinMaxScaler extends Scaler {
   private seen = 0;
 
   constructor(opts: MinMaxScalerOptions = {}) {
-    checkOptions(opts, ["axis", "featureRange", "clip"], "MinMaxScaler");
+    checkOptionKeys("MinMaxScaler", opts, ["axis", "featureRange", "clip"]);
     super(opts);
     const [lo, hi] = opts.featureRange ?? [0, 1];
     if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) {

@@ -1,6 +1,6 @@
-import { add, div, fromArray, mul, sub, type Tensor } from "@minibatch/tensor";
+import { add, checkOptionKeys, div, fromArray, mul, sub, type Tensor } from "@minibatch/tensor";
 import { recording, scoped } from "../util";
-import { checkOptions, onTensor, Scaler, type ScalerOptions } from "./base";
+import { onTensor, Scaler, type ScalerOptions } from "./base";
 import {
   decodeArray,
   encodeArray,
@@ -56,7 +56,7 @@ export class StandardScaler extends Scaler {
   private shift = new Float64Array(0);
 
   constructor(opts: StandardScalerOptions = {}) {
-    checkOptions(opts, ["axis", "withMean", "withStd"], "StandardScaler");
+    checkOptionKeys("StandardScaler", opts, ["axis", "withMean", "withStd"]);
     super(opts);
     this.withMean = opts.withMean ?? true;
     this.withStd = opts.withStd ?? true;
