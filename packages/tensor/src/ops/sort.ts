@@ -5,7 +5,7 @@ import type { Tensor } from "../tensor";
 import { fromArray } from "./create";
 import { add, cast, lt, mul, where } from "./elementwise";
 import { composite, run1 } from "./run";
-import { indexSelect, narrow, reshape } from "./shape_ops";
+import { narrow, reshape } from "./shape_ops";
 
 // Sorting and scans along one axis. argsort and cumsum are kernels (with defaults composed from
 // primitives for backends without them); sort, topk and takeAlongDim are built on them, so their
@@ -40,7 +40,8 @@ export function argsort(x: Tensor, opts: SortOptions = {}): Tensor {
 export function sort(x: Tensor, opts: SortOptions = {}): { values: Tensor; indices: Tensor } {
   checkOptionKeys("sort", opts, ["dim", "descending", "stable"]);
   const indices = argsort(x, opts);
-  return { values: takeAlongDim(x, indices, opts.dim ?? -1), indices };
+  const a = normalizeAxis(opts.dim ?? -1, x.rank, "sort");
+  return { values: composite([x], () => gatherAlong(x, indices, a)), indices };
 }
 
 export interface TopkOptions {
@@ -64,7 +65,7 @@ export function topk(x: Tensor, k: number, opts: TopkOptions = {}): { values: Te
   const indices = composite([x], () =>
     narrow(argsort(x, { dim: a, descending: opts.largest ?? true }), a, 0, k),
   );
-  return { values: takeAlongDim(x, indices, a), indices };
+  return { values: composite([x], () => gatherAlong(x, indices, a)), indices };
 }
 
 /**
@@ -82,15 +83,6 @@ export function takeAlongDim(x: Tensor, indices: Tensor, dim: number): Tensor {
       );
     }
     const n = x.shape[a];
-    const k = indices.shape[a];
-    const outer = sizeOf(x.shape.slice(0, a));
-    const inner = sizeOf(x.shape.slice(a + 1));
-    // flat position of (o, idx, i) in x: (o * n + idx) * inner + i
-    const base = new Int32Array(outer * k * inner);
-    for (let o = 0; o < outer; o++) {
-      for (let j = 0; j < k; j++)
-        for (let i = 0; i < inner; i++) base[(o * k + j) * inner + i] = o * n * inner + i;
-    }
     checkIndices(indices, {
       op: "takeAlongDim",
       what: "index",
@@ -98,13 +90,29 @@ export function takeAlongDim(x: Tensor, indices: Tensor, dim: number): Tensor {
       high: n,
       range: `dim ${a} of size ${n}`,
     });
-    const wrapped = add(indices, mul(cast(lt(indices, 0), "int32"), n));
-    const flat = add(
-      fromArray(base, indices.shape, "int32", { backend: x.backend.name }),
-      mul(wrapped, inner),
-    );
-    return reshape(indexSelect(reshape(x, [x.size]), 0, reshape(flat, [flat.size])), indices.shape);
+    return gatherAlong(x, add(indices, mul(cast(lt(indices, 0), "int32"), n)), a);
   });
+}
+
+/**
+ * x's values at per-position indices along axis `a`, the indices already in [0, n) (checked by
+ * takeAlongDim, or made by argsort): one gather of flat positions, differentiable through it.
+ */
+function gatherAlong(x: Tensor, indices: Tensor, a: number): Tensor {
+  const n = x.shape[a];
+  const k = indices.shape[a];
+  const outer = sizeOf(x.shape.slice(0, a));
+  const inner = sizeOf(x.shape.slice(a + 1));
+  // flat position of (o, idx, i) in x: (o * n + idx) * inner + i
+  const base = new Int32Array(outer * k * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < k; j++)
+      for (let i = 0; i < inner; i++) base[(o * k + j) * inner + i] = o * n * inner + i;
+  }
+  const offsets = fromArray(base, indices.shape, "int32", { backend: x.backend.name });
+  const flat = reshape(add(offsets, inner === 1 ? indices : mul(indices, inner)), [indices.size]);
+  const attrs = { outer: 1, dim: x.size, inner: 1, n: indices.size };
+  return reshape(run1("gather", [reshape(x, [x.size]), flat], [indices.size], x.dtype, attrs), indices.shape);
 }
 
 /** Running sums along `dim` (PyTorch `cumsum`); bool and int32 sum in int32. */
