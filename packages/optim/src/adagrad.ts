@@ -52,10 +52,8 @@ export class Adagrad extends Optimizer<AdagradOptions> {
 
   protected updateParam(p: Tensor, grad: Tensor, group: ParamGroup<AdagradOptions>, state: ParamState): void {
     const { lr, lrDecay, weightDecay, initialAccumulatorValue, eps, maximize } = group;
-    const step = ((state.step as number | undefined) ?? 0) + 1;
-    state.step = step;
-    let g = maximize ? grad.neg() : grad;
-    if (weightDecay !== 0) g = g.add(p.mul(weightDecay));
+    const step = this.nextStep(state);
+    const { g } = this.direction(p, grad, { lr, weightDecay, maximize });
     const clr = lr / (1 + (step - 1) * lrDecay);
     const sum0 = (state.sum as Tensor | undefined) ?? fullLike(p, initialAccumulatorValue);
     const sum = this.setState(state, "sum", sum0.add(g.mul(g)));

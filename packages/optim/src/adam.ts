@@ -1,4 +1,4 @@
-import { checkOptionKeys, type Tensor, zerosLike } from "@minibatch/tensor";
+import { checkOptionKeys, type Tensor } from "@minibatch/tensor";
 import {
   defined,
   nonNegative,
@@ -51,18 +51,10 @@ export class Adam extends Optimizer<AdamOptions> {
       amsgrad,
       maximize,
     } = group;
-    const step = ((state.step as number | undefined) ?? 0) + 1;
-    state.step = step;
-    let g = maximize ? grad.neg() : grad;
-    let param = p;
-    if (weightDecay !== 0) {
-      if (this.isDecoupled()) param = p.mul(1 - lr * weightDecay);
-      else g = g.add(p.mul(weightDecay));
-    }
-    const m0 = (state.expAvg as Tensor | undefined) ?? zerosLike(p);
-    const v0 = (state.expAvgSq as Tensor | undefined) ?? zerosLike(p);
-    const m = this.setState(state, "expAvg", m0.mul(beta1).add(g.mul(1 - beta1)));
-    let v = this.setState(state, "expAvgSq", v0.mul(beta2).add(g.mul(g).mul(1 - beta2)));
+    const step = this.nextStep(state);
+    const { g, param } = this.direction(p, grad, { lr, weightDecay, maximize }, this.isDecoupled());
+    const m = this.ema(state, "expAvg", p, beta1, g);
+    let v = this.ema(state, "expAvgSq", p, beta2, g.mul(g));
     if (amsgrad) {
       const prevMax = state.maxExpAvgSq as Tensor | undefined;
       v = this.setState(state, "maxExpAvgSq", prevMax ? prevMax.maximum(v) : v.clone());

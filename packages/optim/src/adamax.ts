@@ -45,13 +45,10 @@ export class Adamax extends Optimizer<AdamaxOptions> {
       weightDecay,
       maximize,
     } = group;
-    const step = ((state.step as number | undefined) ?? 0) + 1;
-    state.step = step;
-    let g = maximize ? grad.neg() : grad;
-    if (weightDecay !== 0) g = g.add(p.mul(weightDecay));
-    const m0 = (state.expAvg as Tensor | undefined) ?? zerosLike(p);
+    const step = this.nextStep(state);
+    const { g } = this.direction(p, grad, { lr, weightDecay, maximize });
+    const m = this.ema(state, "expAvg", p, beta1, g);
     const u0 = (state.expInf as Tensor | undefined) ?? zerosLike(p);
-    const m = this.setState(state, "expAvg", m0.mul(beta1).add(g.mul(1 - beta1)));
     const u = this.setState(state, "expInf", u0.mul(beta2).maximum(g.abs().add(eps)));
     p.assign(p.sub(m.div(u).mul(lr / (1 - beta1 ** step))));
   }

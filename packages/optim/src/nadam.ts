@@ -1,4 +1,4 @@
-import { type Tensor, zerosLike } from "@minibatch/tensor";
+import type { Tensor } from "@minibatch/tensor";
 import { checkBetas } from "./adam";
 import {
   nonNegative,
@@ -71,22 +71,14 @@ export class NAdam extends Optimizer<NAdamOptions> {
       decoupledWeightDecay,
       maximize,
     } = group;
-    const step = ((state.step as number | undefined) ?? 0) + 1;
-    state.step = step;
-    let g = maximize ? grad.neg() : grad;
-    let param = p;
-    if (weightDecay !== 0) {
-      if (decoupledWeightDecay) param = p.mul(1 - lr * weightDecay);
-      else g = g.add(p.mul(weightDecay));
-    }
+    const step = this.nextStep(state);
+    const { g, param } = this.direction(p, grad, { lr, weightDecay, maximize }, decoupledWeightDecay);
     const mu = beta1 * (1 - 0.5 * 0.96 ** (step * momentumDecay));
     const muNext = beta1 * (1 - 0.5 * 0.96 ** ((step + 1) * momentumDecay));
     const muProduct = ((state.muProduct as number | undefined) ?? 1) * mu;
     state.muProduct = muProduct;
-    const m0 = (state.expAvg as Tensor | undefined) ?? zerosLike(p);
-    const v0 = (state.expAvgSq as Tensor | undefined) ?? zerosLike(p);
-    const m = this.setState(state, "expAvg", m0.mul(beta1).add(g.mul(1 - beta1)));
-    const v = this.setState(state, "expAvgSq", v0.mul(beta2).add(g.mul(g).mul(1 - beta2)));
+    const m = this.ema(state, "expAvg", p, beta1, g);
+    const v = this.ema(state, "expAvgSq", p, beta2, g.mul(g));
     const denom = v
       .div(1 - beta2 ** step)
       .sqrt()

@@ -1,4 +1,13 @@
-import { checkOptionKeys, formatShape as fmt, keep, markStep, noGrad, Tensor, tidy } from "@minibatch/tensor";
+import {
+  checkOptionKeys,
+  formatShape as fmt,
+  keep,
+  markStep,
+  noGrad,
+  Tensor,
+  tidy,
+  zerosLike,
+} from "@minibatch/tensor";
 
 /** Keys schedulers write into parameter groups; a group passed back in may carry them. */
 const SCHEDULER_KEYS = ["initialLr", "maxLr", "minLr", "maxMomentum", "baseMomentum"];
@@ -150,6 +159,39 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
     if (old instanceof Tensor) return old.assign(value);
     state[key] = keep(value);
     return value;
+  }
+
+  /** Counts this parameter's steps in `state.step` and returns the new count (1 on the first). */
+  protected nextStep(state: ParamState): number {
+    const step = ((state.step as number | undefined) ?? 0) + 1;
+    state.step = step;
+    return step;
+  }
+
+  /**
+   * The gradient to follow and the parameter to step from, as PyTorch's update rules start: the
+   * gradient negated for `maximize`; weight decay added to it as L2 (`g + weightDecay * p`), or,
+   * when `decoupled` (AdamW, decoupledWeightDecay), applied to the parameter (`p * (1 - lr * wd)`).
+   */
+  protected direction(
+    p: Tensor,
+    grad: Tensor,
+    o: { lr: number; weightDecay: number; maximize: boolean },
+    decoupled = false,
+  ): { g: Tensor; param: Tensor } {
+    let g = o.maximize ? grad.neg() : grad;
+    let param = p;
+    if (o.weightDecay !== 0) {
+      if (decoupled) param = p.mul(1 - o.lr * o.weightDecay);
+      else g = g.add(p.mul(o.weightDecay));
+    }
+    return { g, param };
+  }
+
+  /** An exponential moving average kept in `state[key]` (zeros at first): beta * avg + (1 - beta) * value. */
+  protected ema(state: ParamState, key: string, like: Tensor, beta: number, value: Tensor): Tensor {
+    const prev = (state[key] as Tensor | undefined) ?? zerosLike(like);
+    return this.setState(state, key, prev.mul(beta).add(value.mul(1 - beta)));
   }
 
   /**

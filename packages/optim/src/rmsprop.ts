@@ -56,15 +56,12 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
 
   protected updateParam(p: Tensor, grad: Tensor, group: ParamGroup<RMSpropOptions>, state: ParamState): void {
     const { lr, alpha, eps, weightDecay, momentum, centered, maximize } = group;
-    state.step = ((state.step as number | undefined) ?? 0) + 1;
-    let g = maximize ? grad.neg() : grad;
-    if (weightDecay !== 0) g = g.add(p.mul(weightDecay));
-    const v0 = (state.squareAvg as Tensor | undefined) ?? zerosLike(p);
-    const v = this.setState(state, "squareAvg", v0.mul(alpha).add(g.mul(g).mul(1 - alpha)));
+    this.nextStep(state);
+    const { g } = this.direction(p, grad, { lr, weightDecay, maximize });
+    const v = this.ema(state, "squareAvg", p, alpha, g.mul(g));
     let avg: Tensor;
     if (centered) {
-      const gAvg0 = (state.gradAvg as Tensor | undefined) ?? zerosLike(p);
-      const gAvg = this.setState(state, "gradAvg", gAvg0.mul(alpha).add(g.mul(1 - alpha)));
+      const gAvg = this.ema(state, "gradAvg", p, alpha, g);
       avg = v.sub(gAvg.mul(gAvg)).sqrt().add(eps);
     } else {
       avg = v.sqrt().add(eps);

@@ -63,8 +63,7 @@ export class SGD extends Optimizer<SGDOptions> {
 
   protected updateParam(p: Tensor, grad: Tensor, group: ParamGroup<SGDOptions>, state: ParamState): void {
     const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
-    let g = maximize ? grad.neg() : grad;
-    if (weightDecay !== 0) g = g.add(p.mul(weightDecay));
+    let { g } = this.direction(p, grad, { lr, weightDecay, maximize });
     if (momentum !== 0) {
       const prev = state.momentumBuffer;
       // PyTorch starts the buffer at the first gradient itself, without dampening.
