@@ -2,7 +2,6 @@ import {
   arange,
   checkIndices,
   checkOptionKeys,
-  composite,
   customOp,
   defineComposite,
   formatShape,
@@ -250,19 +249,17 @@ export interface SmoothL1Options {
 export const smoothL1Loss = defineComposite(
   "nn.smoothL1Loss",
   function smoothL1Loss(input: Tensor, target: Tensor, opts: SmoothL1Options = {}): Tensor {
-    return composite([input, target], () => {
-      const op = "smoothL1Loss";
-      checkOptionKeys(op, opts, ["reduction", "beta"]);
-      checkPair(input, target, op);
-      const beta = opts.beta ?? 1;
-      if (!(typeof beta === "number" && beta >= 0)) throw new Error(`${op}: beta must be >= 0, got ${beta}`);
-      const reduction = checkReduction(opts.reduction ?? "mean", op);
-      const d = input.sub(target);
-      const a = d.abs();
-      if (beta === 0) return reduce(a, reduction);
-      const loss = where(a.lt(beta), d.mul(d).mul(0.5 / beta), a.sub(0.5 * beta));
-      return reduce(loss, reduction);
-    });
+    const op = "smoothL1Loss";
+    checkOptionKeys(op, opts, ["reduction", "beta"]);
+    checkPair(input, target, op);
+    const beta = opts.beta ?? 1;
+    if (!(typeof beta === "number" && beta >= 0)) throw new Error(`${op}: beta must be >= 0, got ${beta}`);
+    const reduction = checkReduction(opts.reduction ?? "mean", op);
+    const d = input.sub(target);
+    const a = d.abs();
+    if (beta === 0) return reduce(a, reduction);
+    const loss = where(a.lt(beta), d.mul(d).mul(0.5 / beta), a.sub(0.5 * beta));
+    return reduce(loss, reduction);
   },
 );
 
@@ -284,28 +281,26 @@ export interface KlDivOptions {
 export const klDivLoss = defineComposite(
   "nn.klDivLoss",
   function klDivLoss(input: Tensor, target: Tensor, opts: KlDivOptions = {}): Tensor {
-    return composite([input, target], () => {
-      const op = "klDivLoss";
-      checkOptionKeys(op, opts, ["reduction", "logTarget"]);
-      checkPair(input, target, op);
-      const r = opts.reduction ?? "mean";
-      if (r !== "batchmean") checkReduction(r, op);
-      const logTarget = opts.logTarget ?? false;
-      if (typeof logTarget !== "boolean")
-        throw new Error(`${op}: logTarget must be a boolean, got ${logTarget}`);
-      let loss: Tensor;
-      if (logTarget) {
-        loss = target.exp().mul(target.sub(input));
-      } else {
-        const pos = target.gt(0);
-        // log of 1 where t = 0, so neither the value nor the gradient meets log(0).
-        const logT = where(pos, target, 1).log();
-        loss = where(pos, target.mul(logT.sub(input)), target.mul(input).neg());
-      }
-      if (r !== "batchmean") return reduce(loss, r);
-      const batch = input.rank === 0 ? 1 : input.shape[0];
-      return loss.sum().div(batch);
-    });
+    const op = "klDivLoss";
+    checkOptionKeys(op, opts, ["reduction", "logTarget"]);
+    checkPair(input, target, op);
+    const r = opts.reduction ?? "mean";
+    if (r !== "batchmean") checkReduction(r, op);
+    const logTarget = opts.logTarget ?? false;
+    if (typeof logTarget !== "boolean")
+      throw new Error(`${op}: logTarget must be a boolean, got ${logTarget}`);
+    let loss: Tensor;
+    if (logTarget) {
+      loss = target.exp().mul(target.sub(input));
+    } else {
+      const pos = target.gt(0);
+      // log of 1 where t = 0, so neither the value nor the gradient meets log(0).
+      const logT = where(pos, target, 1).log();
+      loss = where(pos, target.mul(logT.sub(input)), target.mul(input).neg());
+    }
+    if (r !== "batchmean") return reduce(loss, r);
+    const batch = input.rank === 0 ? 1 : input.shape[0];
+    return loss.sum().div(batch);
   },
 );
 

@@ -1,11 +1,4 @@
-import {
-  checkOptionKeys,
-  composite,
-  defineComposite,
-  formatShape,
-  type Tensor,
-  where,
-} from "@minibatch/tensor";
+import { checkOptionKeys, defineComposite, formatShape, type Tensor, where } from "@minibatch/tensor";
 import { checkReduction, type Reduction, reduce, requireFloat } from "./losses";
 import { Module } from "./module";
 
@@ -24,35 +17,33 @@ export interface CosineSimilarityOptions {
 export const cosineSimilarity = defineComposite(
   "nn.cosineSimilarity",
   function cosineSimilarity(x1: Tensor, x2: Tensor, opts: CosineSimilarityOptions = {}): Tensor {
-    return composite([x1, x2], () => {
-      const op = "cosineSimilarity";
-      checkOptionKeys(op, opts, ["dim", "eps"]);
-      requireFloat(x1, "x1", op);
-      requireFloat(x2, "x2", op);
-      const rank = Math.max(x1.rank, x2.rank);
-      const dim = opts.dim ?? 1;
-      const eps = opts.eps ?? 1e-8;
-      if (!(Number.isInteger(dim) && dim >= -rank && dim < rank)) {
-        throw new Error(`${op}: dim ${dim} is out of range for inputs of rank ${rank}`);
-      }
-      if (!(typeof eps === "number" && eps >= 0)) throw new Error(`${op}: eps must be >= 0, got ${eps}`);
-      const d = dim < 0 ? dim + rank : dim;
-      const unit = (x: Tensor) => {
-        // Broadcast rank first so `dim` names the same axis in both inputs.
-        const full = x.rank < rank ? x.reshape([...new Array(rank - x.rank).fill(1), ...x.shape]) : x;
-        return full.div(full.square().sum(d, true).sqrt().maximum(eps));
-      };
-      const u1 = unit(x1);
-      const u2 = unit(x2);
-      const shape1 = u1.shape;
-      const shape2 = u2.shape;
-      if (shape1.some((n, i) => n !== shape2[i] && n !== 1 && shape2[i] !== 1)) {
-        throw new Error(
-          `${op}: x1 ${formatShape(x1.shape)} and x2 ${formatShape(x2.shape)} do not broadcast against each other`,
-        );
-      }
-      return u1.mul(u2).sum(d);
-    });
+    const op = "cosineSimilarity";
+    checkOptionKeys(op, opts, ["dim", "eps"]);
+    requireFloat(x1, "x1", op);
+    requireFloat(x2, "x2", op);
+    const rank = Math.max(x1.rank, x2.rank);
+    const dim = opts.dim ?? 1;
+    const eps = opts.eps ?? 1e-8;
+    if (!(Number.isInteger(dim) && dim >= -rank && dim < rank)) {
+      throw new Error(`${op}: dim ${dim} is out of range for inputs of rank ${rank}`);
+    }
+    if (!(typeof eps === "number" && eps >= 0)) throw new Error(`${op}: eps must be >= 0, got ${eps}`);
+    const d = dim < 0 ? dim + rank : dim;
+    const unit = (x: Tensor) => {
+      // Broadcast rank first so `dim` names the same axis in both inputs.
+      const full = x.rank < rank ? x.reshape([...new Array(rank - x.rank).fill(1), ...x.shape]) : x;
+      return full.div(full.square().sum(d, true).sqrt().maximum(eps));
+    };
+    const u1 = unit(x1);
+    const u2 = unit(x2);
+    const shape1 = u1.shape;
+    const shape2 = u2.shape;
+    if (shape1.some((n, i) => n !== shape2[i] && n !== 1 && shape2[i] !== 1)) {
+      throw new Error(
+        `${op}: x1 ${formatShape(x1.shape)} and x2 ${formatShape(x2.shape)} do not broadcast against each other`,
+      );
+    }
+    return u1.mul(u2).sum(d);
   },
 );
 
@@ -81,6 +72,21 @@ export interface MarginLossOptions {
   margin?: number;
 }
 
+/** The checks both margin losses make of their inputs and options. */
+function marginArgs(
+  op: string,
+  x1: Tensor,
+  x2: Tensor,
+  opts: MarginLossOptions,
+): { reduction: Reduction; margin: number } {
+  checkOptionKeys(op, opts, ["reduction", "margin"]);
+  requireFloat(x1, "x1", op);
+  requireFloat(x2, "x2", op);
+  const margin = opts.margin ?? 0;
+  if (!Number.isFinite(margin)) throw new Error(`${op}: margin must be a finite number, got ${margin}`);
+  return { reduction: checkReduction(opts.reduction ?? "mean", op), margin };
+}
+
 /**
  * Cosine embedding loss (PyTorch `F.cosine_embedding_loss`) of pairs x1, x2 [N, D] (or [D]) with
  * labels y [N] (or a scalar): 1 - cos where y = 1, max(0, cos - margin) where y = -1. The cosine is
@@ -89,32 +95,25 @@ export interface MarginLossOptions {
 export const cosineEmbeddingLoss = defineComposite(
   "nn.cosineEmbeddingLoss",
   function cosineEmbeddingLoss(x1: Tensor, x2: Tensor, target: Tensor, opts: MarginLossOptions = {}): Tensor {
-    return composite([x1, x2, target], () => {
-      const op = "cosineEmbeddingLoss";
-      checkOptionKeys(op, opts, ["reduction", "margin"]);
-      requireFloat(x1, "x1", op);
-      requireFloat(x2, "x2", op);
-      const reduction = checkReduction(opts.reduction ?? "mean", op);
-      const margin = opts.margin ?? 0;
-      if (!Number.isFinite(margin)) throw new Error(`${op}: margin must be a finite number, got ${margin}`);
-      if (
-        (x1.rank !== 1 && x1.rank !== 2) ||
-        x1.shape.length !== x2.shape.length ||
-        x1.shape.some((n, i) => n !== x2.shape[i])
-      ) {
-        throw new Error(
-          `${op}: expected x1 and x2 of the same shape [N, D] or [D], got ${formatShape(x1.shape)} and ${formatShape(x2.shape)}`,
-        );
-      }
-      const y = checkLabels(target, x1.rank === 2 ? [x1.shape[0]] : [], op);
-      const axis = x1.rank - 1;
-      const dot = x1.mul(x2).sum(axis);
-      const m1 = x1.square().sum(axis).add(1e-12);
-      const m2 = x2.square().sum(axis).add(1e-12);
-      const cos = dot.div(m1.mul(m2).sqrt());
-      const loss = where(y.eq(1), cos.neg().add(1), cos.sub(margin).maximum(0));
-      return reduce(loss, reduction);
-    });
+    const op = "cosineEmbeddingLoss";
+    const { reduction, margin } = marginArgs(op, x1, x2, opts);
+    if (
+      (x1.rank !== 1 && x1.rank !== 2) ||
+      x1.shape.length !== x2.shape.length ||
+      x1.shape.some((n, i) => n !== x2.shape[i])
+    ) {
+      throw new Error(
+        `${op}: expected x1 and x2 of the same shape [N, D] or [D], got ${formatShape(x1.shape)} and ${formatShape(x2.shape)}`,
+      );
+    }
+    const y = checkLabels(target, x1.rank === 2 ? [x1.shape[0]] : [], op);
+    const axis = x1.rank - 1;
+    const dot = x1.mul(x2).sum(axis);
+    const m1 = x1.square().sum(axis).add(1e-12);
+    const m2 = x2.square().sum(axis).add(1e-12);
+    const cos = dot.div(m1.mul(m2).sqrt());
+    const loss = where(y.eq(1), cos.neg().add(1), cos.sub(margin).maximum(0));
+    return reduce(loss, reduction);
   },
 );
 
@@ -125,22 +124,15 @@ export const cosineEmbeddingLoss = defineComposite(
 export const marginRankingLoss = defineComposite(
   "nn.marginRankingLoss",
   function marginRankingLoss(x1: Tensor, x2: Tensor, target: Tensor, opts: MarginLossOptions = {}): Tensor {
-    return composite([x1, x2, target], () => {
-      const op = "marginRankingLoss";
-      checkOptionKeys(op, opts, ["reduction", "margin"]);
-      requireFloat(x1, "x1", op);
-      requireFloat(x2, "x2", op);
-      const reduction = checkReduction(opts.reduction ?? "mean", op);
-      const margin = opts.margin ?? 0;
-      if (!Number.isFinite(margin)) throw new Error(`${op}: margin must be a finite number, got ${margin}`);
-      if (x1.shape.length !== x2.shape.length || x1.shape.some((n, i) => n !== x2.shape[i])) {
-        throw new Error(
-          `${op}: x1 ${formatShape(x1.shape)} and x2 ${formatShape(x2.shape)} must have the same shape`,
-        );
-      }
-      const y = checkLabels(target, x1.shape, op);
-      return reduce(y.mul(x1.sub(x2)).neg().add(margin).maximum(0), reduction);
-    });
+    const op = "marginRankingLoss";
+    const { reduction, margin } = marginArgs(op, x1, x2, opts);
+    if (x1.shape.length !== x2.shape.length || x1.shape.some((n, i) => n !== x2.shape[i])) {
+      throw new Error(
+        `${op}: x1 ${formatShape(x1.shape)} and x2 ${formatShape(x2.shape)} must have the same shape`,
+      );
+    }
+    const y = checkLabels(target, x1.shape, op);
+    return reduce(y.mul(x1.sub(x2)).neg().add(margin).maximum(0), reduction);
   },
 );
 
