@@ -89,6 +89,28 @@ function prepad(x: Tensor, padding: [number, number][], mode: PaddingMode): [Ten
   return [pad(x, [left, right, top, bottom], m), [0, 0]];
 }
 
+/** The checks every convolution layer makes of its channel counts, kernel size and groups. */
+function checkChannels(
+  layer: string,
+  inChannels: number,
+  outChannels: number,
+  kernelSize: [number, number],
+  groups: number,
+): void {
+  checkPositiveInt(layer, {
+    inChannels,
+    outChannels,
+    kernelHeight: kernelSize[0],
+    kernelWidth: kernelSize[1],
+    groups,
+  });
+  if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+    throw new Error(
+      `${layer}: groups=${groups} must divide inChannels=${inChannels} and outChannels=${outChannels}`,
+    );
+  }
+}
+
 /** 2-d convolution over [N, C, H, W] (PyTorch `nn.Conv2d`); weight is [out, in/groups, kh, kw]. */
 export class Conv2d extends Module {
   readonly weight: Tensor;
@@ -115,18 +137,7 @@ export class Conv2d extends Module {
     this.stride = pair(opts.stride ?? 1);
     this.dilation = pair(opts.dilation ?? 1);
     this.groups = opts.groups ?? 1;
-    checkPositiveInt("Conv2d", {
-      inChannels,
-      outChannels,
-      kernelHeight: this.kernelSize[0],
-      kernelWidth: this.kernelSize[1],
-      groups: this.groups,
-    });
-    if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
-      throw new Error(
-        `Conv2d: groups=${this.groups} must divide inChannels=${inChannels} and outChannels=${outChannels}`,
-      );
-    }
+    checkChannels("Conv2d", inChannels, outChannels, this.kernelSize, this.groups);
     this.paddingMode = checkPaddingMode("Conv2d", opts.paddingMode ?? "zeros");
     const p = resolvePadding("Conv2d", opts.padding ?? 0, this.kernelSize, this.stride, this.dilation);
     this.paddingAmounts = [p[0], p[1]];
@@ -325,18 +336,7 @@ export class ConvTranspose2d extends Module {
     this.outputPadding = pair(opts.outputPadding ?? 0);
     this.dilation = pair(opts.dilation ?? 1);
     this.groups = opts.groups ?? 1;
-    checkPositiveInt("ConvTranspose2d", {
-      inChannels,
-      outChannels,
-      kernelHeight: this.kernelSize[0],
-      kernelWidth: this.kernelSize[1],
-      groups: this.groups,
-    });
-    if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
-      throw new Error(
-        `ConvTranspose2d: groups=${this.groups} must divide inChannels=${inChannels} and outChannels=${outChannels}`,
-      );
-    }
+    checkChannels("ConvTranspose2d", inChannels, outChannels, this.kernelSize, this.groups);
     const [kh, kw] = this.kernelSize;
     this.weight = this.registerParameter("weight", zeros([inChannels, outChannels / this.groups, kh, kw]));
     this.bias = this.registerParameter("bias", (opts.bias ?? true) ? zeros([outChannels]) : null);
