@@ -1,4 +1,4 @@
-import { formatShape as fmt, keep, type Tensor } from "@minibatch/tensor";
+import { formatShape as fmt, keep, type Tensor, traceGuard } from "@minibatch/tensor";
 
 /**
  * The base of every layer (PyTorch `nn.Module`). Parameters, buffers and child modules are
@@ -20,6 +20,8 @@ export abstract class Module<In extends any[] = any[], Out = any> {
    * every layer having to spell out `Module<[Tensor], Tensor>`.
    */
   call<M extends Module<In, Out>>(this: M, ...args: Parameters<M["forward"]>): ReturnType<M["forward"]> {
+    // A compiled step replays what forward did in this mode; switching train/eval traces it again.
+    traceGuard(this, "training");
     return this.forward(...args) as ReturnType<M["forward"]>;
   }
 

@@ -6,6 +6,8 @@ import {
   noGrad,
   Tensor,
   tidy,
+  traceEffect,
+  traceGuard,
   zerosLike,
 } from "@minibatch/tensor";
 
@@ -122,6 +124,12 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
    */
   step<T = undefined>(closure?: () => T): T | undefined {
     const loss = closure?.();
+    // A compiled step bakes the hyperparameters into its program: changing one (a scheduler
+    // setting lr) makes it trace again.
+    traceGuard(this.paramGroups, "length");
+    for (const group of this.paramGroups) {
+      for (const key of Object.keys(group)) if (key !== "params") traceGuard(group, key);
+    }
     noGrad(() => {
       for (const group of this.paramGroups) {
         for (const p of group.params) {
@@ -165,6 +173,11 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
   protected nextStep(state: ParamState): number {
     const step = ((state.step as number | undefined) ?? 0) + 1;
     state.step = step;
+    // A replay of a compiled step counts too; a bias correction computed from `step` changes the
+    // program's constants, which compile detects (that step then runs eagerly).
+    traceEffect(() => {
+      state.step = ((state.step as number | undefined) ?? 0) + 1;
+    });
     return step;
   }
 

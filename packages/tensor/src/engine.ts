@@ -1,4 +1,5 @@
 import type { Backend, DataId, OpAttrs, OpName, TensorInfo } from "./backend";
+import { traceFree, traceLaunch, tracing } from "./compile/trace";
 import { BYTES_PER_ELEMENT, type DType } from "./dtype";
 import { type Shape, sizeOf } from "./shape";
 import { claimSingleton, DOCS } from "./singleton";
@@ -97,6 +98,7 @@ export class Engine {
     if (!r) return;
     if (--r.refs === 0) {
       this.buffers.delete(id);
+      if (tracing()) traceFree(id);
       r.backend.free(id);
     }
   }
@@ -142,6 +144,7 @@ export class Engine {
       for (const t of outs) t.dispose();
       throw e;
     }
+    if (tracing()) traceLaunch(op, b, kernel as never, inputs, outs, attrs as never);
     return outs;
   }
 

@@ -1,3 +1,4 @@
+import { traceCheck, tracing } from "./compile/trace";
 import type { Shape } from "./shape";
 import type { Tensor } from "./tensor";
 
@@ -66,6 +67,7 @@ export function checkIndices(indices: Tensor, check: IndexCheck): void {
     throw new Error(`${check.op}: ${check.what} tensor must be int32, got ${indices.dtype}`);
   }
   if (indices.size === 0) return;
+  if (tracing()) traceCheck(indices, check);
   const b = indices.backend;
   if (b.checkIndices) b.checkIndices(indices, check);
   else if (b.readSync) assertIndices(b.readSync(indices.dataId, indices.size, "int32"), indices.shape, check);

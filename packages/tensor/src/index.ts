@@ -30,6 +30,8 @@ export {
   REDUCE_OPS,
   UNARY_OPS,
 } from "./backend";
+export { type CompiledFn, type CompileOptions, type CompileStats, compile } from "./compile/compile";
+export { traceEffect, traceGuard } from "./compile/trace";
 export { FUSED_DEFAULTS } from "./defaults";
 export { allocArray, BYTES_PER_ELEMENT, DTYPES, type DType, promote, type TypedArray } from "./dtype";
 export { getBackend, type MemoryInfo, memory, registerBackend, setBackend } from "./engine";

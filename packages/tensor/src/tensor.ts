@@ -1,6 +1,7 @@
 import type { BackwardOptions, Node } from "./autograd";
 import { backward } from "./autograd";
 import type { Backend, DataId, TensorInfo } from "./backend";
+import { traceAssign, traceDispose, traceGradSet, traceRead, tracing } from "./compile/trace";
 import type { DType, TypedArray } from "./dtype";
 import { ENGINE } from "./engine";
 import { formatTensor } from "./format";
@@ -26,12 +27,21 @@ export class Tensor implements TensorInfo {
   readonly rank: number;
   /** Set when this tensor is a trainable leaf, or the result of an op on one. */
   requiresGrad = false;
+  private _grad: Tensor | null = null;
   /** Accumulated gradient of a leaf after `backward()`. */
-  grad: Tensor | null = null;
+  get grad(): Tensor | null {
+    return this._grad;
+  }
+  set grad(g: Tensor | null) {
+    if (tracing()) traceGradSet(this, this._grad);
+    this._grad = g;
+  }
   /** Optional name, shown in errors and by modules. */
   name?: string;
   /** @internal the autograd node that produced this tensor. */
   _node: Node | null = null;
+  /** @internal the tensor whose buffer this view shares (compile finds a buffer's owner with it). */
+  _base: Tensor | null = null;
   private _dataId: DataId;
   private _disposed = false;
   /** @internal */
@@ -83,12 +93,14 @@ export class Tensor implements TensorInfo {
   /** The values as a flat typed array (a copy). */
   async data<T extends TypedArray = TypedArray>(): Promise<T> {
     this.assertAlive("data");
+    if (tracing()) traceRead(this, "data()");
     return (await this.backend.read(this._dataId, this.size, this.dtype)) as T;
   }
 
   /** Synchronous read, only on backends whose memory is host memory (cpu). */
   dataSync<T extends TypedArray = TypedArray>(): T {
     this.assertAlive("dataSync");
+    if (tracing()) traceRead(this, "dataSync()");
     if (!this.backend.readSync) {
       throw new Error(
         `dataSync: the '${this.backend.name}' backend reads asynchronously; use await t.data()`,
@@ -111,6 +123,7 @@ export class Tensor implements TensorInfo {
 
   toString(): string {
     this.assertAlive("toString");
+    if (tracing()) traceRead(this, "toString()");
     const values = this.backend.readSync?.(this._dataId, this.size, this.dtype);
     return formatTensor(values, this.shape, this.dtype, this.backend.name, this.requiresGrad);
   }
@@ -119,6 +132,7 @@ export class Tensor implements TensorInfo {
 
   dispose(): void {
     if (this._disposed) return;
+    if (tracing()) traceDispose(this);
     this._disposed = true;
     ENGINE.liveTensors--;
     ENGINE.untrack(this);
@@ -142,11 +156,17 @@ export class Tensor implements TensorInfo {
     }
     if (value.backend !== this.backend)
       throw new Error(`assign: value lives on '${value.backend.name}', not '${this.backend.name}'`);
-    ENGINE.incRef(value.dataId);
-    ENGINE.decRef(this._dataId);
-    this._dataId = value.dataId;
-    this._version++;
+    if (tracing()) traceAssign(this, value);
+    this._setData(value.dataId);
     return this;
+  }
+
+  /** @internal Points this tensor at another buffer of its size and dtype (assign; compiled steps). */
+  _setData(id: DataId): void {
+    ENGINE.incRef(id);
+    ENGINE.decRef(this._dataId);
+    this._dataId = id;
+    this._version++;
   }
 
   /** A new tensor sharing this one's values, cut from the autograd graph. */

@@ -1,4 +1,5 @@
 import type { Backend } from "../backend";
+import { traceRedraw, traceUpload, tracing } from "../compile/trace";
 import { allocArray, type DType, dtypeOfArray, isDType, type TypedArray } from "../dtype";
 import { ENGINE } from "../engine";
 import { checkOptionKeys } from "../options";
@@ -68,6 +69,7 @@ export function fromArray(values: TypedArray, shape: Shape, dtype: DType, opts: 
   const id = ENGINE.alloc(b, shape, dtype);
   b.write(id, values);
   const t = new Tensor(id, shape, dtype, b);
+  if (tracing()) traceUpload(t, values);
   if (opts.requiresGrad) t.requiresGrad_(true);
   return t;
 }
@@ -261,9 +263,11 @@ export function uniform(
   if (!Number.isFinite(low) || !Number.isFinite(high) || !(low <= high))
     throw new Error(`uniform: expected finite low <= high, got low=${low}, high=${high}`);
   const g = opts.generator ?? defaultGenerator;
-  const arr = new Float32Array(sizeOf(shape));
-  for (let i = 0; i < arr.length; i++) arr[i] = low + (high - low) * g.random();
-  return fromArray(arr, shape, "float32", { ...opts, dtype: "float32" });
+  return randomTensor(shape, "float32", opts, () => {
+    const arr = new Float32Array(sizeOf(shape));
+    for (let i = 0; i < arr.length; i++) arr[i] = low + (high - low) * g.random();
+    return arr;
+  });
 }
 /** Standard normal, or N(mean, std^2) with `normal`. */
 export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
@@ -280,9 +284,11 @@ export function normal(
   if (!Number.isFinite(mean) || !Number.isFinite(std) || std < 0)
     throw new Error(`normal: expected a finite mean and std >= 0, got mean=${mean}, std=${std}`);
   const g = opts.generator ?? defaultGenerator;
-  const arr = new Float32Array(sizeOf(shape));
-  for (let i = 0; i < arr.length; i++) arr[i] = mean + std * g.normal();
-  return fromArray(arr, shape, "float32", { ...opts, dtype: "float32" });
+  return randomTensor(shape, "float32", opts, () => {
+    const arr = new Float32Array(sizeOf(shape));
+    for (let i = 0; i < arr.length; i++) arr[i] = mean + std * g.normal();
+    return arr;
+  });
 }
 /** Integers uniform in [low, high). */
 export function randint(
@@ -302,9 +308,11 @@ export function randint(
   assertShape(shape, "randint");
   checkOptionKeys("randint", opts, RANDOM_KEYS);
   const g = opts.generator ?? defaultGenerator;
-  const arr = new Int32Array(sizeOf(shape));
-  for (let i = 0; i < arr.length; i++) arr[i] = g.randint(low, high);
-  return fromArray(arr, shape, "int32", { ...opts, dtype: "int32" });
+  return randomTensor(shape, "int32", opts, () => {
+    const arr = new Int32Array(sizeOf(shape));
+    for (let i = 0; i < arr.length; i++) arr[i] = g.randint(low, high);
+    return arr;
+  });
 }
 /** A random permutation of 0..n-1. */
 export function randperm(n: number, opts: RandomOptions = {}): Tensor {
@@ -312,5 +320,17 @@ export function randperm(n: number, opts: RandomOptions = {}): Tensor {
     throw new Error(`randperm: n must be a non-negative int32 integer, got ${n}`);
   checkOptionKeys("randperm", opts, RANDOM_KEYS);
   const g = opts.generator ?? defaultGenerator;
-  return fromArray(g.permutation(n), [n], "int32", { ...opts, dtype: "int32" });
+  return randomTensor([n], "int32", opts, () => g.permutation(n));
+}
+
+/** A tensor of random values; inside a compiled step, each replay draws them again. */
+function randomTensor(
+  shape: readonly number[],
+  dtype: DType,
+  opts: RandomOptions,
+  draw: () => TypedArray,
+): Tensor {
+  const t = fromArray(draw(), shape, dtype, { ...opts, dtype });
+  if (tracing()) traceRedraw(t, draw);
+  return t;
 }

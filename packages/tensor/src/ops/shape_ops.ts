@@ -24,6 +24,7 @@ export function view(x: Tensor, shape: readonly number[], differentiable = true)
   x.assertAlive("reshape");
   ENGINE.incRef(x.dataId);
   const out = new Tensor(x.dataId, shape, x.dtype, x.backend);
+  out._base = x._base ?? x;
   if (differentiable) recordMovement("reshape", x, out, { from: x.shape });
   return out;
 }
