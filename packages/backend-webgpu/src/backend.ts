@@ -99,6 +99,8 @@ export class WebGPUBackend implements Backend {
   private arenaMap: ArrayBuffer | null = null;
   private arenaUsed = 0;
   private dispatches = 0;
+  /** Inside a compiled step's replay: its dispatches stay in one command buffer (see runProgram). */
+  private inProgram = false;
   private readonly staging: GPUBuffer[] = [];
 
   // Errors: error scopes wrap each batch; their results land here and surface on read/sync.
@@ -434,6 +436,21 @@ export class WebGPUBackend implements Backend {
     return off;
   }
 
+  /**
+   * A compiled step's launches go into the open command buffer without the MAX_BATCH cut, and the
+   * buffer stays open afterwards: consecutive steps share a submit until a read, a full upload
+   * arena or an eager dispatch past MAX_BATCH submits it.
+   */
+  runProgram(replay: () => void): void {
+    const outer = this.inProgram;
+    this.inProgram = true;
+    try {
+      replay();
+    } finally {
+      this.inProgram = outer;
+    }
+  }
+
   /** Submits the open batch, if any. */
   flush(): void {
     if (!this.encoder) return;
@@ -565,7 +582,7 @@ export class WebGPUBackend implements Backend {
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(gx, gy, gz);
     this.stats.dispatches++;
-    if (++this.dispatches >= MAX_BATCH) this.flush();
+    if (++this.dispatches >= MAX_BATCH && !this.inProgram) this.flush();
   }
 
   /** The largest workgroup count along one grid dimension. */

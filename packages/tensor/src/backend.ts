@@ -33,6 +33,12 @@ export interface Backend {
    * same error as `assertIndices` on the next `read` or `sync`.
    */
   checkIndices?(indices: TensorInfo, check: IndexCheck): void;
+  /**
+   * Runs the launches of a compiled step (see `compile`) as one unit. Optional: a GPU backend
+   * records them into one command buffer and may leave it open, so that the following steps join
+   * the same submit until a value is read.
+   */
+  runProgram?(replay: () => void): void;
   /** Waits for queued work; errors from the device surface here or on the next read. */
   sync?(): Promise<void>;
   dispose?(): void;

@@ -160,9 +160,13 @@ export class Program {
     this.plan(slots, persistent);
     this.heldBytes = this.fixedBytes;
     this.launches = this.steps.filter((s) => s.kind === "launch").length;
+    const backends = new Set(slots.map((s) => s.backend));
+    this.unit = backends.size === 1 ? [...backends][0] : null;
   }
 
   private fixedBytes = 0;
+  /** The one backend all the step's buffers live on (null when it spans several). */
+  private readonly unit: Backend | null;
   private readonly slotMeta: { backend: Backend; size: number; dtype: DType }[];
 
   private bindingFor(s: Slot, persistent: Set<number>): Binding {
@@ -290,36 +294,47 @@ export class Program {
         fresh.set(s, id);
         for (const v of slotViews) v.dataId = id;
       }
-      for (const st of this.steps) {
-        switch (st.kind) {
-          case "launch":
-            st.kernel(st.backend, st.ins, st.outs, st.attrs as never);
-            break;
-          case "upload": {
-            const id = fresh.get(st.slot) ?? (bindings[st.slot] as { dataId: DataId }).dataId;
-            st.backend.write(id, st.redraw ? st.redraw() : st.values);
-            break;
-          }
-          case "check": {
-            const b = this.slotMeta[st.view.slot].backend;
-            if (b.checkIndices) b.checkIndices(st.view, st.check);
-            else if (b.readSync)
-              assertIndices(b.readSync(st.view.dataId, st.view.size, "int32"), st.view.shape, st.check);
-            break;
-          }
-          case "effect":
-            st.run();
-            break;
-          case "noop":
-            break;
-        }
-      }
+      if (this.unit?.runProgram) this.unit.runProgram(() => this.replaySteps(fresh));
+      else this.replaySteps(fresh);
     } catch (e) {
       // Nothing outside the program has changed yet: state is only handed over below.
       for (const id of fresh.values()) ENGINE.decRef(id);
       throw e;
     }
+    return this.handOver(args, fresh);
+  }
 
+  private replaySteps(fresh: Map<number, DataId>): void {
+    const { bindings } = this;
+    for (const st of this.steps) {
+      switch (st.kind) {
+        case "launch":
+          st.kernel(st.backend, st.ins, st.outs, st.attrs as never);
+          break;
+        case "upload": {
+          const id = fresh.get(st.slot) ?? (bindings[st.slot] as { dataId: DataId }).dataId;
+          st.backend.write(id, st.redraw ? st.redraw() : st.values);
+          break;
+        }
+        case "check": {
+          const b = this.slotMeta[st.view.slot].backend;
+          if (b.checkIndices) b.checkIndices(st.view, st.check);
+          else if (b.readSync)
+            assertIndices(b.readSync(st.view.dataId, st.view.size, "int32"), st.view.shape, st.check);
+          break;
+        }
+        case "effect":
+          st.run();
+          break;
+        case "noop":
+          break;
+      }
+    }
+  }
+
+  /** Gives the step's results to their tensors: outputs, assigned state, gradients. */
+  private handOver(args: readonly Tensor[], fresh: Map<number, DataId>): unknown {
+    const { bindings } = this;
     const bufferOf = (slot: number): DataId => {
       const f = fresh.get(slot);
       if (f) return f;
