@@ -28,6 +28,13 @@ export const RESIDENT_MIN_SIZE = 64;
 
 const EMPTY = new Float32Array(0);
 
+/**
+ * Freed wasm-resident buffers kept for reuse, at most this many bytes. A training loop frees and
+ * allocates the same sizes every step; taking a block of the exact size back from this cache skips
+ * the heap's bookkeeping and the creation of a new array view, most of the cost of an allocation.
+ */
+const CACHE_LIMIT = 64 * 1024 * 1024;
+
 function poisonRequested(): boolean {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   return env?.MINIBATCH_CPU_POISON === "1";
@@ -38,6 +45,8 @@ export class CpuBackend implements Backend {
   readonly kernels: KernelTable<CpuBackend> = KERNELS;
   private live = 0;
   private liveBytes = 0;
+  private readonly cache = new Map<number, CpuData[]>();
+  private cachedBytes = 0;
 
   /**
    * Tests set MINIBATCH_CPU_POISON=1 to fill every new buffer with NaN (or -1 for integers): a
@@ -48,6 +57,12 @@ export class CpuBackend implements Backend {
   alloc(size: number, dtype: DType): CpuData {
     this.live++;
     this.liveBytes += size * BYTES_PER_ELEMENT[dtype];
+    const cached = dtype === "float32" ? this.cache.get(size)?.pop() : undefined;
+    if (cached) {
+      this.cachedBytes -= size * 4;
+      if (this.poison) cached.values.fill(Number.NaN);
+      return cached;
+    }
     const d: CpuData = { values: EMPTY, dtype, size, ptr: -1 };
     const w = dtype === "float32" && size >= RESIDENT_MIN_SIZE ? wasmRuntime() : null;
     if (!w?.makeResident(d)) d.values = allocArray(dtype, size);
@@ -75,7 +90,31 @@ export class CpuBackend implements Backend {
     const d = id as CpuData;
     this.live--;
     this.liveBytes -= d.size * BYTES_PER_ELEMENT[d.dtype];
-    if (d.ptr >= 0) wasmRuntime()?.freeResident(d);
+    if (d.ptr < 0) return;
+    if (this.cachedBytes + d.size * 4 <= CACHE_LIMIT) {
+      // A new object for the cached block: the freed id may still be held (a disposed tensor).
+      const list = this.cache.get(d.size) ?? [];
+      list.push({ values: d.values, dtype: d.dtype, size: d.size, ptr: d.ptr });
+      this.cache.set(d.size, list);
+      this.cachedBytes += d.size * 4;
+      wasmRuntime()?.moveResident(d, list[list.length - 1]);
+      d.ptr = -1;
+      d.values = EMPTY;
+      return;
+    }
+    wasmRuntime()?.freeResident(d);
+  }
+
+  /**
+   * Gives the blocks of freed tensors kept for reuse back to the wasm heap (PyTorch's
+   * `torch.cuda.empty_cache()`). Live tensors are untouched; WebAssembly memory never shrinks, but
+   * the heap can then serve other sizes from it.
+   */
+  emptyCache(): void {
+    const w = wasmRuntime();
+    for (const list of this.cache.values()) for (const d of list) w?.freeResident(d);
+    this.cache.clear();
+    this.cachedBytes = 0;
   }
 
   memory(): { buffers: number; bytes: number } {

@@ -31,6 +31,7 @@ export {
   UNARY_OPS,
 } from "./backend";
 export { type CompiledFn, type CompileOptions, type CompileStats, compile } from "./compile/compile";
+export type { ProfileRow } from "./compile/program";
 export { traceEffect, traceGuard } from "./compile/trace";
 export { FUSED_DEFAULTS } from "./defaults";
 export { allocArray, BYTES_PER_ELEMENT, DTYPES, type DType, promote, type TypedArray } from "./dtype";

@@ -19,7 +19,9 @@ export function stridesOf(shape: Shape): number[] {
 export const fmt = (shape: Shape): string => `[${shape.join(", ")}]`;
 
 export function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export function assertShape(shape: Shape, op: string): void {
@@ -32,11 +34,14 @@ export function assertShape(shape: Shape, op: string): void {
 
 /** NumPy broadcasting of several shapes; the error names the op and every shape. */
 export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
-  const rank = Math.max(...shapes.map((s) => s.length));
+  let rank = 0;
+  for (const s of shapes) if (s.length > rank) rank = s.length;
   const out = new Array<number>(rank).fill(1);
   for (let i = 0; i < rank; i++) {
     for (const s of shapes) {
-      const d = s[s.length - rank + i] ?? 1;
+      // Index from the right without negative indices (a property lookup that V8 makes slow).
+      const j = s.length - rank + i;
+      const d = j >= 0 ? s[j] : 1;
       if (d === 1) continue;
       if (out[i] !== 1 && out[i] !== d) {
         throw new Error(

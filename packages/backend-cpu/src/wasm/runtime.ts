@@ -162,6 +162,12 @@ export class WasmRuntime {
     return true;
   }
 
+  /** Hands a block's registration (view rebinding on growth) from one record to another. */
+  moveResident(from: Resident, to: Resident): void {
+    if (!this.resident.delete(from)) throw new Error("internal: moving a wasm array that is not resident");
+    this.resident.add(to);
+  }
+
   freeResident(r: Resident): void {
     if (!this.resident.delete(r)) throw new Error("internal: freeing a wasm array twice");
     this.heap.free(r.ptr);

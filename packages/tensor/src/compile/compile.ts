@@ -2,7 +2,7 @@ import { ENGINE } from "../engine";
 import { checkOptionKeys } from "../options";
 import { tidy } from "../scope";
 import { Tensor } from "../tensor";
-import { Program, Refusal } from "./program";
+import { type ProfileRow, Program, Refusal } from "./program";
 import { closeTrace, openTrace, tracing } from "./trace";
 
 export interface CompileOptions {
@@ -32,6 +32,11 @@ export interface CompiledFn<A extends unknown[], R> {
   (...args: A): R;
   /** Counters, for tests and benchmarks. */
   stats(): CompileStats;
+  /**
+   * Calls the step; when the call is a replay, also times each of its launches (host time: on a
+   * GPU, the time to encode). `rows` is null when the call was eager or traced.
+   */
+  profile(...args: A): { result: R; rows: ProfileRow[] | null };
   /** Frees the buffers held by the programs; the next call traces again. */
   dispose(): void;
 }
@@ -147,6 +152,8 @@ export function compile<A extends unknown[], R>(
     return result;
   };
 
+  let profiling = false;
+  let rows: ProfileRow[] | null = null;
   const compiled = ((...args: A): R => {
     if (tracing()) return fn(...args); // inside another traced step: part of its trace
     const key = signatureOf(args);
@@ -161,7 +168,10 @@ export function compile<A extends unknown[], R>(
       const stale = e.program.valid();
       if (stale === null) {
         stats.replayed++;
-        return e.program.run(args as unknown as Tensor[]) as R;
+        if (!profiling) return e.program.run(args as unknown as Tensor[]) as R;
+        const p = e.program.profile(args as unknown as Tensor[]);
+        rows = p.rows;
+        return p.result as R;
       }
       // A setting the step depends on changed: trace twice again.
       e.program.dispose();
@@ -172,6 +182,16 @@ export function compile<A extends unknown[], R>(
   }) as CompiledFn<A, R>;
 
   compiled.stats = () => ({ ...stats });
+  compiled.profile = (...args: A) => {
+    profiling = true;
+    rows = null;
+    try {
+      const result = compiled(...args);
+      return { result, rows };
+    } finally {
+      profiling = false;
+    }
+  };
   compiled.dispose = () => {
     for (const e of entries.values()) {
       e.program?.dispose();

@@ -38,6 +38,13 @@ type Binding =
 
 export class Refusal extends Error {}
 
+/** One step of a profiled replay: the op, its input shapes and the host milliseconds it took. */
+export interface ProfileRow {
+  op: string;
+  shapes: number[][];
+  ms: number;
+}
+
 /**
  * A traced step, ready to replay: its launches with their buffers planned once. Temporaries share
  * buffers when their lifetimes do not overlap, so the program holds no more than eager mode's peak.
@@ -305,8 +312,10 @@ export class Program {
   }
 
   private replaySteps(fresh: Map<number, DataId>): void {
-    const { bindings } = this;
-    for (const st of this.steps) {
+    const { bindings, timings } = this;
+    for (let i = 0; i < this.steps.length; i++) {
+      const st = this.steps[i];
+      const t0 = timings ? performance.now() : 0;
       switch (st.kind) {
         case "launch":
           st.kernel(st.backend, st.ins, st.outs, st.attrs as never);
@@ -329,7 +338,29 @@ export class Program {
         case "noop":
           break;
       }
+      if (timings) timings[i] += performance.now() - t0;
     }
+  }
+
+  /** Per-step host times of the replays run while set (see `profile`). */
+  private timings: Float64Array | null = null;
+
+  /**
+   * Replays once with a timer around each step and returns the launches, slowest op first. On a
+   * GPU backend the times are those of encoding, not of the device.
+   */
+  profile(args: readonly Tensor[]): { result: unknown; rows: ProfileRow[] } {
+    this.timings = new Float64Array(this.steps.length);
+    const result = this.run(args);
+    const rows: ProfileRow[] = [];
+    this.steps.forEach((st, i) => {
+      const ms = (this.timings as Float64Array)[i];
+      if (st.kind === "launch") {
+        rows.push({ op: st.op, shapes: st.ins.map((v) => [...v.shape]), ms });
+      } else if (st.kind !== "noop") rows.push({ op: `(${st.kind})`, shapes: [], ms });
+    });
+    this.timings = null;
+    return { result, rows };
   }
 
   /** Gives the step's results to their tensors: outputs, assigned state, gradients. */

@@ -22,8 +22,12 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 
 /** Runs one op of UNARY_SPECS, applying its dtype policy first. */
 export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
+  const policy = UNARY_SPECS[op].dtype;
+  // No cast needed: no intermediate, so no composite scope.
+  if (policy === "float" ? x.dtype === "float32" : policy === "numeric" && x.dtype !== "bool") {
+    return run1(op, [x], x.shape, x.dtype, {});
+  }
   return composite([x], () => {
-    const policy = UNARY_SPECS[op].dtype;
     if (policy === "bool") return run1(op, [cast(x, "bool")], x.shape, "bool", {});
     if (policy === "float") x = cast(x, "float32");
     else if (x.dtype === "bool") x = cast(x, "int32");
@@ -89,6 +93,18 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
 }
 
 function binary(op: BinaryOp | CompareOp, a: Tensor | number, b: Tensor | number, compare: boolean): Tensor {
+  // The common case makes no intermediate (no number operand, no cast): skip the composite scope.
+  if (typeof a !== "number" && typeof b !== "number") {
+    const dtype =
+      !compare && BINARY_SPECS[op as BinaryOp].dtype === "float" ? "float32" : promote(a.dtype, b.dtype);
+    if (a.dtype === dtype && b.dtype === dtype) {
+      const shape = broadcastShapes(op, a.shape, b.shape);
+      return run1(op, [a, b], shape, compare ? "bool" : dtype, {
+        aStrides: broadcastStrides(a.shape, shape),
+        bStrides: broadcastStrides(b.shape, shape),
+      });
+    }
+  }
   return composite([a, b], () => {
     if (typeof a === "number" && typeof b === "number") {
       throw new Error(`${op}: at least one operand must be a tensor`);
