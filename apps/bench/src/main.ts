@@ -349,16 +349,19 @@ async function main(): Promise<void> {
 
   // Ratios: each minibatch row against TF.js wasm and NumPy, by headline, from this run only.
   const rr = ratioRows(all);
+  // TF.js wasm and NumPy first (the comparisons the bench is for), then any other backend that ran.
+  const columns = [...VERSUS];
+  for (const row of rr) for (const k of Object.keys(row.vs)) if (!columns.includes(k)) columns.push(k);
   if (rr.length) {
     console.log(
       "RATIOS (this run only; > 1: minibatch is better; W3 by the epoch headline, others by the median)",
     );
     console.log(
-      `  ${"case".padEnd(36)} ${"minibatch row".padEnd(W)} ${VERSUS.map((v) => `vs ${v}`.padEnd(14)).join(" ")}`,
+      `  ${"case".padEnd(36)} ${"minibatch row".padEnd(W)} ${columns.map((v) => `vs ${v}`.padEnd(14)).join(" ")}`,
     );
     for (const row of rr)
       console.log(
-        `  ${row.key.padEnd(36)} ${row.mine.padEnd(W)} ${VERSUS.map((v) => ratioCell(row, v).padEnd(14)).join(" ")}`,
+        `  ${row.key.padEnd(36)} ${row.mine.padEnd(W)} ${columns.map((v) => ratioCell(row, v).padEnd(14)).join(" ")}`,
       );
     console.log("  * = an epoch on either side stopped at its time budget; - = no such row in this run\n");
   }

@@ -34,7 +34,7 @@ async function train(net: Net, w0: () => mb.Tensor): Promise<{ w: Float32Array; 
 function recordingCompile(seen: { inputs: number[][][]; out: mb.Tensor[] }) {
   return (fn: Step): Step =>
     (x, y) => {
-      seen.inputs.push([x.shape, y.shape]);
+      seen.inputs.push([[...x.shape], [...y.shape]]);
       const loss = fn(x, y);
       seen.out.push(loss);
       return loss;
