@@ -365,15 +365,14 @@ async function main(): Promise<void> {
       );
     console.log("  * = an epoch on either side stopped at its time budget; - = no such row in this run\n");
   }
+  // One line per implementation and reason (a row skipped in all four W3 cases is one line).
   const byImpl = (ms: Missing[]) => {
-    const m = new Map<string, { n: number; first: Missing }>();
+    const count = new Map<string, number>();
     for (const u of ms) {
       const k = `${u.workload} ${u.impl}: ${u.reason}`;
-      const e = m.get(k);
-      if (e) e.n++;
-      else m.set(k, { n: 1, first: u });
+      count.set(k, (count.get(k) ?? 0) + 1);
     }
-    return [...m.entries()].map(([k, { n }]) => (n > 1 ? `${k} (${n} cases)` : k));
+    return [...count].map(([k, n]) => (n > 1 ? `${k} (${n} cases)` : k));
   };
   for (const line of byImpl(skipped)) console.log(`skipped: ${line}`);
   for (const line of byImpl(unavailable)) console.log(`not available: ${line}`);
