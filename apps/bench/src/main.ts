@@ -328,7 +328,8 @@ async function main(): Promise<void> {
         const steady = seg.length
           ? `${fmt(steadyStateMedian(seg))} ${cell(r).replace(/^\S+ /, "")}`
           : cell(r);
-        const cost = seg.length ? `${(warmupCostMs(seg) / 1000).toFixed(2)} s` : "";
+        // With fewer than 3 segments (an epoch cut short early) the median is no steady state.
+        const cost = seg.length >= 3 ? `${(warmupCostMs(seg) / 1000).toFixed(2)} s` : "-";
         console.log(
           `  ${r.impl.padEnd(W)} ${head.padEnd(30)} ${steady.padEnd(40)} ${cost.padEnd(13)} ${extraText(r)}`,
         );
@@ -343,7 +344,7 @@ async function main(): Promise<void> {
   if (all.some((r) => r.segments?.length))
     console.log(
       "W3: HEADLINE = training samples / wall time of the whole epoch in a fresh process, from the first step to the last, warm-up (JIT, first allocations) included.\n" +
-        "    steady state = median of the epoch's ~10 segments (leaves the warm-up out); warm-up cost = epoch time minus the time at the steady-state rate.\n" +
+        "    steady state = median of the epoch's ~10 segments (leaves the warm-up out); warm-up cost = epoch time minus the time at the steady-state rate (- under 3 segments).\n" +
         "    * = the epoch stopped at its time budget (partial): the headline then covers the steps run, and its warm-up weighs more.\n",
     );
 
