@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { type CaseResult, require, W3_CASES, w3CaseName } from "./common";
 import { cell, fmt, headline, isPartial, ratioCell, ratioRows, VERSUS } from "./format";
-import { steadyStateMedian, warmupCostMs } from "./headline";
+import { segmentRates, steadyStateMedian, warmupCostMs } from "./headline";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -325,9 +325,9 @@ async function main(): Promise<void> {
         const h = headline(r);
         const head = Number.isFinite(h) ? `${fmt(h)}${isPartial(r) ? " *" : ""}` : "n/a";
         const seg = r.segments ?? [];
-        const steady = seg.length
-          ? `${fmt(steadyStateMedian(seg))} ${cell(r).replace(/^\S+ /, "")}`
-          : cell(r);
+        const rates = segmentRates(seg);
+        const range = rates.length > 1 ? ` (${fmt(Math.min(...rates))}-${fmt(Math.max(...rates))})` : "";
+        const steady = rates.length ? `${fmt(steadyStateMedian(seg))}${range}` : "n/a";
         // With fewer than 3 segments (an epoch cut short early) the median is no steady state.
         const cost = seg.length >= 3 ? `${(warmupCostMs(seg) / 1000).toFixed(2)} s` : "-";
         console.log(
