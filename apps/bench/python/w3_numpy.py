@@ -1,7 +1,10 @@
 """W3 in NumPy: the ceiling row of `pnpm bench`. The same 784-100-100-100-10 sigmoid net, batch
 norm, SGD at lr 0.5, initial weights and batch order as the other rows (the bench writes them to
 the folder given as argv[1]), in float32 on one thread. Prints `RESULT <json>` lines like the
-JavaScript rows. Usage: python3 w3_numpy.py DIR BUDGET_MS ONLY_BN(0|1)"""
+JavaScript rows, with the epoch as contiguous segments (the bench computes the headline, whole
+epoch with warm-up included, and the steady-state median from them, as for every other row).
+There is no untimed warm-up: the clock starts before the first step, as in the JavaScript rows.
+Usage: python3 w3_numpy.py DIR BUDGET_MS [CASE]   (CASE: bn60, bn256, nobn60 or nobn256; all if empty)"""
 import json
 import sys
 import time
@@ -10,7 +13,7 @@ import numpy as np
 
 LAYERS = [784, 100, 100, 100, 10]
 EPS, LR, MOMENTUM = np.float32(1e-5), np.float32(0.5), np.float32(0.1)
-CASES = [(True, 60), (True, 256), (False, 60), (False, 256)]
+CASES = [("bn60", True, 60), ("bn256", True, 256), ("nobn60", False, 60), ("nobn256", False, 256)]
 
 
 def idx(path):
@@ -91,7 +94,8 @@ class Net:
 
 
 def main():
-    folder, budget, only_bn = sys.argv[1], float(sys.argv[2]) / 1000, sys.argv[3] == "1"
+    folder, budget = sys.argv[1], float(sys.argv[2]) / 1000
+    only = sys.argv[3] if len(sys.argv) > 3 else ""
     mnist = open(f"{folder}/mnist-dir").read().strip()
     train_x = idx(f"{mnist}/train-images-idx3-ubyte").reshape(60000, 784)
     train_y = idx(f"{mnist}/train-labels-idx1-ubyte").astype(np.int64)
@@ -99,8 +103,8 @@ def main():
     test_y = idx(f"{mnist}/t10k-labels-idx1-ubyte")
     order = np.fromfile(f"{folder}/order.bin", np.int32)
     scale = np.float32(1 / 255)
-    for bn, batch in CASES:
-        if only_bn and not (bn and batch == 60):
+    for key, bn, batch in CASES:
+        if only and key != only:
             continue
         steps = 60000 // batch
 
@@ -108,26 +112,28 @@ def main():
             ids = order[s * batch:(s + 1) * batch]
             return train_x[ids].astype(np.float32) * scale, train_y[ids]
 
-        warm = Net(bn, folder)
-        for s in range(5):
-            warm.step(*batch_at(s))
         net = Net(bn, folder)
         per_seg = -(-steps // 10)
-        rates, done, start = [], 0, time.perf_counter()
+        segments, done = [], 0
+        start = last = time.perf_counter()
         while done < steps and time.perf_counter() - start < budget:
-            t0, first = time.perf_counter(), done
+            first = done
             end = min(steps, done + per_seg)
             while done < end:
                 net.step(*batch_at(done))
                 done += 1
-            rates.append((done - first) * batch / (time.perf_counter() - t0))
+            now = time.perf_counter()
+            segments.append({"samples": (done - first) * batch, "ms": (now - last) * 1000})
+            last = now
+        rates = [s["samples"] / (s["ms"] / 1000) for s in segments if s["ms"] > 0]
         extra = {"steps": done, "of": steps}
         if done == steps:
             extra["accuracy"] = net.accuracy(test_x, test_y)
         else:
             extra["note"] = f"partial: {done}/{steps} steps in the {budget:.0f} s budget"
         print("RESULT " + json.dumps({"workload": "W3", "case": f"MNIST {'BN' if bn else 'no BN'} batch {batch}",
-                                     "impl": "numpy", "metric": "samples/s", "values": rates, "extra": extra}),
+                                     "impl": "numpy", "metric": "samples/s", "values": rates,
+                                     "segments": segments, "extra": extra}),
               flush=True)
 
 

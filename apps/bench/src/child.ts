@@ -8,7 +8,8 @@ interface Job {
   impl: string;
   sizes?: number[];
   budgetMs?: number;
-  onlyBn?: boolean;
+  /** W3: the one case (W3_CASES key) this process runs, so that its epoch includes its own warm-up. */
+  w3Case?: string;
 }
 
 const job: Job = JSON.parse(process.argv[2]);
@@ -58,7 +59,7 @@ async function startup(impl: string): Promise<CaseResult[]> {
  * float32 on one thread. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this child alone:
  * some machines set them for old OpenBLAS builds, and they slow a current NumPy down.
  */
-async function numpyW3(budgetMs: number, onlyBn: boolean): Promise<CaseResult[]> {
+async function numpyW3(budgetMs: number, caseKey: string): Promise<CaseResult[]> {
   const { spawnSync } = await import("node:child_process");
   const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
@@ -80,7 +81,7 @@ async function numpyW3(budgetMs: number, onlyBn: boolean): Promise<CaseResult[]>
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
     const script = join(dirname(fileURLToPath(import.meta.url)), "..", "python", "w3_numpy.py");
-    const r = spawnSync("python3", [script, dir, String(budgetMs), onlyBn ? "1" : "0"], {
+    const r = spawnSync("python3", [script, dir, String(budgetMs), caseKey], {
       env,
       encoding: "utf8",
       timeout: 300_000,
@@ -101,14 +102,14 @@ async function main(): Promise<void> {
   const { workload, impl } = job;
   let results: CaseResult[];
   if (impl === "plain loop") results = await plainLoop(job.sizes ?? [60, 256]);
-  else if (impl === "numpy") results = await numpyW3(job.budgetMs ?? 60_000, job.onlyBn ?? false);
+  else if (impl === "numpy") results = await numpyW3(job.budgetMs ?? 60_000, job.w3Case ?? "");
   else if (workload === "startup") results = await startup(impl);
   else {
     const lib: any = impl.startsWith("tfjs") ? await import("./tf") : await import("./mb");
     await lib.setup(impl);
     if (workload === "W1") results = await lib.w1(impl, job.sizes);
     else if (workload === "W2") results = await lib.w2(impl);
-    else if (workload === "W3") results = await lib.w3(impl, job.budgetMs ?? 60_000, job.onlyBn ?? false);
+    else if (workload === "W3") results = await lib.w3(impl, job.budgetMs ?? 60_000, job.w3Case);
     else if (workload === "W4") results = await lib.w4(impl, job.sizes);
     else throw new Error(`unknown workload ${workload}`);
   }
@@ -118,6 +119,12 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (e) => {
+    // A row this build cannot run (compile() missing) is skipped, with the reason; any other
+    // failure is reported as unavailable. Neither ever passes silently.
+    if (e?.name === "Skip") {
+      process.stdout.write(`SKIPPED ${JSON.stringify(String(e.message))}\n`);
+      process.exit(0);
+    }
     process.stdout.write(`UNAVAILABLE ${JSON.stringify(String(e?.message ?? e).split("\n")[0])}\n`);
     process.exit(0);
   },

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import type { Segment } from "./headline";
 
 export const require = createRequire(import.meta.url);
 
@@ -12,6 +13,13 @@ export interface CaseResult {
   /** Higher is better for every metric the table compares (GFLOP/s, GB/s, samples/s); ms is extra. */
   metric: string;
   values: number[];
+  /**
+   * Training rows (W3): the epoch as contiguous segments, from the first step of a fresh process
+   * to the last. main.ts computes the headline (whole-epoch throughput, warm-up included) and the
+   * steady-state median from these, the same way for every implementation; `values` holds the
+   * segments' rates.
+   */
+  segments?: Segment[];
   /** Secondary numbers: ms per step, accuracy, max error vs the float64 reference, notes. */
   extra?: Record<string, number | string>;
 }
@@ -116,6 +124,18 @@ export function gatherBatch(
 
 export const LAYERS = [784, 100, 100, 100, 10];
 
+/** W3's cases. Each runs in a fresh process of its own, so that its epoch includes its own warm-up. */
+export const W3_CASES = [
+  { key: "bn60", bn: true, batch: 60 },
+  { key: "bn256", bn: true, batch: 256 },
+  { key: "nobn60", bn: false, batch: 60 },
+  { key: "nobn256", bn: false, batch: 256 },
+];
+
+export function w3CaseName(cs: { bn: boolean; batch: number }): string {
+  return `MNIST ${cs.bn ? "BN" : "no BN"} batch ${cs.batch}`;
+}
+
 /** Initial parameters of the 784-100-100-100-10 net: uniform(+-1/sqrt(fan_in)) weights, zero biases. */
 export function initialParams(seed: number): { W: Float32Array[]; b: Float32Array[] } {
   const W: Float32Array[] = [];
@@ -187,15 +207,15 @@ export function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): numb
 }
 
 /**
- * Runs `fn` `warmup` times, then measures it until `reps` runs or `budgetMs` are done (at least
- * `minReps`). Returns milliseconds per run.
- */
-/**
  * W1's runs: as many products as fit in about a second per size (at most 5,000), so that a
  * burst of noise on a shared machine moves the median of hundreds of runs, not of twenty.
  */
 export const MATMUL_RUNS = { warmup: 5, reps: 5000, minReps: 20, budgetMs: 1000 };
 
+/**
+ * Runs `fn` `warmup` times, then measures it until `reps` runs or `budgetMs` are done (at least
+ * `minReps`). Returns milliseconds per run.
+ */
 export async function measure(
   fn: () => unknown,
   opts: { warmup?: number; reps?: number; minReps?: number; budgetMs?: number } = {},

@@ -14,7 +14,17 @@ export class ModuleNet {
   readonly model: Sequential;
   readonly opt: SGD;
 
-  constructor(bn: boolean, seed: number) {
+  /** The training step, tensors in and the loss out: `trainStep`, or `compile(trainStep)`. */
+  private readonly run: (x: mb.Tensor, y: mb.Tensor) => mb.Tensor;
+
+  /** `wrap`: compile() for the compiled rows; the step then replays after its first call. */
+  constructor(
+    bn: boolean,
+    seed: number,
+    wrap?: (fn: (x: mb.Tensor, y: mb.Tensor) => mb.Tensor) => (x: mb.Tensor, y: mb.Tensor) => mb.Tensor,
+  ) {
+    const trainStep = (x: mb.Tensor, y: mb.Tensor) => this.trainStep(x, y);
+    this.run = wrap ? wrap(trainStep) : trainStep;
     const p = initialParams(seed);
     const layers: Module[] = [];
     for (let l = 0; l < 4; l++) {
@@ -41,14 +51,22 @@ export class ModuleNet {
     this.opt = new SGD(this.model.parameters(), { lr: LR });
   }
 
+  /** Forward, backward and the SGD update on one batch (x [B, 784] float32, y [B] int32); returns the loss. */
+  trainStep(xt: mb.Tensor, yt: mb.Tensor): mb.Tensor {
+    const logits = this.model.call(xt) as mb.Tensor;
+    const loss = crossEntropy(logits, yt);
+    this.opt.zeroGrad();
+    loss.backward();
+    this.opt.step();
+    return loss;
+  }
+
+  /** One step from JavaScript arrays, the same for eager and compiled: the caller disposes the loss. */
   step(x: Float32Array, y: Int32Array, batch: number): void {
-    mb.tidy(() => {
-      const logits = this.model.call(mb.fromArray(x, [batch, 784], "float32")) as mb.Tensor;
-      const loss = crossEntropy(logits, mb.fromArray(y, [batch], "int32"));
-      this.opt.zeroGrad();
-      loss.backward();
-      this.opt.step();
-    });
+    const loss = mb.tidy(() =>
+      this.run(mb.fromArray(x, [batch, 784], "float32"), mb.fromArray(y, [batch], "int32")),
+    );
+    loss.dispose();
   }
 
   async accuracy(data: Mnist): Promise<number> {

@@ -17,7 +17,10 @@ import {
   measure,
   permutation,
   randomArray,
+  W3_CASES,
+  w3CaseName,
 } from "./common";
+import { type Segment, segmentEnds, segmentRates } from "./headline";
 
 export const EPS = 1e-5;
 export const LR = 0.5;
@@ -130,10 +133,17 @@ export class MbNet {
   readonly runMean: Tensor[] = [];
   readonly runVar: Tensor[] = [];
 
+  /** The training step, tensors in and the loss out: `trainStep`, or `compile(trainStep)`. */
+  private readonly run: (x: Tensor, y: Tensor) => Tensor;
+
+  /** `wrap`: compile() for the compiled rows; the step then replays after its first call. */
   constructor(
     readonly bn: boolean,
     seed: number,
+    wrap?: (fn: (x: Tensor, y: Tensor) => Tensor) => (x: Tensor, y: Tensor) => Tensor,
   ) {
+    const trainStep = (x: Tensor, y: Tensor) => this.trainStep(x, y);
+    this.run = wrap ? wrap(trainStep) : trainStep;
     const p = initialParams(seed);
     const param = (v: Float32Array, shape: number[]) =>
       mb.keep(mb.fromArray(v, shape, "float32").requiresGrad_());
@@ -179,21 +189,32 @@ export class MbNet {
     return h;
   }
 
-  step(x: Float32Array, y: Int32Array, batch: number): void {
-    mb.tidy(() => {
-      const xt = mb.fromArray(x, [batch, 784], "float32");
-      const onehot = mb.oneHot(mb.fromArray(y, [batch], "int32"), 10);
-      const logits = this.forward(xt, true);
-      const loss = logits.logSoftmax(1).mul(onehot).sum().neg().div(batch);
-      loss.backward();
-      mb.noGrad(() => {
-        for (const p of this.params()) {
-          p.assign(p.sub(p.grad!.mul(LR)));
-          p.grad!.dispose();
-          p.grad = null;
-        }
-      });
+  /** Forward, backward and the SGD update on one batch (x [B, 784] float32, y [B] int32); returns the loss. */
+  trainStep(xt: Tensor, yt: Tensor): Tensor {
+    const batch = xt.shape[0];
+    const onehot = mb.oneHot(yt, 10);
+    const logits = this.forward(xt, true);
+    const loss = logits.logSoftmax(1).mul(onehot).sum().neg().div(batch);
+    loss.backward();
+    mb.noGrad(() => {
+      for (const p of this.params()) {
+        p.assign(p.sub(p.grad!.mul(LR)));
+        p.grad!.dispose();
+        p.grad = null;
+      }
     });
+    return loss;
+  }
+
+  /**
+   * One training step from JavaScript arrays. The same code for the eager and compiled rows: the
+   * inputs and intermediates are disposed by tidy, the returned loss by the caller, every step.
+   */
+  step(x: Float32Array, y: Int32Array, batch: number): void {
+    const loss = mb.tidy(() =>
+      this.run(mb.fromArray(x, [batch, 784], "float32"), mb.fromArray(y, [batch], "int32")),
+    );
+    loss.dispose();
   }
 
   async accuracy(data: Mnist): Promise<number> {
@@ -221,79 +242,82 @@ async function settle(net: MbNet): Promise<void> {
   await net.W[0].data();
 }
 
-export const W3_CASES = [
-  { bn: true, batch: 60 },
-  { bn: true, batch: 256 },
-  { bn: false, batch: 60 },
-  { bn: false, batch: 256 },
-];
+/** What w3Generic needs of a net (minibatch raw ops, modules, compiled, TF.js). */
+export interface W3Net {
+  step(x: Float32Array, y: Int32Array, b: number): void;
+  accuracy(d: Mnist): Promise<number>;
+  settle(): Promise<void>;
+  dispose(): void;
+  /** Live tensors of the library, for the leak check after the epoch (optional). */
+  liveTensors?(): number;
+}
 
 /**
- * One epoch from the shared initial weights and batch order, timed in segments (the median
- * segment is the throughput). Warm-up steps run on a separate throwaway net so that training
- * sees exactly the same updates as every other implementation. `budgetMs` stops slow
- * implementations early: their accuracy is then not reported.
+ * One epoch of one case from the shared initial weights and batch order, in a fresh process (main
+ * runs each case in its own child), with no untimed warm-up: the clock starts before the first
+ * step, so the epoch's time includes JIT compilation and everything else a first epoch costs.
+ * The epoch is recorded as about 10 contiguous segments; main.ts computes the headline (whole
+ * epoch, warm-up included) and the steady-state median from them. `budgetMs` stops slow
+ * implementations early: the row is then marked partial and has no accuracy.
  */
 export async function w3Generic(
   impl: string,
   data: Mnist,
-  make: (bn: boolean) => {
-    step(x: Float32Array, y: Int32Array, b: number): void;
-    accuracy(d: Mnist): Promise<number>;
-    settle(): Promise<void>;
-    dispose(): void;
-  },
+  make: (bn: boolean) => W3Net,
   budgetMs: number,
-  onlyBn = false,
+  caseKey?: string,
 ): Promise<CaseResult[]> {
   const out: CaseResult[] = [];
   const order = permutation(60000, 42);
   const gpu = impl.includes("webgpu");
   for (const cs of W3_CASES) {
-    if (onlyBn && !(cs.bn && cs.batch === 60)) continue;
+    if (caseKey && cs.key !== caseKey) continue;
     const steps = Math.floor(60000 / cs.batch);
-    const warm = make(cs.bn);
+    const net = make(cs.bn);
     const bx = new Float32Array(cs.batch * 784);
     const by = new Int32Array(cs.batch);
-    for (let s = 0; s < (gpu ? 2 : 5); s++) {
-      gatherBatch(data.trainX, data.trainY, order, s * cs.batch, cs.batch, bx, by);
-      warm.step(bx, by, cs.batch);
-    }
-    await warm.settle();
-    warm.dispose();
-    const net = make(cs.bn);
     // A GPU backend only queues work in step(): waiting at segment ends alone would let a software
     // GPU queue far more steps than the budget allows. GPU rows wait for every step instead (no
     // overlap of steps, the same for minibatch and TF.js) and use short segments.
-    const segments = 10;
-    const perSeg = gpu ? 5 : Math.ceil(steps / segments);
-    const rates: number[] = [];
+    const ends = gpu ? segmentEnds(steps, Math.ceil(steps / 5)) : segmentEnds(steps, 10);
+    const segments: Segment[] = [];
+    let afterFirst = -1;
     const start = performance.now();
+    let last = start;
     let done = 0;
-    while (done < steps && performance.now() - start < budgetMs) {
-      const t0 = performance.now();
-      const end = Math.min(steps, done + perSeg);
+    for (const end of ends) {
+      if (performance.now() - start >= budgetMs) break;
       const first = done;
       // Checked every step too: on a software GPU one segment alone can take minutes.
       for (; done < end && (done === first || performance.now() - start < budgetMs); done++) {
         gatherBatch(data.trainX, data.trainY, order, done * cs.batch, cs.batch, bx, by);
         net.step(bx, by, cs.batch);
         if (gpu) await net.settle();
+        if (done === 0) afterFirst = net.liveTensors?.() ?? -1;
       }
       await net.settle();
-      rates.push(((done - first) * cs.batch) / ((performance.now() - t0) / 1000));
+      const now = performance.now();
+      segments.push({ samples: (done - first) * cs.batch, ms: now - last });
+      last = now;
     }
     const complete = done === steps;
     const extra: Record<string, number | string> = { steps: done, of: steps };
+    // Tensors made in every step and never disposed would grow by about one per step or more.
+    const live = net.liveTensors?.() ?? -1;
+    if (afterFirst >= 0 && live - afterFirst >= Math.max(2, done / 2))
+      throw new Error(
+        `${impl} leaks tensors: ${afterFirst} live after the first step, ${live} after ${done} steps`,
+      );
     if (complete) extra.accuracy = await net.accuracy(data);
     else
       extra.note = `partial: ${done}/${steps} steps in the ${(budgetMs / 1000).toFixed(0)} s budget${gpu ? ", synced every step" : ""}`;
     out.push({
       workload: "W3",
-      case: `MNIST ${cs.bn ? "BN" : "no BN"} batch ${cs.batch}`,
+      case: w3CaseName(cs),
       impl,
       metric: "samples/s",
-      values: rates,
+      values: segmentRates(segments),
+      segments,
       extra,
     });
     net.dispose();
@@ -301,24 +325,56 @@ export async function w3Generic(
   return out;
 }
 
-export async function w3(impl: string, budgetMs: number, onlyBn = false): Promise<CaseResult[]> {
+/** compile() from @minibatch/tensor when this build has it; the reason why not otherwise. */
+export function findCompile(
+  lib: Record<string, unknown>,
+): { compile: <F extends (...a: Tensor[]) => Tensor>(fn: F) => F } | { skip: string } {
+  return typeof lib.compile === "function"
+    ? { compile: lib.compile as <F extends (...a: Tensor[]) => Tensor>(fn: F) => F }
+    : { skip: "compile() not available in this build" };
+}
+
+/** Thrown for a row that cannot run in this build: reported as skipped, with the reason. */
+export class Skip extends Error {
+  override name = "Skip";
+}
+
+export async function w3(impl: string, budgetMs: number, caseKey?: string): Promise<CaseResult[]> {
+  const compiled = impl.endsWith("-compiled");
+  let wrap: (<F extends (...a: Tensor[]) => Tensor>(fn: F) => F) | undefined;
+  if (compiled) {
+    const c = findCompile(mb as unknown as Record<string, unknown>);
+    if ("skip" in c) throw new Skip(c.skip);
+    wrap = c.compile;
+  }
   const data = loadMnist();
   const { ModuleNet } = await import("./mb-modules");
+  const live = () => mb.memory().tensors;
   return w3Generic(
     impl,
     data,
     (bn) => {
-      if (impl === "minibatch-modules") return new ModuleNet(bn, 7);
-      const net = new MbNet(bn, 7);
+      if (impl.startsWith("minibatch-modules")) {
+        const net = new ModuleNet(bn, 7, wrap);
+        return {
+          step: (x, y, b) => net.step(x, y, b),
+          accuracy: (d) => net.accuracy(d),
+          settle: () => net.settle(),
+          dispose: () => net.dispose(),
+          liveTensors: live,
+        };
+      }
+      const net = new MbNet(bn, 7, wrap);
       return {
         step: (x, y, b) => net.step(x, y, b),
         accuracy: (d) => net.accuracy(d),
         settle: () => settle(net),
         dispose: () => net.dispose(),
+        liveTensors: live,
       };
     },
     budgetMs,
-    onlyBn,
+    caseKey,
   );
 }
 
