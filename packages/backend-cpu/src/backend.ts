@@ -3,11 +3,14 @@ import {
   type Backend,
   BYTES_PER_ELEMENT,
   type DType,
+  type FusedExpr,
+  type FusedKernel,
   type KernelTable,
   type TensorInfo,
   type TypedArray,
 } from "@minibatch/tensor";
 import { KERNELS } from "./kernels";
+import { fuseElementwiseCpu } from "./kernels/fused";
 import { wasmRuntime } from "./wasm/runtime";
 
 /**
@@ -103,6 +106,13 @@ export class CpuBackend implements Backend {
       return;
     }
     wasmRuntime()?.freeResident(d);
+  }
+
+  /** A chain of elementwise ops of a compiled step as one generated wasm SIMD kernel. */
+  fuseElementwise(expr: FusedExpr): FusedKernel | null {
+    // Below the size kept in wasm memory, the operands are plain arrays: the ops run one by one.
+    if (expr.size < RESIDENT_MIN_SIZE) return null;
+    return fuseElementwiseCpu(expr);
   }
 
   /**

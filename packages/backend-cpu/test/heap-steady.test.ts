@@ -1,5 +1,6 @@
 import * as mb from "@minibatch/tensor";
 import { expect, it } from "vitest";
+import "../src/index";
 import type { CpuBackend } from "../src/index";
 import { wasmRuntime } from "../src/wasm/runtime";
 

@@ -1,4 +1,13 @@
-import type { Backend, DType, IndexCheck, KernelTable, TensorInfo, TypedArray } from "@minibatch/tensor";
+import type {
+  Backend,
+  DType,
+  FusedExpr,
+  FusedKernel,
+  IndexCheck,
+  KernelTable,
+  TensorInfo,
+  TypedArray,
+} from "@minibatch/tensor";
 import {
   decodeIndexError,
   INDEX_CHECK_SRC,
@@ -6,7 +15,7 @@ import {
   IndexCheckLog,
   indexCheckParams,
 } from "./index-checks";
-import { KERNELS, type MatmulTile } from "./kernels";
+import { fusedKernel, KERNELS, type MatmulTile } from "./kernels";
 
 // WebGPU's numeric flags, spelled out so that nothing depends on the host installing the
 // GPUBufferUsage / GPUMapMode / GPUShaderStage globals.
@@ -434,6 +443,11 @@ export class WebGPUBackend implements Backend {
     }
     this.arenaUsed = off + bytes;
     return off;
+  }
+
+  /** A chain of elementwise ops of a compiled step as one shader (one dispatch instead of several). */
+  fuseElementwise(expr: FusedExpr): FusedKernel | null {
+    return fusedKernel(this, expr, this.device.limits.maxStorageBuffersPerShaderStage);
   }
 
   /**

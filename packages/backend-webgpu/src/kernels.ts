@@ -7,6 +7,10 @@ import {
   type CompareOp,
   type Conv2dAttrs,
   type DType,
+  type FusedArg,
+  type FusedExpr,
+  type FusedKernel,
+  type FusibleOp,
   type Kernel,
   type KernelTable,
   kernelsFor,
@@ -1192,6 +1196,39 @@ const batchNormGradKernel: Kernel<"batchNormGrad", WebGPUBackend> = (
     dx.size,
   );
 };
+
+// ---- fused elementwise chains (compiled steps) --------------------------------------------------
+
+/** The WGSL of each fusible op; exhaustive, so a new fusible op is a compile error here. */
+const FUSED_WGSL: { [K in FusibleOp]: (a: string, b: string) => string } = {
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+  mul: (a, b) => `(${a} * ${b})`,
+  div: (a, b) => `(${a} / ${b})`,
+  neg: (a) => `(-${a})`,
+  abs: (a) => `abs(${a})`,
+};
+
+/** One shader for a chain of elementwise ops: each value a `let`, only the chain's outputs written. */
+export function fusedKernel(b: WebGPUBackend, expr: FusedExpr, maxStorage: number): FusedKernel | null {
+  if (expr.inputs.length + expr.outputs.length > maxStorage) return null;
+  const arg = (a: FusedArg) => ("node" in a ? `v${a.node}` : `x${a.input}`);
+  const body = [
+    ...expr.inputs.map((k, i) => `  let x${i} = X${i}[${k === "full" ? "i" : "0u"}];`),
+    ...expr.nodes.map(
+      (n, j) => `  let v${j} = ${FUSED_WGSL[n.op](arg(n.args[0]), n.args[1] ? arg(n.args[1]) : "")};`,
+    ),
+    ...expr.outputs.map((node, k) => `  Y${k}[i] = v${node};`),
+  ].join("\n");
+  const source = () => `${PRELUDE}
+${bindings(
+  expr.inputs.map((_, i): [string, string] => [`X${i}`, "f32"]),
+  expr.outputs.map((_, k): [string, string] => [`Y${k}`, "f32"]),
+)}
+${elementwiseMain(body)}`;
+  const key = `fused:${expr.key}`;
+  return (ins, outs) => runElementwise(b, key, source, ins, outs, [expr.size], expr.size);
+}
 
 // ---- the table --------------------------------------------------------------------------------
 

@@ -1,3 +1,4 @@
+import type { FusedExpr, FusedKernel } from "./compile/fuse";
 import type { DType, TypedArray } from "./dtype";
 import type { IndexCheck } from "./index-errors";
 import type { Shape } from "./shape";
@@ -39,6 +40,12 @@ export interface Backend {
    * the same submit until a value is read.
    */
   runProgram?(replay: () => void): void;
+  /**
+   * Compiles a chain of elementwise ops into one kernel, for compiled steps. Optional: without it
+   * (or when it returns null) the ops run one by one. The kernel must compute what the ops compute
+   * one at a time, bit for bit (the fusible ops are exactly rounded).
+   */
+  fuseElementwise?(expr: FusedExpr): FusedKernel | null;
   /** Waits for queued work; errors from the device surface here or on the next read. */
   sync?(): Promise<void>;
   dispose?(): void;

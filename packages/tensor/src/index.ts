@@ -31,6 +31,13 @@ export {
   UNARY_OPS,
 } from "./backend";
 export { type CompiledFn, type CompileOptions, type CompileStats, compile } from "./compile/compile";
+export {
+  FUSIBLE_OPS,
+  type FusedArg,
+  type FusedExpr,
+  type FusedKernel,
+  type FusibleOp,
+} from "./compile/fuse";
 export type { ProfileRow } from "./compile/program";
 export { traceEffect, traceGuard } from "./compile/trace";
 export { FUSED_DEFAULTS } from "./defaults";

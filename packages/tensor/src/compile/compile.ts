@@ -23,6 +23,8 @@ export interface CompileStats {
   replayed: number;
   /** Kernel launches of the newest program, and the bytes of buffers it holds between calls. */
   launches: number;
+  /** How many of those launches are chains of elementwise ops fused into one kernel. */
+  fused: number;
   heldBytes: number;
   /** Why a signature runs eagerly, if one does. */
   refusal: string | null;
@@ -88,6 +90,7 @@ export function compile<A extends unknown[], R>(
     traced: 0,
     replayed: 0,
     launches: 0,
+    fused: 0,
     heldBytes: 0,
     refusal: null,
   };
@@ -148,6 +151,7 @@ export function compile<A extends unknown[], R>(
     }
     e.program = program;
     stats.launches = program.launches;
+    stats.fused = program.fused;
     stats.heldBytes = program.heldBytes;
     return result;
   };

@@ -4,6 +4,7 @@ import { ENGINE } from "../engine";
 import { assertIndices } from "../index-errors";
 import type { Shape } from "../shape";
 import { Tensor } from "../tensor";
+import { fuseElementwise } from "./fuse";
 import type { Guard, Slot, SlotView, Step, Trace } from "./trace";
 
 /** Where a replay finds an output, a new parameter value or a gradient. */
@@ -64,6 +65,8 @@ export class Program {
   /** A description of the trace that two traces of a static step share (see `compile`). */
   readonly signature: string;
   readonly launches: number;
+  /** Chains of elementwise launches merged into one kernel each. */
+  readonly fused: number;
   /** Bytes of the buffers the program keeps between replays. */
   readonly heldBytes: number;
 
@@ -159,14 +162,21 @@ export class Program {
     this.slotMeta = slots.map((s) => ({ backend: s.backend, size: s.size, dtype: s.dtype }));
     this.viewsOf = slots.map(() => []);
     for (const st of this.steps) {
-      if (st.kind === "launch") for (const v of [...st.ins, ...st.outs]) this.viewsOf[v.slot].push(v);
-      else if (st.kind === "check") this.viewsOf[st.view.slot].push(st.view);
+      if (st.kind === "launch" || st.kind === "fused") {
+        for (const v of [...st.ins, ...st.outs]) this.viewsOf[v.slot].push(v);
+      } else if (st.kind === "check") this.viewsOf[st.view.slot].push(st.view);
     }
     this.signature = signature(this.steps, slots, this.output, this.rebinds, this.grads, this.guards);
+    this.fused = fuseElementwise(
+      this.steps,
+      slots,
+      (st) => st.kind === "upload" && !st.redraw && !persistent.has(st.slot),
+      (slot, after) => persistent.has(slot) || slots[slot].lastUse > after,
+    );
     this.bindings = slots.map((s) => this.bindingFor(s, persistent));
     this.plan(slots, persistent);
     this.heldBytes = this.fixedBytes;
-    this.launches = this.steps.filter((s) => s.kind === "launch").length;
+    this.launches = this.steps.filter((s) => s.kind === "launch" || s.kind === "fused").length;
     const backends = new Set(slots.map((s) => s.backend));
     this.unit = backends.size === 1 ? [...backends][0] : null;
   }
@@ -212,7 +222,7 @@ export class Program {
       return id;
     };
     this.steps.forEach((st, i) => {
-      if (st.kind === "launch") {
+      if (st.kind === "launch" || st.kind === "fused") {
         for (const v of st.outs) {
           if (!persistent.has(v.slot)) this.setFixed(v.slot, take(slots[v.slot]));
         }
@@ -320,6 +330,9 @@ export class Program {
         case "launch":
           st.kernel(st.backend, st.ins, st.outs, st.attrs as never);
           break;
+        case "fused":
+          st.run(st.ins, st.outs);
+          break;
         case "upload": {
           const id = fresh.get(st.slot) ?? (bindings[st.slot] as { dataId: DataId }).dataId;
           st.backend.write(id, st.redraw ? st.redraw() : st.values);
@@ -355,8 +368,12 @@ export class Program {
     const rows: ProfileRow[] = [];
     this.steps.forEach((st, i) => {
       const ms = (this.timings as Float64Array)[i];
-      if (st.kind === "launch") {
-        rows.push({ op: st.op, shapes: st.ins.map((v) => [...v.shape]), ms });
+      if (st.kind === "launch" || st.kind === "fused") {
+        rows.push({
+          op: st.kind === "fused" ? st.label : st.op,
+          shapes: st.ins.map((v) => [...v.shape]),
+          ms,
+        });
       } else if (st.kind !== "noop") rows.push({ op: `(${st.kind})`, shapes: [], ms });
     });
     this.timings = null;

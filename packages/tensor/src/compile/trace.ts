@@ -3,6 +3,7 @@ import type { DType, TypedArray } from "../dtype";
 import type { IndexCheck } from "../index-errors";
 import type { Shape } from "../shape";
 import type { Tensor } from "../tensor";
+import type { FusedStep } from "./fuse";
 
 /**
  * The recorder behind `compile`. While a trace is open, the engine and the tensor class report
@@ -62,7 +63,9 @@ export type Step =
     }
   | { kind: "check"; view: SlotView; check: IndexCheck }
   | { kind: "effect"; run: () => void }
-  /** A step the program made unnecessary (a constant upload it wrote once). */
+  /** A chain of elementwise launches merged into one kernel (see fuse.ts). */
+  | FusedStep
+  /** A step the program made unnecessary (a constant upload it wrote once, a fused launch). */
   | { kind: "noop" };
 
 export interface Guard {
