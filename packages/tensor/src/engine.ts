@@ -27,6 +27,9 @@ export class Engine {
   readonly buffers = new Map<DataId, BufferRecord>();
   liveTensors = 0;
   nextId = 0;
+  /** Bytes of live buffers now, and the most since the last `resetPeakMemory()`. */
+  liveBytes = 0;
+  peakBytes = 0;
 
   registerBackend(name: string, factory: BackendFactory, priority = 1): void {
     this.factories.set(name, { factory, priority });
@@ -83,7 +86,10 @@ export class Engine {
       throw new Error(`internal: cannot allocate a tensor of shape [${shape.join(", ")}]`);
     }
     const id = backend.alloc(size, dtype);
-    this.buffers.set(id, { backend, refs: 1, bytes: size * BYTES_PER_ELEMENT[dtype] });
+    const bytes = size * BYTES_PER_ELEMENT[dtype];
+    this.buffers.set(id, { backend, refs: 1, bytes });
+    this.liveBytes += bytes;
+    if (this.liveBytes > this.peakBytes) this.peakBytes = this.liveBytes;
     return id;
   }
 
@@ -98,6 +104,7 @@ export class Engine {
     if (!r) return;
     if (--r.refs === 0) {
       this.buffers.delete(id);
+      this.liveBytes -= r.bytes;
       if (tracing()) traceFree(id);
       r.backend.free(id);
     }
@@ -157,7 +164,13 @@ export class Engine {
       e.bytes += r.bytes;
       bytes += r.bytes;
     }
-    return { tensors: this.liveTensors, buffers: this.buffers.size, bytes, backends: perBackend };
+    return {
+      tensors: this.liveTensors,
+      buffers: this.buffers.size,
+      bytes,
+      peakBytes: this.peakBytes,
+      backends: perBackend,
+    };
   }
 }
 
@@ -167,6 +180,8 @@ export interface MemoryInfo {
   /** Distinct buffers alive (views such as reshape share one). */
   buffers: number;
   bytes: number;
+  /** The most bytes live at once since the process started or `resetPeakMemory()` (PyTorch's `max_memory_allocated`). */
+  peakBytes: number;
   backends: Record<string, { buffers: number; bytes: number }>;
 }
 
@@ -186,4 +201,8 @@ export function getBackend(): Backend {
 }
 export function memory(): MemoryInfo {
   return ENGINE.memory();
+}
+/** Starts measuring `memory().peakBytes` again from the bytes live now (PyTorch's `reset_peak_memory_stats`). */
+export function resetPeakMemory(): void {
+  ENGINE.peakBytes = ENGINE.liveBytes;
 }

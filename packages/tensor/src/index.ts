@@ -42,7 +42,7 @@ export type { ProfileRow } from "./compile/program";
 export { traceEffect, traceGuard } from "./compile/trace";
 export { FUSED_DEFAULTS } from "./defaults";
 export { allocArray, BYTES_PER_ELEMENT, DTYPES, type DType, promote, type TypedArray } from "./dtype";
-export { getBackend, type MemoryInfo, memory, registerBackend, setBackend } from "./engine";
+export { getBackend, type MemoryInfo, memory, registerBackend, resetPeakMemory, setBackend } from "./engine";
 export { type GradFn, gradFn } from "./gradients";
 export {
   assertIndices,

@@ -58,7 +58,22 @@ describeConformance("conformance: memory is deterministic", (backend) => {
     a.dispose();
     expect(mb.memory().buffers).toBe(before.buffers + 1);
     b.dispose();
-    expect(mb.memory()).toEqual(before);
+    expect({ ...mb.memory(), peakBytes: 0 }).toEqual({ ...before, peakBytes: 0 });
+  });
+
+  it("peakBytes records the most bytes live at once, and resetPeakMemory starts it again", () => {
+    mb.resetPeakMemory();
+    const base = mb.memory();
+    expect(base.peakBytes).toBe(base.bytes);
+    const a = mb.zeros([1000]);
+    const b = mb.zeros([500]);
+    a.dispose();
+    const c = mb.zeros([10]);
+    expect(mb.memory().peakBytes).toBe(base.bytes + 6000);
+    mb.dispose([b, c]);
+    expect(mb.memory().peakBytes).toBe(base.bytes + 6000);
+    mb.resetPeakMemory();
+    expect(mb.memory().peakBytes).toBe(base.bytes);
   });
 
   it("tidy keeps returned tensors and disposes the rest, also for async functions", async () => {
