@@ -1,0 +1,378 @@
+// Float32 elementwise unary ops and sums in WebAssembly SIMD (f32x4), for the CPU backend.
+//
+// exp, expm1 and log are computed from scratch: reduce the argument (x = n ln2 + r for exp and
+// expm1, x = 2^e m for log), evaluate a short polynomial on the reduced range, and rebuild the
+// result. The polynomial coefficients were fitted for this file (weighted least squares iterated
+// towards minimax on the relative error, then rounded to float32); their own error is below 4e-9,
+// well under float32's half ulp (6e-8), so the rounding of the f32 arithmetic dominates. Without
+// FMA (relaxed SIMD is not in Node 20) every product rounds, so the reductions keep the cancelling
+// parts exact (Cody-Waite split of ln2) and add small corrections last. The other ops are built
+// from these: sigmoid and softplus from exp and log1p, tanh from expm1. Special values (±0, ±Inf,
+// NaN, overflow, underflow into subnormals) follow the TypeScript kernels (UNARY_CPU).
+
+const LOG2E: f32 = 1.4426950216;
+// ln2 = LN2_HI + LN2_LO with LN2_HI holding 15 significant bits, so n * LN2_HI is exact for |n| < 512.
+const LN2_HI: f32 = 0.693145751953125;
+const LN2_LO: f32 = 1.428606765330187e-6;
+
+// e^r ~ 1 + r + r^2 (E0 + E1 r + E2 r^2 + E3 r^3 + E4 r^4) on |r| <= ln2 / 2 (relative error 3.8e-9)
+const E0: f32 = 0.4999999403953552;
+const E1: f32 = 0.1666652113199234;
+const E2: f32 = 0.04166838899254799;
+const E3: f32 = 0.008368710055947304;
+const E4: f32 = 0.0013814611593261361;
+
+// e^r - 1 ~ r + r^2 / 2 + r^3 (M0 + M1 r + M2 r^2 + M3 r^3 + M4 r^4) on |r| <= ln2 / 2 (1.1e-9)
+const M0: f32 = 0.1666666567325592;
+const M1: f32 = 0.041666481643915176;
+const M2: f32 = 0.0083334194496274;
+const M3: f32 = 0.00139332446269691;
+const M4: f32 = 0.00019824127957690507;
+
+// log1p(f) = 2 atanh(s), s = f / (2 + f): 2 s + s R(s^2), R(z) ~ z (L0 + L1 z + L2 z^2) on
+// |s| <= (sqrt2 - 1) / (sqrt2 + 1) (8.2e-10 relative to log1p)
+const L0: f32 = 0.6666677594184875;
+const L1: f32 = 0.39977574348449707;
+const L2: f32 = 0.2987094819545746;
+
+const SQRT_HALF_BITS: i32 = 0x3f3504f3;
+const FLT_MIN: f32 = 1.1754943508222875e-38;
+
+@inline
+function splat(v: f32): v128 {
+  return f32x4.splat(v);
+}
+
+/** Lanes of a where mask is set, else lanes of b. */
+@inline
+function sel(mask: v128, a: v128, b: v128): v128 {
+  return v128.bitselect(a, b, mask);
+}
+
+/** 2^n for integer lanes -126 <= n <= 127. */
+@inline
+function pow2i(n: v128): v128 {
+  return i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
+}
+
+/** n = round(x / ln2) and r = x - n ln2 (|r| <= ln2 / 2); x must be bounded. */
+@inline
+function reduceLn2(x: v128, n: v128): v128 {
+  return f32x4.sub(f32x4.sub(x, f32x4.mul(n, splat(LN2_HI))), f32x4.mul(n, splat(LN2_LO)));
+}
+
+/** e^x: 0 below about -103.97 (through the subnormals), +Inf above about 88.72, NaN stays NaN. */
+@inline
+function expv(x: v128): v128 {
+  const xc = f32x4.max(f32x4.min(x, splat(89)), splat(-104)); // min/max keep NaN
+  const nf = f32x4.nearest(f32x4.mul(xc, splat(LOG2E)));
+  const r = reduceLn2(xc, nf);
+  let p = f32x4.add(f32x4.mul(splat(E4), r), splat(E3));
+  p = f32x4.add(f32x4.mul(p, r), splat(E2));
+  p = f32x4.add(f32x4.mul(p, r), splat(E1));
+  p = f32x4.add(f32x4.mul(p, r), splat(E0));
+  p = f32x4.add(splat(1), f32x4.add(r, f32x4.mul(f32x4.mul(r, r), p)));
+  // 2^n in two factors, each a normal float for -150 <= n <= 129: the last product rounds once,
+  // into the subnormals or to Inf when the result is there.
+  const n = i32x4.trunc_sat_f32x4_s(nf);
+  const n1 = i32x4.shr_s(n, 1);
+  return f32x4.mul(f32x4.mul(p, pow2i(n1)), pow2i(i32x4.sub(n, n1)));
+}
+
+/** e^x - 1, exact for tiny |x| (and keeps -0); -1 below about -17.3, +Inf above about 88.72. */
+@inline
+function expm1v(x: v128): v128 {
+  const xc = f32x4.max(f32x4.min(x, splat(89)), splat(-26));
+  const nf = f32x4.nearest(f32x4.mul(xc, splat(LOG2E)));
+  const r = reduceLn2(xc, nf);
+  const r2 = f32x4.mul(r, r);
+  let q = f32x4.add(f32x4.mul(splat(M4), r), splat(M3));
+  q = f32x4.add(f32x4.mul(q, r), splat(M2));
+  q = f32x4.add(f32x4.mul(q, r), splat(M1));
+  q = f32x4.add(f32x4.mul(q, r), splat(M0));
+  const em = f32x4.add(r, f32x4.add(f32x4.mul(r2, splat(0.5)), f32x4.mul(f32x4.mul(r2, r), q)));
+  // e^x - 1 = 2^n em + 2^n - 1 = 2 (2^(n-1) em + (2^(n-1) - 1/2)): 2^(n-1) is a normal float for
+  // every n here (-38 .. 128), and the doubling is exact or overflows to Inf as it should.
+  const t = pow2i(i32x4.sub(i32x4.trunc_sat_f32x4_s(nf), i32x4.splat(1)));
+  const v = f32x4.add(f32x4.mul(em, t), f32x4.sub(t, splat(0.5)));
+  const res = f32x4.add(v, v);
+  return sel(f32x4.lt(f32x4.abs(x), splat(1e-10)), x, res);
+}
+
+/**
+ * log(u) + corr for finite u > 0 (subnormals included), corr a small correction: u = 2^e m with
+ * sqrt(1/2) <= m < sqrt(2), log(u) = e ln2 + log1p(m - 1).
+ */
+@inline
+function logCore(u: v128, corr: v128): v128 {
+  const tiny = f32x4.lt(u, splat(FLT_MIN));
+  const us = sel(tiny, f32x4.mul(u, splat(33554432)), u); // subnormals times 2^25
+  const k = i32x4.sub(us, i32x4.splat(SQRT_HALF_BITS));
+  const e = i32x4.shr_s(k, 23);
+  const m = i32x4.sub(us, i32x4.shl(e, 23));
+  const ef = f32x4.convert_i32x4_s(i32x4.sub(e, v128.and(tiny, i32x4.splat(25))));
+  const f = f32x4.sub(m, splat(1)); // exact
+  const s = f32x4.div(f, f32x4.add(splat(2), f));
+  const z = f32x4.mul(s, s);
+  let rz = f32x4.add(f32x4.mul(splat(L2), z), splat(L1));
+  rz = f32x4.mul(f32x4.add(f32x4.mul(rz, z), splat(L0)), z);
+  // log1p(f) = f - s (f - R): the rounding of s only reaches the small correction term.
+  const hi = f32x4.add(f32x4.mul(ef, splat(LN2_HI)), f);
+  const lo = f32x4.add(f32x4.sub(f32x4.mul(ef, splat(LN2_LO)), f32x4.mul(s, f32x4.sub(f, rz))), corr);
+  return f32x4.add(hi, lo);
+}
+
+/** log x: NaN below 0, -Inf at ±0, +Inf at +Inf. */
+@inline
+function logv(x: v128): v128 {
+  let res = logCore(x, f32x4.splat(0));
+  res = sel(f32x4.lt(x, splat(Infinity)), res, x); // +Inf and NaN
+  res = sel(f32x4.eq(x, splat(0)), splat(-Infinity), res);
+  return sel(f32x4.lt(x, splat(0)), splat(NaN), res);
+}
+
+/** log(1 + x), exact for tiny |x| (and keeps -0): -Inf at -1, NaN below it. */
+@inline
+function log1pv(x: v128): v128 {
+  const u = f32x4.add(splat(1), x);
+  // the rounding error of 1 + x, exactly (Fast2Sum, larger operand first)
+  const c = sel(
+    f32x4.le(f32x4.abs(x), splat(1)),
+    f32x4.sub(x, f32x4.sub(u, splat(1))),
+    f32x4.sub(splat(1), f32x4.sub(u, x)),
+  );
+  let res = logCore(u, f32x4.div(c, u));
+  res = sel(f32x4.lt(x, splat(Infinity)), res, x);
+  res = sel(f32x4.eq(x, splat(0)), x, res);
+  res = sel(f32x4.eq(x, splat(-1)), splat(-Infinity), res);
+  return sel(f32x4.lt(x, splat(-1)), splat(NaN), res);
+}
+
+/** 1 / (1 + e^-x) without overflow: e = e^-|x| <= 1, then 1 / (1 + e) or e / (1 + e). */
+@inline
+function sigmoidv(x: v128): v128 {
+  const e = expv(f32x4.neg(f32x4.abs(x)));
+  return f32x4.div(sel(f32x4.ge(x, splat(0)), splat(1), e), f32x4.add(splat(1), e));
+}
+
+/** tanh x = -u / (2 + u) with u = e^(-2|x|) - 1 in (-1, 0], the sign of x put back (keeps -0). */
+@inline
+function tanhv(x: v128): v128 {
+  const u = expm1v(f32x4.mul(f32x4.abs(x), splat(-2)));
+  const t = f32x4.div(f32x4.neg(u), f32x4.add(splat(2), u));
+  return v128.or(t, v128.and(x, i32x4.splat(<i32>0x80000000)));
+}
+
+/** PyTorch's softplus (threshold 20): x above 20, else max(x, 0) + log1p(e^-|x|). */
+@inline
+function softplusv(x: v128): v128 {
+  const l = log1pv(expv(f32x4.neg(f32x4.abs(x))));
+  return sel(f32x4.gt(x, splat(20)), x, f32x4.add(f32x4.max(x, splat(0)), l));
+}
+
+/** max(x, 0) with NaN kept and -0 -> 0, as the TypeScript relu. */
+@inline
+function reluv(x: v128): v128 {
+  return sel(f32x4.ne(x, x), x, sel(f32x4.gt(x, splat(0)), x, splat(0)));
+}
+
+/** 1, -1, or x itself for ±0 and NaN. */
+@inline
+function signv(x: v128): v128 {
+  return sel(f32x4.gt(x, splat(0)), splat(1), sel(f32x4.lt(x, splat(0)), splat(-1), x));
+}
+
+// The op codes of unaryF32; src/kernels/simd.ts holds the same table.
+const NEG = 0;
+const ABS = 1;
+const SIGN = 2;
+const EXP = 3;
+const LOG = 4;
+const LOG1P = 5;
+const EXPM1 = 6;
+const SQRT = 7;
+const RSQRT = 8;
+const RELU = 9;
+const SIGMOID = 10;
+const TANH = 11;
+const SOFTPLUS = 12;
+
+@inline
+function apply(op: i32, x: v128): v128 {
+  if (op === NEG) return f32x4.neg(x);
+  if (op === ABS) return f32x4.abs(x);
+  if (op === SIGN) return signv(x);
+  if (op === EXP) return expv(x);
+  if (op === LOG) return logv(x);
+  if (op === LOG1P) return log1pv(x);
+  if (op === EXPM1) return expm1v(x);
+  if (op === SQRT) return f32x4.sqrt(x);
+  if (op === RSQRT) return f32x4.div(splat(1), f32x4.sqrt(x));
+  if (op === RELU) return reluv(x);
+  if (op === SIGMOID) return sigmoidv(x);
+  if (op === TANH) return tanhv(x);
+  return softplusv(x);
+}
+
+// 16 bytes of static memory for the last n % 4 values: they go through the same vector code.
+const TAIL: usize = memory.data(16, 16);
+
+// Inlined once per op with a constant code, so each op gets its own loop without branches.
+@inline
+function unaryLoop(op: i32, x: usize, y: usize, n: i32): void {
+  const nv = n & ~3;
+  for (let i = 0; i < nv; i += 4) {
+    const o = (<usize>i) << 2;
+    v128.store(y + o, apply(op, v128.load(x + o)));
+  }
+  const rest = n - nv;
+  if (rest > 0) {
+    const o = (<usize>nv) << 2;
+    v128.store(TAIL, v128.splat<i32>(0));
+    memory.copy(TAIL, x + o, (<usize>rest) << 2);
+    v128.store(TAIL, apply(op, v128.load(TAIL)));
+    memory.copy(y + o, TAIL, (<usize>rest) << 2);
+  }
+}
+
+/** y = op(x) over n floats (x and y may be the same block); op codes as above. */
+export function unaryF32(op: i32, x: usize, y: usize, n: i32): void {
+  switch (op) {
+    case NEG:
+      unaryLoop(NEG, x, y, n);
+      break;
+    case ABS:
+      unaryLoop(ABS, x, y, n);
+      break;
+    case SIGN:
+      unaryLoop(SIGN, x, y, n);
+      break;
+    case EXP:
+      unaryLoop(EXP, x, y, n);
+      break;
+    case LOG:
+      unaryLoop(LOG, x, y, n);
+      break;
+    case LOG1P:
+      unaryLoop(LOG1P, x, y, n);
+      break;
+    case EXPM1:
+      unaryLoop(EXPM1, x, y, n);
+      break;
+    case SQRT:
+      unaryLoop(SQRT, x, y, n);
+      break;
+    case RSQRT:
+      unaryLoop(RSQRT, x, y, n);
+      break;
+    case RELU:
+      unaryLoop(RELU, x, y, n);
+      break;
+    case SIGMOID:
+      unaryLoop(SIGMOID, x, y, n);
+      break;
+    case TANH:
+      unaryLoop(TANH, x, y, n);
+      break;
+    default:
+      unaryLoop(SOFTPLUS, x, y, n);
+  }
+}
+
+// ---- sums -------------------------------------------------------------------------------------
+//
+// Float32 sums over [outer, reduce, inner] accumulated in float64 (f64x2 lanes), as the
+// TypeScript kernel does: each output is the float64 sum of its float32 terms, rounded once.
+
+@inline
+function high(v: v128): v128 {
+  return v128.shuffle<f32>(v, v, 2, 3, 0, 1);
+}
+
+/** y[o] = sum of the `reduce` contiguous floats of row o (inner == 1). */
+function sumRows(x: usize, y: usize, outer: i32, reduce: i32): void {
+  const n8 = reduce & ~7;
+  for (let o = 0; o < outer; o++) {
+    const row = x + ((<usize>o * <usize>reduce) << 2);
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    let a2 = f64x2.splat(0);
+    let a3 = f64x2.splat(0);
+    for (let r = 0; r < n8; r += 8) {
+      const p = row + ((<usize>r) << 2);
+      const v = v128.load(p);
+      const w = v128.load(p, 16);
+      a0 = f64x2.add(a0, f64x2.promote_low_f32x4(v));
+      a1 = f64x2.add(a1, f64x2.promote_low_f32x4(high(v)));
+      a2 = f64x2.add(a2, f64x2.promote_low_f32x4(w));
+      a3 = f64x2.add(a3, f64x2.promote_low_f32x4(high(w)));
+    }
+    const t = f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3));
+    let s = f64x2.extract_lane(t, 0) + f64x2.extract_lane(t, 1);
+    for (let r = n8; r < reduce; r++) s += <f64>load<f32>(row + ((<usize>r) << 2));
+    store<f32>(y + ((<usize>o) << 2), <f32>s);
+  }
+}
+
+/**
+ * y[o, i] = sum over r of x[o, r, i] (inner > 1), 8 columns at a time down the reduced axis, then
+ * 4, then one: each column's terms are added in order, as in the TypeScript kernel.
+ */
+function sumColumns(x: usize, y: usize, outer: i32, reduce: i32, inner: i32): void {
+  const stride = (<usize>inner) << 2;
+  const i8 = inner & ~7;
+  const i4 = inner & ~3;
+  for (let o = 0; o < outer; o++) {
+    const base = x + ((<usize>o * <usize>reduce * <usize>inner) << 2);
+    const out = y + ((<usize>o * <usize>inner) << 2);
+    for (let i = 0; i < i8; i += 8) {
+      let p = base + ((<usize>i) << 2);
+      let a0 = f64x2.splat(0);
+      let a1 = f64x2.splat(0);
+      let a2 = f64x2.splat(0);
+      let a3 = f64x2.splat(0);
+      for (let r = 0; r < reduce; r++) {
+        const v = v128.load(p);
+        const w = v128.load(p, 16);
+        a0 = f64x2.add(a0, f64x2.promote_low_f32x4(v));
+        a1 = f64x2.add(a1, f64x2.promote_low_f32x4(high(v)));
+        a2 = f64x2.add(a2, f64x2.promote_low_f32x4(w));
+        a3 = f64x2.add(a3, f64x2.promote_low_f32x4(high(w)));
+        p += stride;
+      }
+      const q = out + ((<usize>i) << 2);
+      v128.store(q, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5));
+      v128.store(q, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a2), f32x4.demote_f64x2_zero(a3), 0, 1, 4, 5), 16);
+    }
+    if (i4 > i8) {
+      let p = base + ((<usize>i8) << 2);
+      let a0 = f64x2.splat(0);
+      let a1 = f64x2.splat(0);
+      for (let r = 0; r < reduce; r++) {
+        const v = v128.load(p);
+        a0 = f64x2.add(a0, f64x2.promote_low_f32x4(v));
+        a1 = f64x2.add(a1, f64x2.promote_low_f32x4(high(v)));
+        p += stride;
+      }
+      v128.store(
+        out + ((<usize>i8) << 2),
+        v128.shuffle<f32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5),
+      );
+    }
+    for (let i = i4; i < inner; i++) {
+      let p = base + ((<usize>i) << 2);
+      let s: f64 = 0;
+      for (let r = 0; r < reduce; r++) {
+        s += <f64>load<f32>(p);
+        p += stride;
+      }
+      store<f32>(out + ((<usize>i) << 2), <f32>s);
+    }
+  }
+}
+
+/** y[o, i] = sum over r of x[o, r, i] for x of shape [outer, reduce, inner], float64 accumulation. */
+export function sumF32(x: usize, y: usize, outer: i32, reduce: i32, inner: i32): void {
+  if (inner === 1) sumRows(x, y, outer, reduce);
+  else sumColumns(x, y, outer, reduce, inner);
+}
