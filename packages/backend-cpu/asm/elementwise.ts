@@ -376,3 +376,107 @@ export function sumF32(x: usize, y: usize, outer: i32, reduce: i32, inner: i32):
   if (inner === 1) sumRows(x, y, outer, reduce);
   else sumColumns(x, y, outer, reduce, inner);
 }
+
+// ---- max and min --------------------------------------------------------------------------------
+//
+// As the TypeScript kernel: NaN when the reduced values hold one, else the largest (smallest)
+// value, the first of equal ones (which only shows for ±0). Each lane keeps its first best value
+// (`v > best` replaces, ties do not); lanes that reduced parts of one row cannot tell which of
+// two zeros came first, so a row whose result is ±0 is scanned again in order.
+
+@inline
+function better(isMax: bool, v: v128, best: v128): v128 {
+  return isMax ? f32x4.gt(v, best) : f32x4.lt(v, best);
+}
+
+@inline
+function betterScalar(isMax: bool, v: f32, best: f32): bool {
+  return isMax ? v > best : v < best;
+}
+
+/** The TypeScript kernel's loop over `count` floats `stride` bytes apart. */
+@inline
+function extremeScalar(isMax: bool, p: usize, count: i32, stride: usize): f32 {
+  let best = load<f32>(p);
+  for (let r = 1; r < count && best === best; r++) {
+    p += stride;
+    const v = load<f32>(p);
+    if (v !== v || betterScalar(isMax, v, best)) best = v;
+  }
+  return best;
+}
+
+@inline
+function extremeRows(isMax: bool, x: usize, y: usize, outer: i32, reduce: i32): void {
+  const n8 = reduce & ~7;
+  for (let o = 0; o < outer; o++) {
+    const row = x + ((<usize>o * <usize>reduce) << 2);
+    let best: f32;
+    if (n8 === 0) {
+      best = extremeScalar(isMax, row, reduce, 4);
+    } else {
+      let b0 = v128.load(row);
+      let b1 = v128.load(row, 16);
+      let nan = v128.or(f32x4.ne(b0, b0), f32x4.ne(b1, b1));
+      let tailNaN = false;
+      for (let r = 8; r < n8; r += 8) {
+        const p = row + ((<usize>r) << 2);
+        const v = v128.load(p);
+        const w = v128.load(p, 16);
+        b0 = sel(better(isMax, v, b0), v, b0);
+        b1 = sel(better(isMax, w, b1), w, b1);
+        nan = v128.or(nan, v128.or(f32x4.ne(v, v), f32x4.ne(w, w)));
+      }
+      b0 = sel(better(isMax, b1, b0), b1, b0);
+      best = f32x4.extract_lane(b0, 0);
+      const l1 = f32x4.extract_lane(b0, 1);
+      const l2 = f32x4.extract_lane(b0, 2);
+      const l3 = f32x4.extract_lane(b0, 3);
+      if (betterScalar(isMax, l1, best)) best = l1;
+      if (betterScalar(isMax, l2, best)) best = l2;
+      if (betterScalar(isMax, l3, best)) best = l3;
+      for (let r = n8; r < reduce; r++) {
+        const v = load<f32>(row + ((<usize>r) << 2));
+        if (v !== v) tailNaN = true;
+        else if (betterScalar(isMax, v, best)) best = v;
+      }
+      if (tailNaN || v128.any_true(nan)) best = NaN;
+      else if (best === 0) best = extremeScalar(isMax, row, reduce, 4);
+    }
+    store<f32>(y + ((<usize>o) << 2), best);
+  }
+}
+
+@inline
+function extremeColumns(isMax: bool, x: usize, y: usize, outer: i32, reduce: i32, inner: i32): void {
+  const stride = (<usize>inner) << 2;
+  const i4 = inner & ~3;
+  for (let o = 0; o < outer; o++) {
+    const base = x + ((<usize>o * <usize>reduce * <usize>inner) << 2);
+    const out = y + ((<usize>o * <usize>inner) << 2);
+    for (let i = 0; i < i4; i += 4) {
+      let p = base + ((<usize>i) << 2);
+      let best = v128.load(p);
+      let nan = f32x4.ne(best, best);
+      for (let r = 1; r < reduce; r++) {
+        p += stride;
+        const v = v128.load(p);
+        best = sel(better(isMax, v, best), v, best);
+        nan = v128.or(nan, f32x4.ne(v, v));
+      }
+      v128.store(out + ((<usize>i) << 2), sel(nan, splat(NaN), best));
+    }
+    for (let i = i4; i < inner; i++)
+      store<f32>(out + ((<usize>i) << 2), extremeScalar(isMax, base + ((<usize>i) << 2), reduce, stride));
+  }
+}
+
+/** y[o, i] = max (isMax) or min over r of x[o, r, i] for x of shape [outer, reduce >= 1, inner]. */
+export function extremeF32(x: usize, y: usize, outer: i32, reduce: i32, inner: i32, isMax: i32): void {
+  if (reduce < 1) return;
+  if (inner === 1) {
+    if (isMax) extremeRows(true, x, y, outer, reduce);
+    else extremeRows(false, x, y, outer, reduce);
+  } else if (isMax) extremeColumns(true, x, y, outer, reduce, inner);
+  else extremeColumns(false, x, y, outer, reduce, inner);
+}

@@ -4,7 +4,7 @@ import { type TensorInfo, UNARY_SPECS, type UnaryOp } from "@minibatch/tensor";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CpuBackend, type CpuData } from "../src/backend";
 import { UNARY_CPU } from "../src/kernels/elementwise";
-import { fastSumF32, fastUnaryF32, UNARY_SIMD } from "../src/kernels/simd";
+import { fastExtremeF32, fastSumF32, fastUnaryF32, UNARY_SIMD } from "../src/kernels/simd";
 import { initWasm } from "../src/wasm/runtime";
 
 const backend = new CpuBackend();
@@ -301,5 +301,72 @@ describe("float32 sums in wasm SIMD", () => {
     expect(Array.from(mb.sum(x, 0).dataSync())).toEqual(Array.from(exact(v, 1, 60, 100)));
     expect(Array.from(mb.sum(x, 1).dataSync())).toEqual(Array.from(exact(v, 60, 100, 1)));
     expect(mb.sum(x).dataSync()[0]).toBe(Math.fround(v.reduce((a, b) => a + b, 0)));
+  });
+});
+
+describe("float32 max and min in wasm SIMD", () => {
+  const r = rng(23);
+
+  /** NaN if a value is NaN, else the largest (smallest); of equal ones the first (±0). */
+  function want(v: number[], outer: number, reduce: number, inner: number, isMax: boolean): number[] {
+    const y: number[] = [];
+    for (let o = 0; o < outer; o++)
+      for (let i = 0; i < inner; i++) {
+        const col = Array.from({ length: reduce }, (_, k) => v[(o * reduce + k) * inner + i]);
+        if (col.some(Number.isNaN)) {
+          y.push(Number.NaN);
+          continue;
+        }
+        const m = isMax ? Math.max(...col) : Math.min(...col);
+        y.push(col.find((c) => c === m) as number); // the first of +0 and -0
+      }
+    return y;
+  }
+
+  const shapes: [number, number, number][] = [
+    [1, 6000, 1],
+    [60, 10, 1], // softmax rows
+    [30, 7, 1], // rows shorter than 8
+    [9, 19, 1],
+    [1, 60, 100], // over the leading axis
+    [3, 17, 6], // 4 + scalar columns
+    [2, 40, 3],
+  ];
+  for (const [outer, reduce, inner] of shapes) {
+    it(`[${outer}, ${reduce}, ${inner}]: values, ±0, ±Inf and NaN as the TypeScript kernel`, () => {
+      const n = outer * reduce * inner;
+      for (const kind of ["plain", "zeros", "specials"]) {
+        const v = Array.from({ length: n }, () => {
+          const u = r();
+          if (kind === "zeros") return u < 0.5 ? 0 : -0;
+          if (kind === "specials" && u < 0.02) return Number.NaN;
+          if (kind === "specials" && u < 0.04)
+            return u < 0.03 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+          return Math.fround((r() - 0.5) * 100);
+        });
+        if (kind === "plain") v[n - 1] = 1e6; // the maximum in a tail element
+        for (const isMax of [true, false]) {
+          const x = tensor(v);
+          const y = output([outer * inner]);
+          expect(fastExtremeF32(x, y, { outer, reduce, inner }, isMax)).toBe(n >= 64);
+          if (n < 64) continue;
+          const got = Array.from(vals(y));
+          const exp = want(v, outer, reduce, inner, isMax);
+          for (let i = 0; i < exp.length; i++)
+            if (!Object.is(got[i], exp[i]))
+              expect(`${kind} ${isMax ? "max" : "min"} [${i}] = ${got[i]}`).toBe(
+                `${kind} ${isMax ? "max" : "min"} [${i}] = ${exp[i]}`,
+              );
+        }
+      }
+    });
+  }
+
+  it("run through mb.max and mb.min", async () => {
+    await mb.setBackend("cpu");
+    const v = Array.from({ length: 6000 }, () => Math.fround(r() * 10 - 5));
+    const x = mb.reshape(mb.tensor(v), [60, 100]);
+    expect(Array.from(mb.max(x, 1).dataSync())).toEqual(want(v, 60, 100, 1, true));
+    expect(Array.from(mb.min(x, 0).dataSync())).toEqual(want(v, 1, 60, 100, false));
   });
 });

@@ -52,6 +52,8 @@ function warm(w: WasmRuntime): void {
     for (const c of codes) w.exports.unaryF32(c, a, b, n);
     w.exports.sumF32(a, b, 4, 16, 1);
     w.exports.sumF32(a, b, 1, 4, 16);
+    w.exports.extremeF32(a, b, 4, 16, 1, k & 1);
+    w.exports.extremeF32(a, b, 1, 4, 16, k & 1);
   }
   w.release();
 }
@@ -92,6 +94,20 @@ export function fastSumF32(x: TensorInfo, y: TensorInfo, { outer, reduce, inner 
   if (!p) return false;
   const [px, py] = p;
   w.exports.sumF32(px, py, outer, reduce, inner);
+  finish(w, [y], [py]);
+  return true;
+}
+
+/** Float32 max or min over [outer, reduce, inner] in wasm SIMD; false when it did not run. */
+export function fastExtremeF32(x: TensorInfo, y: TensorInfo, at: ReduceAttrs, isMax: boolean): boolean {
+  const { outer, reduce, inner } = at;
+  if (reduce < 1 || x.size !== outer * reduce * inner || y.size !== outer * inner) return false;
+  const w = runtimeFor(x, y);
+  if (!w) return false;
+  const p = pointers(w, () => [w.input(data(x)), ...outputs(w, [y])]);
+  if (!p) return false;
+  const [px, py] = p;
+  w.exports.extremeF32(px, py, outer, reduce, inner, isMax ? 1 : 0);
   finish(w, [y], [py]);
   return true;
 }
