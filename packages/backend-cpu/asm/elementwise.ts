@@ -36,6 +36,7 @@ const L1: f32 = 0.39977574348449707;
 const L2: f32 = 0.2987094819545746;
 
 const SQRT_HALF_BITS: i32 = 0x3f3504f3;
+const ROUNDER_BITS: i32 = 0x4b400000; // the bits of 1.5 * 2^23
 const FLT_MIN: f32 = 1.1754943508222875e-38;
 
 @inline
@@ -61,11 +62,30 @@ function reduceLn2(x: v128, n: v128): v128 {
   return f32x4.sub(f32x4.sub(x, f32x4.mul(n, splat(LN2_HI))), f32x4.mul(n, splat(LN2_LO)));
 }
 
+/**
+ * n = round(x / ln2) both as a float and as an integer (in the low bits of the sum): adding
+ * 1.5 * 2^23 rounds to an integer (to even) and puts it in the mantissa, for |n| < 2^22. A NaN
+ * gives garbage bits, which only scale the NaN that the polynomial carries.
+ */
+const ROUNDER: f32 = 12582912;
+
+@inline
+function roundLog2e(x: v128): v128 {
+  return f32x4.add(f32x4.mul(x, splat(LOG2E)), splat(ROUNDER));
+}
+
+/** x clamped to [lo, hi]; NaN stays NaN (pmin / pmax are one instruction each, unlike min / max). */
+@inline
+function clamp(x: v128, lo: f32, hi: f32): v128 {
+  return f32x4.pmax(f32x4.pmin(x, splat(hi)), splat(lo));
+}
+
 /** e^x: 0 below about -103.97 (through the subnormals), +Inf above about 88.72, NaN stays NaN. */
 @inline
 function expv(x: v128): v128 {
-  const xc = f32x4.max(f32x4.min(x, splat(89)), splat(-104)); // min/max keep NaN
-  const nf = f32x4.nearest(f32x4.mul(xc, splat(LOG2E)));
+  const xc = clamp(x, -104, 89);
+  const t = roundLog2e(xc);
+  const nf = f32x4.sub(t, splat(ROUNDER));
   const r = reduceLn2(xc, nf);
   let p = f32x4.add(f32x4.mul(splat(E4), r), splat(E3));
   p = f32x4.add(f32x4.mul(p, r), splat(E2));
@@ -74,7 +94,7 @@ function expv(x: v128): v128 {
   p = f32x4.add(splat(1), f32x4.add(r, f32x4.mul(f32x4.mul(r, r), p)));
   // 2^n in two factors, each a normal float for -150 <= n <= 129: the last product rounds once,
   // into the subnormals or to Inf when the result is there.
-  const n = i32x4.trunc_sat_f32x4_s(nf);
+  const n = i32x4.sub(t, i32x4.splat(ROUNDER_BITS));
   const n1 = i32x4.shr_s(n, 1);
   return f32x4.mul(f32x4.mul(p, pow2i(n1)), pow2i(i32x4.sub(n, n1)));
 }
@@ -82,8 +102,9 @@ function expv(x: v128): v128 {
 /** e^x - 1, exact for tiny |x| (and keeps -0); -1 below about -17.3, +Inf above about 88.72. */
 @inline
 function expm1v(x: v128): v128 {
-  const xc = f32x4.max(f32x4.min(x, splat(89)), splat(-26));
-  const nf = f32x4.nearest(f32x4.mul(xc, splat(LOG2E)));
+  const xc = clamp(x, -26, 89);
+  const tn = roundLog2e(xc);
+  const nf = f32x4.sub(tn, splat(ROUNDER));
   const r = reduceLn2(xc, nf);
   const r2 = f32x4.mul(r, r);
   let q = f32x4.add(f32x4.mul(splat(M4), r), splat(M3));
@@ -93,7 +114,7 @@ function expm1v(x: v128): v128 {
   const em = f32x4.add(r, f32x4.add(f32x4.mul(r2, splat(0.5)), f32x4.mul(f32x4.mul(r2, r), q)));
   // e^x - 1 = 2^n em + 2^n - 1 = 2 (2^(n-1) em + (2^(n-1) - 1/2)): 2^(n-1) is a normal float for
   // every n here (-38 .. 128), and the doubling is exact or overflows to Inf as it should.
-  const t = pow2i(i32x4.sub(i32x4.trunc_sat_f32x4_s(nf), i32x4.splat(1)));
+  const t = pow2i(i32x4.sub(tn, i32x4.splat(ROUNDER_BITS + 1)));
   const v = f32x4.add(f32x4.mul(em, t), f32x4.sub(t, splat(0.5)));
   const res = f32x4.add(v, v);
   return sel(f32x4.lt(f32x4.abs(x), splat(1e-10)), x, res);
@@ -167,7 +188,7 @@ function tanhv(x: v128): v128 {
 @inline
 function softplusv(x: v128): v128 {
   const l = log1pv(expv(f32x4.neg(f32x4.abs(x))));
-  return sel(f32x4.gt(x, splat(20)), x, f32x4.add(f32x4.max(x, splat(0)), l));
+  return sel(f32x4.gt(x, splat(20)), x, f32x4.add(f32x4.pmax(x, splat(0)), l));
 }
 
 /** max(x, 0) with NaN kept and -0 -> 0, as the TypeScript relu. */
