@@ -191,6 +191,15 @@ function softplusv(x: v128): v128 {
   return sel(f32x4.gt(x, splat(20)), x, f32x4.add(f32x4.pmax(x, splat(0)), l));
 }
 
+/** 1 / sqrt(x) in float64 lanes, rounded once to float32: the TypeScript kernel's values exactly. */
+@inline
+function rsqrtv(x: v128): v128 {
+  const one = f64x2.splat(1);
+  const a = f32x4.demote_f64x2_zero(f64x2.div(one, f64x2.sqrt(f64x2.promote_low_f32x4(x))));
+  const b = f32x4.demote_f64x2_zero(f64x2.div(one, f64x2.sqrt(f64x2.promote_low_f32x4(high(x)))));
+  return v128.shuffle<f32>(a, b, 0, 1, 4, 5);
+}
+
 /** max(x, 0) with NaN kept and -0 -> 0, as the TypeScript relu. */
 @inline
 function reluv(x: v128): v128 {
@@ -228,7 +237,7 @@ function apply(op: i32, x: v128): v128 {
   if (op === LOG1P) return log1pv(x);
   if (op === EXPM1) return expm1v(x);
   if (op === SQRT) return f32x4.sqrt(x);
-  if (op === RSQRT) return f32x4.div(splat(1), f32x4.sqrt(x));
+  if (op === RSQRT) return rsqrtv(x);
   if (op === RELU) return reluv(x);
   if (op === SIGMOID) return sigmoidv(x);
   if (op === TANH) return tanhv(x);
