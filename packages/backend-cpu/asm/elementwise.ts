@@ -83,10 +83,16 @@ function clamp(x: v128, lo: f32, hi: f32): v128 {
 /** e^x: 0 below about -103.97 (through the subnormals), +Inf above about 88.72, NaN stays NaN. */
 @inline
 function expv(x: v128): v128 {
+  return expCore(x, f32x4.splat(0));
+}
+
+/** e^(x + lo) for a small lo that the float32 sum x + lo would round away. */
+@inline
+function expCore(x: v128, lo: v128): v128 {
   const xc = clamp(x, -104, 89);
   const t = roundLog2e(xc);
   const nf = f32x4.sub(t, splat(ROUNDER));
-  const r = reduceLn2(xc, nf);
+  const r = f32x4.add(reduceLn2(xc, nf), lo);
   let p = f32x4.add(f32x4.mul(splat(E4), r), splat(E3));
   p = f32x4.add(f32x4.mul(p, r), splat(E2));
   p = f32x4.add(f32x4.mul(p, r), splat(E1));
@@ -200,6 +206,64 @@ function rsqrtv(x: v128): v128 {
   return v128.shuffle<f32>(a, b, 0, 1, 4, 5);
 }
 
+// GELU, x Phi(x) with Phi the normal CDF (erf form). Near 0, Phi(x) - 1/2 = x (G0 + G1 x^2 + ...
+// + G5 x^10) for |x| <= 1 (relative error 3.4e-8). Further out through erfc(z), z = |x| / sqrt2:
+// erfc(z) = e^(-x^2/2) R(z), R(z) = erfc(z) e^(z^2) a polynomial in s = (2 / (2 + z) - TC) * TS
+// for 0.7 <= z <= 6 (1.4e-7). x^2 / 2 is passed to exp in two parts (x = xh + xl with xh of 12
+// bits, x^2 = xh^2 + (x - xh)(x + xh)), as rounding it would cost |x|^2 / 2 * 2^-24 of relative
+// error. Beyond |x| / sqrt2 = 6 the TypeScript kernel's erf is exactly ±1, so gelu is x or -0.
+const G0: f32 = 0.3989422917366028;
+const G1: f32 = -0.06649035960435867;
+const G2: f32 = 0.009973322972655296;
+const G3: f32 = -0.0011863299878314137;
+const G4: f32 = 0.00011348635598551482;
+const G5: f32 = -7.654201908735558e-6;
+const R0: f32 = 0.2513290047645569;
+const R1: f32 = 0.2075098752975464;
+const R2: f32 = 0.05772541090846062;
+const R3: f32 = 0.009334094822406769;
+const R4: f32 = 0.00023646173940505832;
+const R5: f32 = -0.00019834144040942192;
+const R6: f32 = -1.2829397746827453e-5;
+const R7: f32 = 6.7085657065035775e-6;
+const R8: f32 = 2.3781130664701777e-7;
+const R9: f32 = -2.649395582920988e-7;
+const TC: f32 = 0.4952143;
+const TS: f32 = 4.072881;
+const GELU_END: f32 = 8.485282; // the least float32 with x / sqrt2 > 6
+
+@inline
+function geluv(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const x2 = f32x4.mul(x, x);
+  let q = f32x4.add(f32x4.mul(splat(G5), x2), splat(G4));
+  q = f32x4.add(f32x4.mul(q, x2), splat(G3));
+  q = f32x4.add(f32x4.mul(q, x2), splat(G2));
+  q = f32x4.add(f32x4.mul(q, x2), splat(G1));
+  q = f32x4.add(f32x4.mul(q, x2), splat(G0));
+  const near = f32x4.mul(x, f32x4.add(splat(0.5), f32x4.mul(x, q)));
+  const xh = v128.and(ax, i32x4.splat(<i32>0xfffff000));
+  const d = f32x4.mul(f32x4.sub(ax, xh), f32x4.add(ax, xh));
+  const z = f32x4.mul(ax, splat(0.7071067811865476));
+  const sv = f32x4.mul(f32x4.sub(f32x4.div(splat(2), f32x4.add(splat(2), z)), splat(TC)), splat(TS));
+  let r = f32x4.add(f32x4.mul(splat(R9), sv), splat(R8));
+  r = f32x4.add(f32x4.mul(r, sv), splat(R7));
+  r = f32x4.add(f32x4.mul(r, sv), splat(R6));
+  r = f32x4.add(f32x4.mul(r, sv), splat(R5));
+  r = f32x4.add(f32x4.mul(r, sv), splat(R4));
+  r = f32x4.add(f32x4.mul(r, sv), splat(R3));
+  r = f32x4.add(f32x4.mul(r, sv), splat(R2));
+  r = f32x4.add(f32x4.mul(r, sv), splat(R1));
+  r = f32x4.add(f32x4.mul(r, sv), splat(R0));
+  // half erfc(z) = e^(-xh^2 / 2 - d / 2) R / 2
+  const he = f32x4.mul(expCore(f32x4.mul(f32x4.mul(xh, xh), splat(-0.5)), f32x4.mul(d, splat(-0.5))), f32x4.mul(r, splat(0.5)));
+  const pos = f32x4.gt(x, splat(0));
+  const xe = f32x4.mul(x, he);
+  const far = sel(pos, f32x4.sub(x, xe), xe);
+  const res = sel(f32x4.le(ax, splat(1)), near, far);
+  return sel(f32x4.ge(ax, splat(GELU_END)), sel(pos, x, f32x4.mul(x, splat(0))), res);
+}
+
 /** max(x, 0) with NaN kept and -0 -> 0, as the TypeScript relu. */
 @inline
 function reluv(x: v128): v128 {
@@ -226,6 +290,7 @@ const RELU = 9;
 const SIGMOID = 10;
 const TANH = 11;
 const SOFTPLUS = 12;
+const GELU = 13;
 
 @inline
 function apply(op: i32, x: v128): v128 {
@@ -241,6 +306,7 @@ function apply(op: i32, x: v128): v128 {
   if (op === RELU) return reluv(x);
   if (op === SIGMOID) return sigmoidv(x);
   if (op === TANH) return tanhv(x);
+  if (op === GELU) return geluv(x);
   return softplusv(x);
 }
 
@@ -303,6 +369,9 @@ export function unaryF32(op: i32, x: usize, y: usize, n: i32): void {
       break;
     case TANH:
       unaryLoop(TANH, x, y, n);
+      break;
+    case GELU:
+      unaryLoop(GELU, x, y, n);
       break;
     default:
       unaryLoop(SOFTPLUS, x, y, n);

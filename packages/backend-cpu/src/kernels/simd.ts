@@ -5,7 +5,7 @@ import { data, finish, outputs, pointers } from "./fast";
 // Float32 unary ops and sums in WebAssembly SIMD (asm/elementwise.ts), with the TypeScript loops
 // as fallback. exp, log, log1p, expm1, sigmoid, tanh and softplus use polynomial approximations
 // in float32, within 2.5 ulp of the float64 reference (the TypeScript loops round the float64
-// result, within 0.5 ulp); the other ops give the TypeScript loops' values exactly, and special
+// result, within 0.5 ulp), gelu within 6.5 ulp; the other ops give the TypeScript loops' values exactly, and special
 // values follow UNARY_CPU for every op (test/simd.test.ts checks all of it).
 
 /** The ops asm/elementwise.ts computes, with its op codes (the constants above `apply` there). */
@@ -23,6 +23,7 @@ export const UNARY_SIMD: { readonly [K in UnaryOp]?: number } = {
   sigmoid: 10,
   tanh: 11,
   softplus: 12,
+  gelu: 13,
 };
 
 /**
