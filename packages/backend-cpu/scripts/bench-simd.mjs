@@ -41,6 +41,7 @@ const ops = {
   exp: (x) => mb.exp(x),
   tanh: (x) => mb.tanh(x),
   log: (x) => mb.log(x),
+  gelu: (x) => mb.gelu(x),
   "sum (all)": (x) => mb.sum(x),
   "sum rows [n/100, 100] axis 1": (x) => mb.sum(mb.reshape(x, [x.size / 100, 100]), 1),
   "sum cols [n/100, 100] axis 0": (x) => mb.sum(mb.reshape(x, [x.size / 100, 100]), 0),
