@@ -5,17 +5,12 @@
 //   node scripts/bench-simd.mjs                   # the WebAssembly SIMD kernels
 //   MINIBATCH_WASM=0 node scripts/bench-simd.mjs  # the TypeScript kernels alone
 //
-// Each figure is the median of 5 timed batches of calls (each about 60 ms) after a warm-up pass; the
-// machine's noise shows in the spread, so compare runs made back to back.
+// Each figure is the best of 7 timed batches of calls (each about 60 ms) after a warm-up pass: on a
+// shared machine the other processes only ever add time. Compare runs made back to back.
 import * as mb from "@minibatch/tensor";
 import "../dist/index.js";
 
 await mb.setBackend("cpu");
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
 
 /** ns per element of f(), which processes n elements. */
 function time(n, f) {
@@ -28,12 +23,12 @@ function time(n, f) {
     reps *= 2;
   }
   const runs = [];
-  for (let k = 0; k < 5; k++) {
+  for (let k = 0; k < 7; k++) {
     const t0 = performance.now();
     for (let i = 0; i < reps; i++) f();
     runs.push(((performance.now() - t0) * 1e6) / (reps * n));
   }
-  return median(runs);
+  return Math.min(...runs);
 }
 
 const ops = {
