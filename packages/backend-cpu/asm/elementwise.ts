@@ -310,10 +310,9 @@ function apply(op: i32, x: v128): v128 {
   return softplusv(x);
 }
 
-// 16 bytes of static memory for the last n % 4 values: they go through the same vector code.
-const TAIL: usize = memory.data(16, 16);
-
-// Inlined once per op with a constant code, so each op gets its own loop without branches.
+// Inlined once per op with a constant code, so each op gets its own loop without branches. The
+// last n % 4 values go through the same vector code in the lanes of one vector (no static scratch
+// memory, which threads sharing the memory would race on).
 @inline
 function unaryLoop(op: i32, x: usize, y: usize, n: i32): void {
   const nv = n & ~3;
@@ -323,11 +322,15 @@ function unaryLoop(op: i32, x: usize, y: usize, n: i32): void {
   }
   const rest = n - nv;
   if (rest > 0) {
-    const o = (<usize>nv) << 2;
-    v128.store(TAIL, v128.splat<i32>(0));
-    memory.copy(TAIL, x + o, (<usize>rest) << 2);
-    v128.store(TAIL, apply(op, v128.load(TAIL)));
-    memory.copy(y + o, TAIL, (<usize>rest) << 2);
+    const px = x + ((<usize>nv) << 2);
+    const py = y + ((<usize>nv) << 2);
+    let v = f32x4.splat(load<f32>(px));
+    if (rest > 1) v = f32x4.replace_lane(v, 1, load<f32>(px, 4));
+    if (rest > 2) v = f32x4.replace_lane(v, 2, load<f32>(px, 8));
+    const r = apply(op, v);
+    store<f32>(py, f32x4.extract_lane(r, 0));
+    if (rest > 1) store<f32>(py, f32x4.extract_lane(r, 1), 4);
+    if (rest > 2) store<f32>(py, f32x4.extract_lane(r, 2), 8);
   }
 }
 

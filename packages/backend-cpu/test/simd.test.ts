@@ -227,6 +227,20 @@ describe("float32 unary ops in wasm SIMD", () => {
     }
   });
 
+  it("compute the last n % 4 values as the others, for every op", () => {
+    const r = rng(5);
+    const v = Array.from({ length: 72 }, () => (r() - 0.5) * 30);
+    for (const op of ops) {
+      const full = output([72]);
+      expect(fastUnaryF32(op, tensor(v), full)).toBe(true);
+      for (const n of [65, 66, 67]) {
+        const y = output([n]);
+        expect(fastUnaryF32(op, tensor(v.slice(0, n)), y)).toBe(true);
+        expect(Array.from(vals(y)), `${op}, n = ${n}`).toEqual(Array.from(vals(full).subarray(0, n)));
+      }
+    }
+  });
+
   it("leave small tensors and other dtypes to the TypeScript loop", () => {
     expect(fastUnaryF32("exp", tensor([1, 2, 3], [3], false), output([3]))).toBe(false);
     const big = tensor(new Float32Array(100));
