@@ -201,9 +201,9 @@ function softplusv(x: v128): v128 {
 @inline
 function rsqrtv(x: v128): v128 {
   const one = f64x2.splat(1);
-  const a = f32x4.demote_f64x2_zero(f64x2.div(one, f64x2.sqrt(f64x2.promote_low_f32x4(x))));
-  const b = f32x4.demote_f64x2_zero(f64x2.div(one, f64x2.sqrt(f64x2.promote_low_f32x4(high(x)))));
-  return v128.shuffle<f32>(a, b, 0, 1, 4, 5);
+  const a = f64x2.div(one, f64x2.sqrt(f64x2.promote_low_f32x4(x)));
+  const b = f64x2.div(one, f64x2.sqrt(f64x2.promote_low_f32x4(high(x))));
+  return demote4(a, b);
 }
 
 // GELU, x Phi(x) with Phi the normal CDF (erf form). Near 0, Phi(x) - 1/2 = x (G0 + G1 x^2 + ...
@@ -256,7 +256,8 @@ function geluv(x: v128): v128 {
   r = f32x4.add(f32x4.mul(r, sv), splat(R1));
   r = f32x4.add(f32x4.mul(r, sv), splat(R0));
   // half erfc(z) = e^(-xh^2 / 2 - d / 2) R / 2
-  const he = f32x4.mul(expCore(f32x4.mul(f32x4.mul(xh, xh), splat(-0.5)), f32x4.mul(d, splat(-0.5))), f32x4.mul(r, splat(0.5)));
+  const e = expCore(f32x4.mul(f32x4.mul(xh, xh), splat(-0.5)), f32x4.mul(d, splat(-0.5)));
+  const he = f32x4.mul(e, f32x4.mul(r, splat(0.5)));
   const pos = f32x4.gt(x, splat(0));
   const xe = f32x4.mul(x, he);
   const far = sel(pos, f32x4.sub(x, xe), xe);
@@ -391,6 +392,12 @@ function high(v: v128): v128 {
   return v128.shuffle<f32>(v, v, 2, 3, 0, 1);
 }
 
+/** Four float32 lanes from two f64x2, each rounded once. */
+@inline
+function demote4(lo: v128, hi: v128): v128 {
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
 /** y[o] = sum of the `reduce` contiguous floats of row o (inner == 1). */
 function sumRows(x: usize, y: usize, outer: i32, reduce: i32): void {
   const n8 = reduce & ~7;
@@ -443,8 +450,8 @@ function sumColumns(x: usize, y: usize, outer: i32, reduce: i32, inner: i32): vo
         p += stride;
       }
       const q = out + ((<usize>i) << 2);
-      v128.store(q, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5));
-      v128.store(q, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a2), f32x4.demote_f64x2_zero(a3), 0, 1, 4, 5), 16);
+      v128.store(q, demote4(a0, a1));
+      v128.store(q, demote4(a2, a3), 16);
     }
     if (i4 > i8) {
       let p = base + ((<usize>i8) << 2);
@@ -456,10 +463,7 @@ function sumColumns(x: usize, y: usize, outer: i32, reduce: i32, inner: i32): vo
         a1 = f64x2.add(a1, f64x2.promote_low_f32x4(high(v)));
         p += stride;
       }
-      v128.store(
-        out + ((<usize>i8) << 2),
-        v128.shuffle<f32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5),
-      );
+      v128.store(out + ((<usize>i8) << 2), demote4(a0, a1));
     }
     for (let i = i4; i < inner; i++) {
       let p = base + ((<usize>i) << 2);

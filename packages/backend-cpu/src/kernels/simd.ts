@@ -2,11 +2,12 @@ import type { ReduceAttrs, TensorInfo, UnaryOp } from "@minibatch/tensor";
 import { type WasmRuntime, wasmRuntime } from "../wasm/runtime";
 import { data, finish, outputs, pointers } from "./fast";
 
-// Float32 unary ops and sums in WebAssembly SIMD (asm/elementwise.ts), with the TypeScript loops
-// as fallback. exp, log, log1p, expm1, sigmoid, tanh and softplus use polynomial approximations
-// in float32, within 2.5 ulp of the float64 reference (the TypeScript loops round the float64
-// result, within 0.5 ulp), gelu within 6.5 ulp; the other ops give the TypeScript loops' values exactly, and special
-// values follow UNARY_CPU for every op (test/simd.test.ts checks all of it).
+// Float32 unary ops, sums, maxima and minima in WebAssembly SIMD (asm/elementwise.ts), with the
+// TypeScript loops as fallback. exp, log, log1p, expm1, sigmoid, tanh and softplus use float32
+// polynomial approximations within 2.5 ulp of the float64 reference, gelu within 6.5 ulp (the
+// TypeScript loops round a float64 result, within 0.5 ulp); the other ops give the TypeScript
+// loops' values exactly, and special values follow UNARY_CPU for every op. test/simd.test.ts
+// checks all of it.
 
 /** The ops asm/elementwise.ts computes, with its op codes (the constants above `apply` there). */
 export const UNARY_SIMD: { readonly [K in UnaryOp]?: number } = {
