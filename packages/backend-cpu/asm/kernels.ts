@@ -622,6 +622,7 @@ export function binaryF32(op: i32, a: usize, b: usize, y: usize, n: i32, aScalar
   }
 }
 
+export * from "./elementwise";
 
 /** First free byte after this module's static data: the JS side allocates from here. */
 export function heapBase(): usize {

@@ -10,6 +10,7 @@ import { buf, type CpuBackend } from "../backend";
 import { fastBinaryF32 } from "./fast";
 import { forEachRow } from "./iterate";
 import { erf } from "./math";
+import { fastUnaryF32 } from "./simd";
 
 /**
  * How the CPU computes each op of UNARY_SPECS on one value: exhaustive, so a new op in the spec
@@ -94,6 +95,7 @@ function unaryLoopF32(op: UnaryOp, x: Float32Array, y: Float32Array): boolean {
 export const unaryKernel =
   (op: UnaryOp): Kernel<UnaryOp, CpuBackend> =>
   (_b, [x], [y]) => {
+    if (fastUnaryF32(op, x, y)) return;
     const xs = buf(x);
     const ys = buf(y);
     if (xs instanceof Float32Array && ys instanceof Float32Array && unaryLoopF32(op, xs, ys)) return;

@@ -1,14 +1,18 @@
 import { assertNever, type Kernel, type ReduceOp, type TypedArray } from "@minibatch/tensor";
 import { buf, type CpuBackend } from "../backend";
+import { fastExtremeF32, fastSumF32 } from "./simd";
 
 /**
  * Reductions over [outer, reduce, inner]. With inner == 1 each output is one contiguous run;
  * otherwise rows of `inner` values are combined in order, which keeps memory access sequential.
- * Sums accumulate in float64.
+ * Sums accumulate in float64. Float32 sums, maxima and minima run in wasm SIMD when they can (./simd.ts).
  */
 export const reduceKernel =
   <K extends ReduceOp>(op: K): Kernel<K, CpuBackend> =>
-  (_b, [x], [y], { outer, reduce, inner }) => {
+  (_b, [x], [y], attrs) => {
+    const { outer, reduce, inner } = attrs;
+    if (op === "sum" && fastSumF32(x, y, attrs)) return;
+    if ((op === "max" || op === "min") && fastExtremeF32(x, y, attrs, op === "max")) return;
     const xs = buf(x);
     const ys = buf(y);
     const kind: ReduceOp = op;

@@ -50,6 +50,12 @@ export interface WasmKernels {
     inner: number,
     scratch: number,
   ): void;
+  /** y = op(x) over n floats, op a code of UNARY_SIMD (src/kernels/simd.ts); x may equal y. */
+  unaryF32(op: number, x: number, y: number, n: number): void;
+  /** y[o, i] = sum over r of x[o, r, i], x of shape [outer, reduce, inner], float64 accumulation. */
+  sumF32(x: number, y: number, outer: number, reduce: number, inner: number): void;
+  /** y[o, i] = max (isMax 1) or min (0) over r of x[o, r, i], NaN first, as the TypeScript kernel. */
+  extremeF32(x: number, y: number, outer: number, reduce: number, inner: number, isMax: number): void;
 }
 
 function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
