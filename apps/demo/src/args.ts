@@ -23,6 +23,8 @@ export interface CliOptions {
   quick: boolean;
   /** The paper's 50,000 steps for the Figure 1 run. */
   paper: boolean;
+  /** Run each training step op by op instead of compiled (`compile`). */
+  eager: boolean;
   /** Repeats of each timing, whose spread the reports show. */
   repeats: number;
   backend: BackendName;
@@ -77,6 +79,7 @@ Common flags:
   --backend cpu|webgpu    backend for tensors (default cpu; webgpu needs a GPU adapter in Node.js)
   --seed N                seed of the initial weights and the batch order (default 1)
   --quick                 the small, fast version of each study (fewer images and steps)
+  --eager                 run each training step op by op (default: compiled with compile(), faster)
   --repeats N             repeats of each timing; reports show median and min-max (default 3)
   --train-size N          use only the first N training images
   --test-size N           evaluate on the first N test images (default: all 10,000 for train,
@@ -128,7 +131,7 @@ const NUMBER_FLAGS = new Set([
   "memory-cap-mb",
 ]);
 const STRING_FLAGS = new Set(["backend", "model", "norm", "out", "data", "batch-sizes", "lrs"]);
-const BOOL_FLAGS = new Set(["json", "help", "quick", "paper"]);
+const BOOL_FLAGS = new Set(["json", "help", "quick", "paper", "eager"]);
 
 /** Edit distance, for "did you mean" hints. */
 function distance(a: string, b: string): number {
@@ -199,6 +202,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     json: false,
     quick: false,
     paper: false,
+    eager: false,
     repeats: 3,
     backend: DEFAULTS.backend,
     model: DEFAULTS.model,
@@ -252,6 +256,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       if (name === "json") o.json = true;
       else if (name === "quick") o.quick = true;
       else if (name === "paper") o.paper = true;
+      else if (name === "eager") o.eager = true;
       else o.help = true;
       continue;
     }

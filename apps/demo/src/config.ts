@@ -67,6 +67,8 @@ export interface RunConfig {
   trainModeChunk?: number;
   /** Stop early when the loss is not finite (a diverged run); the result says so. */
   stopOnDivergence?: boolean;
+  /** Replay each step from a compiled program (`compile`); false runs it op by op. Default true. */
+  compiled?: boolean;
 }
 
 /** One evaluation on the test set. */
@@ -111,7 +113,7 @@ export interface RunResult {
   /** Test images each evaluation used. */
   testImages: number;
   diverged: boolean;
-  /** Largest minibatch `memory().bytes` seen during a training step. */
+  /** Most bytes live at once during a training step (`memory().peakBytes`), the model and data included. */
   peakTensorBytes: number;
   /** Most tensors alive at once during a step. */
   peakTensors: number;

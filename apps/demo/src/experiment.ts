@@ -1,7 +1,7 @@
 import { DataLoader, TensorDataset } from "@minibatch/data";
 import { crossEntropy } from "@minibatch/nn";
 import { SGD } from "@minibatch/optim";
-import { fromArray, memory, noGrad, type Tensor, tidy } from "@minibatch/tensor";
+import { compile, fromArray, memory, noGrad, resetPeakMemory, type Tensor, tidy } from "@minibatch/tensor";
 import type { CurvePoint, RunConfig, RunResult } from "./config";
 import type { MnistData, MnistSplit } from "./mnist";
 import { buildModel, type ProbedModel } from "./model";
@@ -49,6 +49,12 @@ export class Trainer {
   private lossCount = 0;
   /** On a GPU every read waits for the queue to drain; reading the loss every few steps keeps it busy. */
   readonly readLossEvery: number;
+  /**
+   * Forward, backward and SGD update on one batch. Compiled (the default), it is traced on its
+   * second and third calls and replayed from then on; the evaluation's switch to eval mode and
+   * back makes it trace again. Either way it disposes what it makes and returns the loss.
+   */
+  private readonly trainStep: (x: Tensor, y: Tensor) => Tensor;
 
   constructor(
     readonly config: RunConfig,
@@ -79,6 +85,16 @@ export class Trainer {
       dropLast: true,
     });
     this.readLossEvery = config.backend === "webgpu" ? 10 : 1;
+    const step = (x: Tensor, y: Tensor) => {
+      this.optimizer.zeroGrad();
+      const l = crossEntropy(this.model.call(x), y);
+      l.backward();
+      // The forward and backward temporaries are alive here (in the calls that run op by op).
+      this.peakTensors = Math.max(this.peakTensors, memory().tensors);
+      this.optimizer.step();
+      return l;
+    };
+    this.trainStep = config.compiled === false ? (x, y) => tidy(() => step(x, y)) : compile(step);
   }
 
   /** The next mini-batch of the run's data order (a new epoch starts when one ends). */
@@ -96,17 +112,9 @@ export class Trainer {
   async step(batch?: [Tensor, Tensor]): Promise<StepInfo> {
     const [x, y] = batch ?? (await this.nextBatch());
     const t0 = now();
-    const loss = tidy(() => {
-      this.optimizer.zeroGrad();
-      const l = crossEntropy(this.model.call(x), y);
-      l.backward();
-      // The forward and backward temporaries are alive here, so this is the step's peak.
-      const mem = memory();
-      this.peakTensorBytes = Math.max(this.peakTensorBytes, mem.bytes);
-      this.peakTensors = Math.max(this.peakTensors, mem.tensors);
-      this.optimizer.step();
-      return l;
-    });
+    resetPeakMemory();
+    const loss = this.trainStep(x, y);
+    this.peakTensorBytes = Math.max(this.peakTensorBytes, memory().peakBytes);
     x.dispose();
     y.dispose();
     this.stepCount++;

@@ -29,6 +29,7 @@ export function runConfig(
     evalEvery: o.evalEvery ?? Math.max(1, Math.round(steps / 20)),
     initStd: DEFAULTS.initStd,
     probeUnit: DEFAULTS.probeUnit,
+    compiled: !o.eager,
     ...overrides,
   };
 }

@@ -46,8 +46,8 @@ export interface CompiledFn<A extends unknown[], R> {
 interface Entry {
   calls: number;
   program: Program | null;
-  /** The first of the two traces, kept until the second confirms it. */
-  candidate: Program | null;
+  /** The description of the first of the two traces, until the second confirms it. */
+  candidate: string | null;
   refusal: string | null;
 }
 
@@ -104,7 +104,6 @@ export function compile<A extends unknown[], R>(
     e.refusal = why;
     stats.refusal = why;
     e.program?.dispose();
-    e.candidate?.dispose();
     e.program = e.candidate = null;
     if (onRefusal === "error") throw new Error(why);
     console.warn(`${why}\n(compile: this step now runs eagerly for these argument shapes)`);
@@ -134,19 +133,18 @@ export function compile<A extends unknown[], R>(
       refuse(e, err.message);
       return result;
     }
-    if (!e.candidate) {
-      e.candidate = program;
+    if (e.candidate === null) {
+      // Only its description is needed, to compare with the next trace: free its buffers now, so
+      // that the next (eager) call does not run with them on top of its own peak.
+      e.candidate = program.signature;
+      program.dispose();
       return result;
     }
     const first = e.candidate;
     e.candidate = null;
-    first.dispose();
-    if (first.signature !== program.signature) {
+    if (first !== program.signature) {
       program.dispose();
-      refuse(
-        e,
-        `compile: two traces of the step differ${firstDifference(first.signature, program.signature)}`,
-      );
+      refuse(e, `compile: two traces of the step differ${firstDifference(first, program.signature)}`);
       return result;
     }
     e.program = program;
@@ -197,10 +195,7 @@ export function compile<A extends unknown[], R>(
     }
   };
   compiled.dispose = () => {
-    for (const e of entries.values()) {
-      e.program?.dispose();
-      e.candidate?.dispose();
-    }
+    for (const e of entries.values()) e.program?.dispose();
     entries.clear();
   };
   return compiled;

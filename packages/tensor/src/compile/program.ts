@@ -57,6 +57,8 @@ export class Program {
   private readonly viewsOf: SlotView[][];
   private readonly fixed: DataId[] = [];
   private readonly fresh: number[] = [];
+  /** The fresh slots each step makes (indexed by step). */
+  private readonly freshAt: number[][] = [];
   private readonly rebinds: { owner: Tensor; slot: number }[] = [];
   private readonly grads: GradEffect[];
   private readonly output: OutputShape;
@@ -175,6 +177,10 @@ export class Program {
     );
     this.bindings = slots.map((s) => this.bindingFor(s, persistent));
     this.plan(slots, persistent);
+    for (const s of this.fresh) {
+      const at = slotStep(slots[s]);
+      (this.freshAt[at] ??= []).push(s);
+    }
     this.heldBytes = this.fixedBytes;
     this.launches = this.steps.filter((s) => s.kind === "launch" || s.kind === "fused").length;
     const backends = new Set(slots.map((s) => s.backend));
@@ -304,13 +310,6 @@ export class Program {
     }
     const fresh = new Map<number, DataId>();
     try {
-      for (const s of this.fresh) {
-        const slotViews = viewsOf[s];
-        const first = this.slotMeta[s];
-        const id = ENGINE.alloc(first.backend, [first.size], first.dtype);
-        fresh.set(s, id);
-        for (const v of slotViews) v.dataId = id;
-      }
       if (this.unit?.runProgram) this.unit.runProgram(() => this.replaySteps(fresh));
       else this.replaySteps(fresh);
     } catch (e) {
@@ -322,10 +321,20 @@ export class Program {
   }
 
   private replaySteps(fresh: Map<number, DataId>): void {
-    const { bindings, timings } = this;
+    const { bindings, timings, viewsOf, freshAt } = this;
     for (let i = 0; i < this.steps.length; i++) {
       const st = this.steps[i];
       const t0 = timings ? performance.now() : 0;
+      // State gets its new buffer only when the step that makes it runs, as in eager mode.
+      const made = freshAt[i];
+      if (made) {
+        for (const s of made) {
+          const m = this.slotMeta[s];
+          const id = ENGINE.alloc(m.backend, [m.size], m.dtype);
+          fresh.set(s, id);
+          for (const v of viewsOf[s]) v.dataId = id;
+        }
+      }
       switch (st.kind) {
         case "launch":
           st.kernel(st.backend, st.ins, st.outs, st.attrs as never);
