@@ -24,6 +24,7 @@ export default defineConfig({
           { text: "Batching and the DataLoader", link: "/guide/data" },
           { text: "Normalization", link: "/guide/normalization" },
           { text: "Training with fit()", link: "/guide/training" },
+          { text: "Compiled steps: compile()", link: "/guide/compile" },
           { text: "Checkpoints and PyTorch", link: "/guide/checkpoints" },
         ],
       },
