@@ -2,7 +2,7 @@ import "@minibatch/backend-cpu";
 import { DataLoader, TensorDataset } from "@minibatch/data";
 import { SGD, StepLR } from "@minibatch/optim";
 import { manualSeed, memory, noGrad, randint, randn, type Tensor, tidy } from "@minibatch/tensor";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CrossEntropyLoss, crossEntropy, Linear, ReLU, Sequential } from "./index";
 import { accuracy } from "./metrics";
 import { checkpointEvery, earlyStopping, fit, progress, Trainer } from "./trainer";
@@ -94,6 +94,38 @@ describe("Trainer", () => {
       /^epoch 1: loss \d\.\d{4}, accuracy \d\.\d{4}, valLoss \d\.\d{4}, valAccuracy \d\.\d{4}$/,
     );
     expect(history[3].loss).toBeLessThan(history[0].loss);
+  });
+
+  it("compile: true gives what the eager loop gives, with replayed steps", async () => {
+    const run = async (compile: boolean) => {
+      const t = setup();
+      const history = await fit(t.model, t.train, {
+        epochs: 4,
+        validation: t.val,
+        optimizer: t.optimizer,
+        scheduler: t.scheduler,
+        loss: crossEntropy,
+        metrics: { accuracy },
+        compile,
+      });
+      return { history, params: await params(t.model), tensors: memory().tensors };
+    };
+    const eager = await run(false);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const compiled = await run(true);
+    expect(warn).not.toHaveBeenCalled(); // nothing refused
+    warn.mockRestore();
+    expect(compiled.history).toEqual(eager.history);
+    expect(compiled.params).toEqual(eager.params);
+    const t = setup();
+    expect(
+      () =>
+        new Trainer(t.model, {
+          optimizer: t.optimizer,
+          loss: crossEntropy,
+          compile: 1 as unknown as boolean,
+        }),
+    ).toThrow("Trainer: compile must be a boolean, got 1");
   });
 
   it("stops early, checkpoints every N epochs and steps per-batch schedulers", async () => {
