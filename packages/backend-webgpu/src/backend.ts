@@ -451,9 +451,10 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * A compiled step's launches go into the open command buffer without the MAX_BATCH cut, and the
-   * buffer stays open afterwards: consecutive steps share a submit until a read, a full upload
-   * arena or an eager dispatch past MAX_BATCH submits it.
+   * A compiled step's launches go into one command buffer, without the MAX_BATCH cut inside it.
+   * Steps smaller than MAX_BATCH dispatches share a submit with the following ones until there
+   * are MAX_BATCH of them or a value is read; a larger step is submitted when it ends, so the
+   * device starts on it while the next one is encoded.
    */
   runProgram(replay: () => void): void {
     const outer = this.inProgram;
@@ -463,6 +464,7 @@ export class WebGPUBackend implements Backend {
     } finally {
       this.inProgram = outer;
     }
+    if (!outer && this.dispatches >= MAX_BATCH) this.flush();
   }
 
   /** Submits the open batch, if any. */
