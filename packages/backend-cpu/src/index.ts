@@ -14,3 +14,11 @@ registerBackend("cpu", () => new CpuBackend(), 2);
  * refuses synchronous compiles; until then the TypeScript kernels run).
  */
 export { initWasm, wasmStatus } from "./wasm/runtime";
+
+/**
+ * Large matrix products (matmul, and convolutions through it) are split across worker threads
+ * sharing the wasm memory where SharedArrayBuffer is available (Node.js; browsers on
+ * crossOriginIsolated pages); the same values on any number of threads. `setNumThreads(n)` (or the
+ * environment variable MINIBATCH_NUM_THREADS) sets how many, the calling thread included.
+ */
+export { getNumThreads, setNumThreads } from "./wasm/pool";

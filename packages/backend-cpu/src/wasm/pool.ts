@@ -1,0 +1,284 @@
+import { SLOT, WORKER_SOURCE } from "./worker-source";
+
+// Worker threads that run parts of a matrix product over the shared wasm memory.
+//
+// The matmul kernel is synchronous, so the pool is too: the calling thread writes each worker's
+// part into that worker's control block (a 128-byte SharedArrayBuffer), bumps its sequence number
+// and wakes it with Atomics.notify, computes its own part, then waits for every worker's "done"
+// word. Node.js lets the main thread block in Atomics.wait; a browser's main thread may not block,
+// so there it spins on Atomics.load (it does its own share first, so it only spins for the
+// difference between the parts). Workers start lazily, in the background: a product uses those that
+// are ready and runs on fewer threads (or one) until the others are. Node.js workers are unref()'d,
+// so they never keep a process alive; between products they sleep in Atomics.wait.
+
+/** One gemm part: products q0 .. q1, rows i0 .. i1, columns j0 .. j1 of C. */
+export type GemmPart = readonly [q0: number, q1: number, i0: number, i1: number, j0: number, j1: number];
+
+/** The gemm's register tile (MR x NR in asm/kernels.ts): parts split on tile boundaries. */
+const MR = 5;
+const NR = 8;
+
+/**
+ * Splits a product into at most `parts` parts of about equal work: whole products when there are
+ * enough of them to share evenly, else row blocks of every product (or column blocks when the
+ * product is wider than tall: each part then packs all of A rather than all of B, the smaller).
+ */
+export function splitGemm(batch: number, m: number, n: number, parts: number): GemmPart[] {
+  if (parts > 1 && batch >= parts && (batch % parts === 0 || batch >= 4 * parts)) {
+    return cut(batch, 1, parts).map(([q0, q1]) => [q0, q1, 0, m, 0, n] as const);
+  }
+  if (m >= n) return cut(m, MR, parts).map(([i0, i1]) => [0, batch, i0, i1, 0, n] as const);
+  return cut(n, NR, parts).map(([j0, j1]) => [0, batch, 0, m, j0, j1] as const);
+}
+
+/** [0, size) cut into at most `parts` ranges that start on multiples of `unit`, sizes within one unit. */
+function cut(size: number, unit: number, parts: number): [number, number][] {
+  const units = Math.ceil(size / unit);
+  const p = Math.max(1, Math.min(parts, units));
+  const out: [number, number][] = [];
+  for (let i = 0; i < p; i++) {
+    const lo = Math.min(size, Math.floor((units * i) / p) * unit);
+    const hi = Math.min(size, Math.floor((units * (i + 1)) / p) * unit);
+    if (hi > lo) out.push([lo, hi]);
+  }
+  return out;
+}
+
+interface NodeWorker {
+  unref(): void;
+  terminate(): Promise<number>;
+  on(event: "error" | "exit", f: (e: unknown) => void): void;
+}
+interface NodeHost {
+  kind: "node";
+  Worker: new (code: string, opts: { eval: true; workerData: unknown }) => NodeWorker;
+  cpus: number;
+}
+interface BrowserHost {
+  kind: "browser";
+  cpus: number;
+}
+
+type G = {
+  process?: {
+    env?: Record<string, string | undefined>;
+    versions?: { node?: string };
+    getBuiltinModule?: (id: string) => unknown;
+  };
+  navigator?: { hardwareConcurrency?: number };
+  crossOriginIsolated?: boolean;
+  Worker?: new (url: string) => { postMessage(m: unknown): void; terminate(): void };
+};
+const g = globalThis as unknown as G;
+
+let hostCache: NodeHost | BrowserHost | null | undefined;
+let noThreadsReason = "";
+
+/** Where worker threads over shared memory can run; null (and `noThreadsReason`) where not. */
+function host(): NodeHost | BrowserHost | null {
+  if (hostCache !== undefined) return hostCache;
+  hostCache = null;
+  if (typeof SharedArrayBuffer !== "function" || typeof Atomics !== "object") {
+    noThreadsReason = "SharedArrayBuffer is not available (a browser page must be crossOriginIsolated)";
+  } else if (g.process?.versions?.node) {
+    const wt = g.process.getBuiltinModule?.("node:worker_threads") as { Worker?: NodeHost["Worker"] } | undefined;
+    const os = g.process.getBuiltinModule?.("node:os") as
+      | { availableParallelism?: () => number; cpus: () => unknown[] }
+      | undefined;
+    if (wt?.Worker && os) {
+      hostCache = { kind: "node", Worker: wt.Worker, cpus: os.availableParallelism?.() ?? os.cpus().length };
+    } else noThreadsReason = "node:worker_threads is not available (process.getBuiltinModule needs Node.js >= 20.16)";
+  } else if (typeof g.Worker === "function" && g.crossOriginIsolated === true) {
+    hostCache = { kind: "browser", cpus: g.navigator?.hardwareConcurrency ?? 1 };
+  } else {
+    noThreadsReason = "the page is not crossOriginIsolated (needs COOP/COEP headers), or has no Worker";
+  }
+  return hostCache;
+}
+
+/** Whether shared wasm memory and worker threads can be used here. */
+export function threadsSupported(): boolean {
+  return host() !== null;
+}
+
+/** Why threads cannot be used here ("" where they can). */
+export function threadsUnsupportedReason(): string {
+  host();
+  return noThreadsReason;
+}
+
+/** No more threads than this, whatever is asked (each holds a 1 MiB gemm scratch block). */
+export const MAX_THREADS = 64;
+
+let requested: number | null = null;
+
+function fromEnv(): number | null {
+  const v = g.process?.env?.MINIBATCH_NUM_THREADS;
+  if (v === undefined || v === "") return null;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`MINIBATCH_NUM_THREADS must be a positive integer, got "${v}"`);
+  }
+  return n;
+}
+
+/**
+ * Sets how many threads the CPU backend's matrix products (matmul, and convolutions through it)
+ * may use, the calling thread included, like PyTorch's `torch.set_num_threads`. 1 turns the worker
+ * threads off (running workers are stopped). Results do not depend on it: every thread count gives
+ * the same values, bit for bit. Where threads cannot run (no SharedArrayBuffer: a browser page that
+ * is not crossOriginIsolated), it has no effect.
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`setNumThreads: expected a positive integer, got ${n}`);
+  }
+  requested = Math.min(n, MAX_THREADS);
+  activePool?.resize(requested - 1);
+}
+
+/**
+ * How many threads the matrix products may use: what `setNumThreads` set, else the environment
+ * variable `MINIBATCH_NUM_THREADS`, else the processors available (`os.availableParallelism()`,
+ * `navigator.hardwareConcurrency`); 1 where threads cannot run.
+ */
+export function getNumThreads(): number {
+  const h = host();
+  if (!h) return 1;
+  requested ??= Math.min(fromEnv() ?? Math.max(1, h.cpus), MAX_THREADS);
+  return requested;
+}
+
+let canBlockCache: boolean | undefined;
+
+/** Whether this thread may block in Atomics.wait (not a browser's main thread). */
+function canBlock(): boolean {
+  if (canBlockCache === undefined) {
+    try {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+      canBlockCache = true;
+    } catch {
+      canBlockCache = false;
+    }
+  }
+  return canBlockCache;
+}
+
+interface Slot {
+  control: Int32Array;
+  stop(): void;
+}
+
+let activePool: GemmPool | null = null;
+let workerUrl: string | undefined;
+
+/** The worker threads of one wasm runtime (see the top of this file). */
+export class GemmPool {
+  private readonly slots: Slot[] = [];
+
+  /** @param module the kernels, @param memory the shared memory they import */
+  constructor(
+    private readonly module: WebAssembly.Module,
+    private readonly memory: WebAssembly.Memory,
+  ) {
+    activePool = this;
+  }
+
+  /** Starts or stops workers so that there are `workers` (they start in the background). */
+  resize(workers: number): void {
+    while (this.slots.length > workers) this.slots.pop()?.stop();
+    const h = host();
+    if (!h) return;
+    while (this.slots.length < workers) {
+      const slot = this.spawn(h);
+      if (!slot) break;
+      this.slots.push(slot);
+    }
+  }
+
+  /** Workers started (ready or not). */
+  size(): number {
+    return this.slots.length;
+  }
+
+  /** The workers that have instantiated the kernels and can take a part now. */
+  ready(): number {
+    let n = 0;
+    for (const s of this.slots) if (Atomics.load(s.control, SLOT.ready) === 1) n++;
+    return n;
+  }
+
+  /** Whether a worker failed to start or died. */
+  anyFailed(): boolean {
+    return this.slots.some((s) => Atomics.load(s.control, SLOT.ready) === -1);
+  }
+
+  /**
+   * Runs parts[0] on this thread (`here`) and parts[1..] on ready workers, each with the gemm
+   * arguments `args` (a, b, c, batch, batchA, batchB, m, n, k, transA, transB) and its scratch
+   * block `scratch[i]`; returns when all are written. Needs parts.length - 1 <= ready().
+   */
+  run(args: readonly number[], parts: readonly GemmPart[], scratch: readonly number[], here: () => void): void {
+    const used: { control: Int32Array; seq: number }[] = [];
+    let s = 0;
+    for (let p = 1; p < parts.length; p++) {
+      while (Atomics.load(this.slots[s].control, SLOT.ready) !== 1) s++;
+      const c = this.slots[s++].control;
+      for (let i = 0; i < 11; i++) c[SLOT.args + i] = args[i];
+      c[SLOT.args + 11] = scratch[p];
+      for (let i = 0; i < 6; i++) c[SLOT.args + 12 + i] = parts[p][i];
+      const seq = (Atomics.load(c, SLOT.seq) + 1) | 0;
+      Atomics.store(c, SLOT.seq, seq);
+      Atomics.notify(c, SLOT.seq);
+      used.push({ control: c, seq });
+    }
+    try {
+      here();
+    } finally {
+      const block = canBlock();
+      let failed = false;
+      for (const { control: c, seq } of used) {
+        for (let d = Atomics.load(c, SLOT.done); d !== seq; d = Atomics.load(c, SLOT.done)) {
+          if (block) Atomics.wait(c, SLOT.done, d);
+        }
+        if (Atomics.load(c, SLOT.failed) !== 0) failed = true;
+      }
+      if (failed) throw new Error("internal: a gemm worker thread failed");
+    }
+  }
+
+  private spawn(h: NodeHost | BrowserHost): Slot | null {
+    const control = new Int32Array(new SharedArrayBuffer(SLOT.stride * 4));
+    const init = { module: this.module, memory: this.memory, control: control.buffer };
+    const dead = () => Atomics.store(control, SLOT.ready, -1);
+    try {
+      if (h.kind === "node") {
+        const w = new h.Worker(WORKER_SOURCE, { eval: true, workerData: init });
+        w.unref();
+        w.on("error", dead);
+        w.on("exit", dead);
+        return {
+          control,
+          stop: () => {
+            dead();
+            void w.terminate();
+          },
+        };
+      }
+      // One URL for every worker, kept: a worker may fetch it after its constructor returned.
+      workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+      const W = g.Worker as NonNullable<G["Worker"]>;
+      const w = new W(workerUrl);
+      w.postMessage(init);
+      return {
+        control,
+        stop: () => {
+          dead();
+          w.terminate();
+        },
+      };
+    } catch {
+      return null;
+    }
+  }
+}
