@@ -1,11 +1,13 @@
-import { SLOT, WORKER_SOURCE } from "./worker-source";
+import { JOB, SLOT, WORKER_SOURCE } from "./worker-source";
 
 // Worker threads that run parts of a matrix product over the shared wasm memory.
 //
-// The matmul kernel is synchronous, so the pool is too: the calling thread writes each worker's
-// part into that worker's control block (a 128-byte SharedArrayBuffer), bumps its sequence number
-// and wakes it with Atomics.notify, computes its own part, then waits for every worker's "done"
-// word. Node.js lets the main thread block in Atomics.wait; a browser's main thread may not block,
+// The matmul kernel is synchronous, so the pool is too: the calling thread writes the product and
+// its chunks into the job block (a SharedArrayBuffer every worker reads), bumps each worker's
+// sequence number in that worker's control block and wakes it with Atomics.notify; then every
+// thread, the calling one included, takes chunks (Atomics.add on a counter) until none is left,
+// and the calling thread waits for every worker's "done" word. Chunks are fixed before the threads
+// start, so which thread computes which chunk does not change any value. Node.js lets the main thread block in Atomics.wait; a browser's main thread may not block,
 // so there it spins on Atomics.load (it does its own share first, so it only spins for the
 // difference between the parts). Workers start lazily, in the background: a product uses those that
 // are ready and runs on fewer threads (or one) until the others are. Node.js workers are unref()'d,
@@ -18,17 +20,29 @@ export type GemmPart = readonly [q0: number, q1: number, i0: number, i1: number,
 const MR = 5;
 const NR = 8;
 
+/** Chunks per thread: threads take chunks as they go, so a thread the OS delays holds up little. */
+const CHUNKS_PER_THREAD = 4;
+/** Fewest rows (columns) in a chunk, so that packing all of B (A) per chunk stays cheap. */
+const MIN_CHUNK = 64;
+/** The most chunks in one product (the size of the job block). */
+export const MAX_CHUNKS = 256;
+
 /**
- * Splits a product into at most `parts` parts of about equal work: whole products when there are
- * enough of them to share evenly, else row blocks of every product (or column blocks when the
- * product is wider than tall: each part then packs all of A rather than all of B, the smaller).
+ * Splits a product for `threads` threads into chunks (at least `threads` where the product is big
+ * enough, at most 4 per thread) that the threads take in turn: whole products when there are
+ * enough of them, else row blocks of every product, or column blocks when the product is wider
+ * than tall (each chunk then packs all of A rather than all of B, the smaller).
  */
-export function splitGemm(batch: number, m: number, n: number, parts: number): GemmPart[] {
-  if (parts > 1 && batch >= parts && (batch % parts === 0 || batch >= 4 * parts)) {
-    return cut(batch, 1, parts).map(([q0, q1]) => [q0, q1, 0, m, 0, n] as const);
+export function splitGemm(batch: number, m: number, n: number, threads: number): GemmPart[] {
+  const most = Math.min(MAX_CHUNKS, threads * CHUNKS_PER_THREAD);
+  if (threads > 1 && batch >= 2 * threads) {
+    return cut(batch, 1, Math.min(batch, most)).map(([q0, q1]) => [q0, q1, 0, m, 0, n] as const);
   }
-  if (m >= n) return cut(m, MR, parts).map(([i0, i1]) => [0, batch, i0, i1, 0, n] as const);
-  return cut(n, NR, parts).map(([j0, j1]) => [0, batch, 0, m, j0, j1] as const);
+  const rows = m >= n;
+  const size = rows ? m : n;
+  const chunks = Math.min(most, Math.max(threads, Math.floor(size / MIN_CHUNK)));
+  if (rows) return cut(m, MR, chunks).map(([i0, i1]) => [0, batch, i0, i1, 0, n] as const);
+  return cut(n, NR, chunks).map(([j0, j1]) => [0, batch, 0, m, j0, j1] as const);
 }
 
 /** [0, size) cut into at most `parts` ranges that start on multiples of `unit`, sizes within one unit. */
@@ -81,13 +95,17 @@ function host(): NodeHost | BrowserHost | null {
   if (typeof SharedArrayBuffer !== "function" || typeof Atomics !== "object") {
     noThreadsReason = "SharedArrayBuffer is not available (a browser page must be crossOriginIsolated)";
   } else if (g.process?.versions?.node) {
-    const wt = g.process.getBuiltinModule?.("node:worker_threads") as { Worker?: NodeHost["Worker"] } | undefined;
+    const wt = g.process.getBuiltinModule?.("node:worker_threads") as
+      | { Worker?: NodeHost["Worker"] }
+      | undefined;
     const os = g.process.getBuiltinModule?.("node:os") as
       | { availableParallelism?: () => number; cpus: () => unknown[] }
       | undefined;
     if (wt?.Worker && os) {
       hostCache = { kind: "node", Worker: wt.Worker, cpus: os.availableParallelism?.() ?? os.cpus().length };
-    } else noThreadsReason = "node:worker_threads is not available (process.getBuiltinModule needs Node.js >= 20.16)";
+    } else
+      noThreadsReason =
+        "node:worker_threads is not available (process.getBuiltinModule needs Node.js >= 20.16)";
   } else if (typeof g.Worker === "function" && g.crossOriginIsolated === true) {
     hostCache = { kind: "browser", cpus: g.navigator?.hardwareConcurrency ?? 1 };
   } else {
@@ -175,6 +193,8 @@ let workerUrl: string | undefined;
 /** The worker threads of one wasm runtime (see the top of this file). */
 export class GemmPool {
   private readonly slots: Slot[] = [];
+  /** The current product, read by every worker (layout: JOB). */
+  private readonly job = new Int32Array(new SharedArrayBuffer((JOB.parts + 6 * MAX_CHUNKS) * 4));
 
   /** @param module the kernels, @param memory the shared memory they import */
   constructor(
@@ -214,42 +234,65 @@ export class GemmPool {
   }
 
   /**
-   * Runs parts[0] on this thread (`here`) and parts[1..] on ready workers, each with the gemm
-   * arguments `args` (a, b, c, batch, batchA, batchB, m, n, k, transA, transB) and its scratch
-   * block `scratch[i]`; returns when all are written. Needs parts.length - 1 <= ready().
+   * Runs the chunks `parts` of a gemm with arguments `args` (a, b, c, batch, batchA, batchB, m, n,
+   * k, transA, transB) on this thread and up to `workers` ready workers: each thread takes the
+   * next chunk until none is left. Thread t (this one is 0) uses the scratch block
+   * `scratch + t * scratchStride`; `here(part, scratch)` runs a chunk on this thread. Returns when
+   * every chunk is written.
    */
-  run(args: readonly number[], parts: readonly GemmPart[], scratch: readonly number[], here: () => void): void {
+  run(
+    args: readonly number[],
+    parts: readonly GemmPart[],
+    workers: number,
+    scratch: number,
+    scratchStride: number,
+    here: (part: GemmPart, scratch: number) => void,
+  ): void {
+    const job = this.job;
+    for (let i = 0; i < 11; i++) job[JOB.args + i] = args[i];
+    job[JOB.scratch] = scratch;
+    job[JOB.stride] = scratchStride;
+    job[JOB.chunks] = parts.length;
+    parts.forEach((p, i) => {
+      for (let j = 0; j < 6; j++) job[JOB.parts + 6 * i + j] = p[j];
+    });
+    Atomics.store(job, JOB.next, 0);
     const used: { control: Int32Array; seq: number }[] = [];
-    let s = 0;
-    for (let p = 1; p < parts.length; p++) {
-      while (Atomics.load(this.slots[s].control, SLOT.ready) !== 1) s++;
-      const c = this.slots[s++].control;
-      for (let i = 0; i < 11; i++) c[SLOT.args + i] = args[i];
-      c[SLOT.args + 11] = scratch[p];
-      for (let i = 0; i < 6; i++) c[SLOT.args + 12 + i] = parts[p][i];
+    for (const slot of this.slots) {
+      if (used.length >= workers) break;
+      const c = slot.control;
+      if (Atomics.load(c, SLOT.ready) !== 1) continue;
+      c[SLOT.index] = used.length + 1;
       const seq = (Atomics.load(c, SLOT.seq) + 1) | 0;
       Atomics.store(c, SLOT.seq, seq);
       Atomics.notify(c, SLOT.seq);
       used.push({ control: c, seq });
     }
+    let error: unknown = null;
     try {
-      here();
-    } finally {
-      const block = canBlock();
-      let failed = false;
-      for (const { control: c, seq } of used) {
-        for (let d = Atomics.load(c, SLOT.done); d !== seq; d = Atomics.load(c, SLOT.done)) {
-          if (block) Atomics.wait(c, SLOT.done, d);
-        }
-        if (Atomics.load(c, SLOT.failed) !== 0) failed = true;
+      for (let i = Atomics.add(job, JOB.next, 1); i < parts.length; i = Atomics.add(job, JOB.next, 1)) {
+        here(parts[i], scratch);
       }
-      if (failed) throw new Error("internal: a gemm worker thread failed");
+    } catch (e) {
+      error = e;
     }
+    // Workers that wake late find no chunk left and answer at once; none reads the job block
+    // after it answered, so the next product may rewrite it.
+    const block = canBlock();
+    let failed = false;
+    for (const { control: c, seq } of used) {
+      for (let d = Atomics.load(c, SLOT.done); d !== seq; d = Atomics.load(c, SLOT.done)) {
+        if (block) Atomics.wait(c, SLOT.done, d);
+      }
+      if (Atomics.load(c, SLOT.failed) !== 0) failed = true;
+    }
+    if (error) throw error;
+    if (failed) throw new Error("internal: a gemm worker thread failed");
   }
 
   private spawn(h: NodeHost | BrowserHost): Slot | null {
     const control = new Int32Array(new SharedArrayBuffer(SLOT.stride * 4));
-    const init = { module: this.module, memory: this.memory, control: control.buffer };
+    const init = { module: this.module, memory: this.memory, control: control.buffer, job: this.job.buffer };
     const dead = () => Atomics.store(control, SLOT.ready, -1);
     try {
       if (h.kind === "node") {

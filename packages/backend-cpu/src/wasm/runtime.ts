@@ -177,7 +177,10 @@ export class WasmRuntime {
     scratch: number,
   ): void {
     const e = this.exports;
-    const want = Math.min(getNumThreads(), Math.floor((batch * m * n * Math.max(k, 1)) / this.gemmPartMinMacs));
+    const want = Math.min(
+      getNumThreads(),
+      Math.floor((batch * m * n * Math.max(k, 1)) / this.gemmPartMinMacs),
+    );
     if (want > 1 && this.shared && this.module) {
       // Workers start on the first product big enough, in the background; until they are
       // ready, products run on the threads that are.
@@ -188,10 +191,14 @@ export class WasmRuntime {
       const parts = threads > 1 ? splitGemm(batch, m, n, threads) : [];
       if (parts.length > 1) {
         const args = [a, b, c, batch, batchA, batchB, m, n, k, transA, transB];
-        const scratches = parts.map((_, i) => scratch + i * this.gemmScratchSize);
-        const [q0, q1, i0, i1, j0, j1] = parts[0];
-        this.pool.run(args, parts, scratches, () =>
-          e.gemmPart(a, b, c, batch, batchA, batchB, m, n, k, transA, transB, scratch, q0, q1, i0, i1, j0, j1),
+        this.pool.run(
+          args,
+          parts,
+          threads - 1,
+          scratch,
+          this.gemmScratchSize,
+          ([q0, q1, i0, i1, j0, j1], s) =>
+            e.gemmPart(a, b, c, batch, batchA, batchB, m, n, k, transA, transB, s, q0, q1, i0, i1, j0, j1),
         );
         return;
       }
@@ -416,8 +423,10 @@ export function unshareMemoryImport(bytes: Uint8Array<ArrayBuffer>): Uint8Array<
     if (id === 2) {
       const count = leb();
       for (let i = 0; i < count; i++) {
-        p += leb(); // module name
-        p += leb(); // field name
+        for (let name = 0; name < 2; name++) {
+          const len = leb(); // module name, then field name
+          p += len;
+        }
         const kind = out[p++];
         if (kind === 0) leb();
         else if (kind === 1 || kind === 2) {
@@ -532,7 +541,12 @@ export function initWasm(): Promise<boolean> {
  * (`"relaxed-simd"` where the engine has relaxed SIMD, else `"simd"`), and how many threads the
  * matrix products may use.
  */
-export function wasmStatus(): { enabled: boolean; reason: string; variant: WasmVariant | null; threads: number } {
+export function wasmStatus(): {
+  enabled: boolean;
+  reason: string;
+  variant: WasmVariant | null;
+  threads: number;
+} {
   const r = wasmRuntime();
   return {
     enabled: r !== null,

@@ -3,22 +3,32 @@
 // file to locate next to the bundle. Plain JavaScript (it is not compiled), kept small.
 //
 // A worker instantiates the kernels over the shared memory, says it is ready in its slot of the
-// control block, then loops: wait for its slot's sequence number to change, run the gemm part
-// described in the slot, write the sequence number into the slot's "done" word and wake the main
-// thread. See pool.ts for the layout.
+// control block, then loops: wait for its sequence number to change, take chunks of the product in
+// the job block until none is left, write the sequence number into its "done" word and wake the
+// main thread. See pool.ts.
 
 /**
  * A worker's control block (an Int32Array over its own small SharedArrayBuffer), in int32s:
- * `seq` (the main thread bumps it to post a part), `done` (the worker copies `seq` there when the
- * part is written), `ready` (1 once instantiated, -1 if that failed), `failed` (1 when the last
- * part threw) and the 18 arguments of `gemmPart` from `args` on; `stride` int32s in all.
+ * `seq` (the main thread bumps it to post a product), `done` (the worker copies `seq` there when
+ * it has taken its last chunk and written it), `ready` (1 once instantiated, -1 if that failed),
+ * `failed` (1 when a chunk threw), `index` (the worker's thread number for this product, for its
+ * scratch block); `stride` int32s in all.
  */
-export const SLOT = { seq: 0, done: 1, ready: 2, failed: 3, args: 4, stride: 32 } as const;
+export const SLOT = { seq: 0, done: 1, ready: 2, failed: 3, index: 4, stride: 32 } as const;
+
+/**
+ * The job block, shared by all workers (Int32Array): `next` (the next chunk to take), `chunks`,
+ * the 11 gemm arguments from `args`, the scratch block of thread 0 and the `stride` between
+ * threads' blocks, then 6 int32s per chunk (q0, q1, i0, i1, j0, j1) from `parts`.
+ */
+export const JOB = { next: 0, chunks: 1, args: 2, scratch: 13, stride: 14, parts: 16 } as const;
 
 export const WORKER_SOURCE = `"use strict";
 const SLOT = ${JSON.stringify(SLOT)};
+const JOB = ${JSON.stringify(JOB)};
 function start(init) {
   const c = new Int32Array(init.control);
+  const job = new Int32Array(init.job);
   let gemmPart;
   try {
     const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
@@ -36,14 +46,19 @@ function start(init) {
     const seq = Atomics.load(c, SLOT.seq);
     if (seq === seen) continue;
     seen = seq;
-    const a = SLOT.args;
+    const a = JOB.args;
+    const scratch = (job[JOB.scratch] >>> 0) + c[SLOT.index] * job[JOB.stride];
+    const chunks = job[JOB.chunks];
     let failed = 0;
     try {
-      gemmPart(
-        c[a] >>> 0, c[a + 1] >>> 0, c[a + 2] >>> 0, c[a + 3], c[a + 4], c[a + 5], c[a + 6], c[a + 7],
-        c[a + 8], c[a + 9], c[a + 10], c[a + 11] >>> 0, c[a + 12], c[a + 13], c[a + 14], c[a + 15],
-        c[a + 16], c[a + 17],
-      );
+      for (let i = Atomics.add(job, JOB.next, 1); i < chunks; i = Atomics.add(job, JOB.next, 1)) {
+        const p = JOB.parts + 6 * i;
+        gemmPart(
+          job[a], job[a + 1], job[a + 2], job[a + 3], job[a + 4], job[a + 5], job[a + 6], job[a + 7],
+          job[a + 8], job[a + 9], job[a + 10], scratch, job[p], job[p + 1], job[p + 2], job[p + 3],
+          job[p + 4], job[p + 5],
+        );
+      }
     } catch (e) {
       failed = 1;
     }
