@@ -67,6 +67,8 @@ interface NodeHost {
   kind: "node";
   Worker: new (code: string, opts: { eval: true; workerData: unknown }) => NodeWorker;
   cpus: number;
+  /** Whether this is a worker thread rather than the main thread. */
+  inWorker: boolean;
 }
 interface BrowserHost {
   kind: "browser";
@@ -96,16 +98,22 @@ function host(): NodeHost | BrowserHost | null {
     noThreadsReason = "SharedArrayBuffer is not available (a browser page must be crossOriginIsolated)";
   } else if (g.process?.versions?.node) {
     const wt = g.process.getBuiltinModule?.("node:worker_threads") as
-      | { Worker?: NodeHost["Worker"] }
+      | { Worker?: NodeHost["Worker"]; isMainThread?: boolean }
       | undefined;
     const os = g.process.getBuiltinModule?.("node:os") as
       | { availableParallelism?: () => number; cpus: () => unknown[] }
       | undefined;
     if (wt?.Worker && os) {
-      hostCache = { kind: "node", Worker: wt.Worker, cpus: os.availableParallelism?.() ?? os.cpus().length };
-    } else
+      hostCache = {
+        kind: "node",
+        Worker: wt.Worker,
+        cpus: os.availableParallelism?.() ?? os.cpus().length,
+        inWorker: wt.isMainThread === false,
+      };
+    } else {
       noThreadsReason =
         "node:worker_threads is not available (process.getBuiltinModule needs Node.js >= 20.16)";
+    }
   } else if (typeof g.Worker === "function" && g.crossOriginIsolated === true) {
     hostCache = { kind: "browser", cpus: g.navigator?.hardwareConcurrency ?? 1 };
   } else {
@@ -158,12 +166,15 @@ export function setNumThreads(n: number): void {
 /**
  * How many threads the matrix products may use: what `setNumThreads` set, else the environment
  * variable `MINIBATCH_NUM_THREADS`, else the processors available (`os.availableParallelism()`,
- * `navigator.hardwareConcurrency`); 1 where threads cannot run.
+ * `navigator.hardwareConcurrency`); 1 where threads cannot run. In a Node.js worker thread the
+ * default is 1: programs that run a model per worker (data-parallel replicas) already use the
+ * cores, and a pool in each would oversubscribe them.
  */
 export function getNumThreads(): number {
   const h = host();
   if (!h) return 1;
-  requested ??= Math.min(fromEnv() ?? Math.max(1, h.cpus), MAX_THREADS);
+  const byDefault = h.kind === "node" && h.inWorker ? 1 : Math.max(1, h.cpus);
+  requested ??= Math.min(fromEnv() ?? byDefault, MAX_THREADS);
   return requested;
 }
 
