@@ -129,7 +129,7 @@ describe.runIf(threadsSupported())("gemm on worker threads", () => {
   it("runs on a shared memory, with the pool's workers ready", () => {
     expect(w.shared).toBe(true);
     expect(w.exports.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
-    expect(w.poolState()).toEqual({ workers: 3, ready: 3 });
+    expect(w.poolState()).toMatchObject({ workers: 3, ready: 3 });
     expect(wasmStatus()).toMatchObject({ enabled: true, threads: 4 });
   });
 
@@ -159,6 +159,28 @@ describe.runIf(threadsSupported())("gemm on worker threads", () => {
     }
   }
 
+  /**
+   * compare(), repeated until workers wrote some of the chunks (the calling thread takes chunks
+   * too, and may take them all before a worker wakes); checks that they did.
+   */
+  const compareWithWorkers = (shape: Shape, transA: boolean, transB: boolean) => {
+    const { chunks, here } = w.poolState();
+    let differ = 0;
+    for (let i = 0; i < 50; i++) {
+      differ += compare(w, shape, transA, transB);
+      const s = w.poolState();
+      if (s.chunks - chunks > s.here - here) break;
+    }
+    const s = w.poolState();
+    expect(s.chunks - chunks, "chunks written by workers").toBeGreaterThan(s.here - here);
+    return differ;
+  };
+
+  it("the workers take chunks", () => {
+    expect(compareWithWorkers([1, 1, 1, 400, 300, 200], false, false)).toBe(0);
+    expect(compareWithWorkers([6, 6, 6, 50, 60, 70], true, true)).toBe(0);
+  });
+
   it("keeps working when memory grows while the workers exist", () => {
     const mem = w.exports.memory;
     const bytes = mem.buffer.byteLength;
@@ -166,8 +188,8 @@ describe.runIf(threadsSupported())("gemm on worker threads", () => {
     const big = w.heap.alloc(bytes);
     expect(big).toBeGreaterThanOrEqual(0);
     expect(mem.buffer.byteLength).toBeGreaterThan(bytes);
-    expect(compare(w, [1, 1, 1, 150, 130, 70], false, false)).toBe(0);
-    expect(compare(w, [2, 2, 2, 30, 20, 0], true, false)).toBe(0);
+    expect(compareWithWorkers([1, 1, 1, 400, 300, 200], false, true)).toBe(0);
+    expect(compareWithWorkers([8, 8, 8, 30, 20, 0], true, false)).toBe(0);
     w.heap.free(big);
   });
 

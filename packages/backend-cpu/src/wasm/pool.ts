@@ -1,17 +1,22 @@
-import { JOB, SLOT, WORKER_SOURCE } from "./worker-source";
+import { GEN_MASK, JOB, SLOT, WORKER_SOURCE } from "./worker-source";
 
 // Worker threads that run parts of a matrix product over the shared wasm memory.
 //
-// The matmul kernel is synchronous, so the pool is too: the calling thread writes the product and
-// its chunks into the job block (a SharedArrayBuffer every worker reads), bumps each worker's
-// sequence number in that worker's control block and wakes it with Atomics.notify; then every
-// thread, the calling one included, takes chunks (Atomics.add on a counter) until none is left,
-// and the calling thread waits for every worker's "done" word. Chunks are fixed before the threads
-// start, so which thread computes which chunk does not change any value. Node.js lets the main thread block in Atomics.wait; a browser's main thread may not block,
-// so there it spins on Atomics.load (it does its own share first, so it only spins for the
-// difference between the parts). Workers start lazily, in the background: a product uses those that
-// are ready and runs on fewer threads (or one) until the others are. Node.js workers are unref()'d,
-// so they never keep a process alive; between products they sleep in Atomics.wait.
+// The matmul kernel is synchronous, so the pool is too. The calling thread writes the product and
+// its chunks into the job block (a SharedArrayBuffer all threads read), bumps the product number
+// there and wakes as many workers as it wants to help (Atomics.notify); then every thread, the
+// calling one included, takes chunks (a compare-exchange on a ticket that holds the product number
+// and the next chunk) until none is left, and counts each written chunk down. The calling thread
+// returns when the count is zero, so it never waits for a worker that the OS has not yet
+// scheduled: such a worker wakes to find nothing left. Chunks are fixed before the threads start
+// (and every element of C is summed in the same order whatever the chunk), so which thread
+// computes which chunk does not change any value.
+//
+// Node.js lets the main thread block in Atomics.wait; a browser's main thread may not block, so
+// there it spins on Atomics.load for the chunks still being written by workers (it takes chunks
+// itself first, so it only spins for the last ones). Workers start lazily, in the background: a
+// product uses those that are ready. Node.js workers are unref()'d, so they never keep a process
+// alive; between products they sleep in Atomics.wait.
 
 /** One gemm part: products q0 .. q1, rows i0 .. i1, columns j0 .. j1 of C. */
 export type GemmPart = readonly [q0: number, q1: number, i0: number, i1: number, j0: number, j1: number];
@@ -206,6 +211,9 @@ export class GemmPool {
   private readonly slots: Slot[] = [];
   /** The current product, read by every worker (layout: JOB). */
   private readonly job = new Int32Array(new SharedArrayBuffer((JOB.parts + 6 * MAX_CHUNKS) * 4));
+  private gen = 0;
+  /** Chunks run, and how many of them on the calling thread (tests check that workers help). */
+  readonly stats = { chunks: 0, here: 0 };
 
   /** @param module the kernels, @param memory the shared memory they import */
   constructor(
@@ -215,13 +223,17 @@ export class GemmPool {
     activePool = this;
   }
 
-  /** Starts or stops workers so that there are `workers` (they start in the background). */
+  /**
+   * Starts or stops workers so that there are `workers` (they start in the background). Worker i
+   * uses scratch block i + 1 of every product, so the caller must give every product blocks for
+   * 1 + size() threads: a worker that has not yet answered may still join any product.
+   */
   resize(workers: number): void {
     while (this.slots.length > workers) this.slots.pop()?.stop();
     const h = host();
     if (!h) return;
     while (this.slots.length < workers) {
-      const slot = this.spawn(h);
+      const slot = this.spawn(h, this.slots.length + 1);
       if (!slot) break;
       this.slots.push(slot);
     }
@@ -246,65 +258,75 @@ export class GemmPool {
 
   /**
    * Runs the chunks `parts` of a gemm with arguments `args` (a, b, c, batch, batchA, batchB, m, n,
-   * k, transA, transB) on this thread and up to `workers` ready workers: each thread takes the
-   * next chunk until none is left. Thread t (this one is 0) uses the scratch block
-   * `scratch + t * scratchStride`; `here(part, scratch)` runs a chunk on this thread. Returns when
-   * every chunk is written.
+   * k, transA, transB) on this thread and the workers, waking `wake` of them: each thread takes
+   * the next chunk until none is left. Thread t (this one is 0) uses the scratch block
+   * `scratch + t * scratchStride`, which must exist for t <= size(); `here(part, scratch)` runs a
+   * chunk on this thread. Returns when every chunk is written.
    */
   run(
     args: readonly number[],
     parts: readonly GemmPart[],
-    workers: number,
+    wake: number,
     scratch: number,
     scratchStride: number,
     here: (part: GemmPart, scratch: number) => void,
   ): void {
     const job = this.job;
+    if (parts.length > MAX_CHUNKS) throw new Error("internal: too many gemm chunks");
+    this.gen = (this.gen + 1) & GEN_MASK;
+    const gen = this.gen;
     for (let i = 0; i < 11; i++) job[JOB.args + i] = args[i];
     job[JOB.scratch] = scratch;
     job[JOB.stride] = scratchStride;
     job[JOB.chunks] = parts.length;
+    job[JOB.failed] = 0;
     parts.forEach((p, i) => {
       for (let j = 0; j < 6; j++) job[JOB.parts + 6 * i + j] = p[j];
     });
-    Atomics.store(job, JOB.next, 0);
-    const used: { control: Int32Array; seq: number }[] = [];
-    for (const slot of this.slots) {
-      if (used.length >= workers) break;
-      const c = slot.control;
-      if (Atomics.load(c, SLOT.ready) !== 1) continue;
-      c[SLOT.index] = used.length + 1;
-      const seq = (Atomics.load(c, SLOT.seq) + 1) | 0;
-      Atomics.store(c, SLOT.seq, seq);
-      Atomics.notify(c, SLOT.seq);
-      used.push({ control: c, seq });
-    }
+    Atomics.store(job, JOB.remaining, parts.length);
+    Atomics.store(job, JOB.ticket, gen << 10);
+    Atomics.store(job, JOB.gen, gen);
+    if (wake > 0) Atomics.notify(job, JOB.gen, wake);
+    this.stats.chunks += parts.length;
     let error: unknown = null;
-    try {
-      for (let i = Atomics.add(job, JOB.next, 1); i < parts.length; i = Atomics.add(job, JOB.next, 1)) {
-        here(parts[i], scratch);
+    for (;;) {
+      const t = Atomics.load(job, JOB.ticket);
+      const i = t & 1023;
+      if (i >= parts.length) break;
+      if (Atomics.compareExchange(job, JOB.ticket, t, t + 1) !== t) continue;
+      // After an error, the remaining chunks are taken and skipped, so that the count reaches 0.
+      this.stats.here++;
+      if (error === null) {
+        try {
+          here(parts[i], scratch);
+        } catch (e) {
+          error = e;
+        }
       }
-    } catch (e) {
-      error = e;
+      Atomics.sub(job, JOB.remaining, 1);
     }
-    // Workers that wake late find no chunk left and answer at once; none reads the job block
-    // after it answered, so the next product may rewrite it.
     const block = canBlock();
-    let failed = false;
-    for (const { control: c, seq } of used) {
-      for (let d = Atomics.load(c, SLOT.done); d !== seq; d = Atomics.load(c, SLOT.done)) {
-        if (block) Atomics.wait(c, SLOT.done, d);
-      }
-      if (Atomics.load(c, SLOT.failed) !== 0) failed = true;
+    for (let r = Atomics.load(job, JOB.remaining); r !== 0; r = Atomics.load(job, JOB.remaining)) {
+      if (block) Atomics.wait(job, JOB.remaining, r);
     }
-    if (error) throw error;
-    if (failed) throw new Error("internal: a gemm worker thread failed");
+    if (error !== null) throw error;
+    if (Atomics.load(job, JOB.failed) !== 0) throw new Error("internal: a gemm worker thread failed");
   }
 
-  private spawn(h: NodeHost | BrowserHost): Slot | null {
-    const control = new Int32Array(new SharedArrayBuffer(SLOT.stride * 4));
-    const init = { module: this.module, memory: this.memory, control: control.buffer, job: this.job.buffer };
-    const dead = () => Atomics.store(control, SLOT.ready, -1);
+  private spawn(h: NodeHost | BrowserHost, index: number): Slot | null {
+    const control = new Int32Array(new SharedArrayBuffer(SLOT.size * 4));
+    const init = {
+      module: this.module,
+      memory: this.memory,
+      control: control.buffer,
+      job: this.job.buffer,
+      index,
+    };
+    // Stopped before it is terminated: a worker told to stop takes no chunk of a later product.
+    const dead = () => {
+      Atomics.store(control, SLOT.stop, 1);
+      Atomics.store(control, SLOT.ready, -1);
+    };
     try {
       if (h.kind === "node") {
         const w = new h.Worker(WORKER_SOURCE, { eval: true, workerData: init });

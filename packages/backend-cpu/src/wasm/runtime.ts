@@ -144,9 +144,9 @@ export class WasmRuntime {
     this.warmUp();
   }
 
-  /** Threads that a gemm may use now: the setting, bounded by the workers started. */
+  /** Threads that may join a gemm: this one and every worker started. */
   private gemmThreads(): number {
-    return this.pool ? Math.min(getNumThreads(), 1 + this.pool.size()) : 1;
+    return this.pool ? 1 + this.pool.size() : 1;
   }
 
   /**
@@ -186,8 +186,10 @@ export class WasmRuntime {
       // ready, products run on the threads that are.
       if (!this.pool) this.pool = new GemmPool(this.module, e.memory);
       if (this.pool.size() < getNumThreads() - 1) this.pool.resize(getNumThreads() - 1);
+      // Any started worker may join a product (one that has not answered yet, too): split only
+      // with a scratch block for each.
       const blocks = scratch === this.scratchPtr ? Math.floor(this.scratchBytes / this.gemmScratchSize) : 1;
-      const threads = Math.min(want, 1 + this.pool.ready(), blocks);
+      const threads = blocks > this.pool.size() ? Math.min(want, 1 + this.pool.ready()) : 1;
       const parts = threads > 1 ? splitGemm(batch, m, n, threads) : [];
       if (parts.length > 1) {
         const args = [a, b, c, batch, batchA, batchB, m, n, k, transA, transB];
@@ -222,9 +224,15 @@ export class WasmRuntime {
     return 1 + pool.ready();
   }
 
-  /** Worker threads started, and how many of them are ready (tests). */
-  poolState(): { workers: number; ready: number } {
-    return { workers: this.pool?.size() ?? 0, ready: this.pool?.ready() ?? 0 };
+  /** Worker threads started, how many of them are ready, and chunks run (all; here) (tests). */
+  poolState(): { workers: number; ready: number; chunks: number; here: number } {
+    const p = this.pool;
+    return {
+      workers: p?.size() ?? 0,
+      ready: p?.ready() ?? 0,
+      chunks: p?.stats.chunks ?? 0,
+      here: p?.stats.here ?? 0,
+    };
   }
 
   /**
