@@ -15,6 +15,7 @@ registerBackend("cpu", () => new CpuBackend(), 2);
  * environment variable MINIBATCH_NUM_THREADS) sets how many, the calling thread included.
  */
 export { getNumThreads, setNumThreads } from "./wasm/pool";
+
 /**
  * The matmul and batch-norm kernels run in WebAssembly SIMD where available. Node.js compiles them
  * synchronously on first use; in a browser, `await initWasm()` once at startup (the main thread
