@@ -24,6 +24,7 @@ interface ChildResult {
   ready: number;
   pool: { workers: number; ready: number; chunks: number; here: number };
   identical: boolean;
+  burst: number;
   results: number[][];
 }
 
@@ -74,6 +75,13 @@ describe.runIf(threadsSupported())("worker threads in a child process", () => {
     expect(r.ready).toBe(3);
     expect(r.pool).toMatchObject({ workers: 2, ready: 2 });
     expect(r.identical).toBe(true);
+  });
+
+  it("many small products in a row on 4 threads: none hangs, all bit-identical", () => {
+    const r = child([], { MINIBATCH_NUM_THREADS: "4", MINIBATCH_TEST_BURST: "40000" });
+    expect(r.burst).toBe(40000);
+    expect(r.identical).toBe(true);
+    expect(r.pool.chunks).toBeGreaterThan(r.pool.here);
   });
 
   it("MINIBATCH_NUM_THREADS=1: no workers", () => {

@@ -31,6 +31,8 @@ const CHUNKS_PER_THREAD = 4;
 const MIN_CHUNK = 64;
 /** The most chunks in one product (the size of the job block). */
 export const MAX_CHUNKS = 256;
+/** The ticket's chunk field while the job block is being written: past any chunk count. */
+const CLOSED = 1023;
 
 /**
  * Splits a product for `threads` threads into chunks (at least `threads` where the product is big
@@ -275,14 +277,18 @@ export class GemmPool {
     if (parts.length > MAX_CHUNKS) throw new Error("internal: too many gemm chunks");
     this.gen = (this.gen + 1) & GEN_MASK;
     const gen = this.gen;
+    // Close the ticket first: a worker still looking at the previous product (it took nothing
+    // and is about to see that none is left) may read the new chunk count below, but its
+    // compare-exchange on the old ticket then fails. Open it once the block is written.
+    Atomics.store(job, JOB.ticket, (gen << 10) | CLOSED);
     for (let i = 0; i < 11; i++) job[JOB.args + i] = args[i];
     job[JOB.scratch] = scratch;
     job[JOB.stride] = scratchStride;
-    job[JOB.chunks] = parts.length;
-    job[JOB.failed] = 0;
     parts.forEach((p, i) => {
       for (let j = 0; j < 6; j++) job[JOB.parts + 6 * i + j] = p[j];
     });
+    Atomics.store(job, JOB.failed, 0);
+    Atomics.store(job, JOB.chunks, parts.length);
     Atomics.store(job, JOB.remaining, parts.length);
     Atomics.store(job, JOB.ticket, gen << 10);
     Atomics.store(job, JOB.gen, gen);
