@@ -8,9 +8,11 @@ import { GEN_MASK, JOB, SLOT, WORKER_SOURCE } from "./worker-source";
 // calling one included, takes chunks (a compare-exchange on a ticket that holds the product number
 // and the next chunk) until none is left, and counts each written chunk down. The calling thread
 // returns when the count is zero, so it never waits for a worker that the OS has not yet
-// scheduled: such a worker wakes to find nothing left. Chunks are fixed before the threads start
-// (and every element of C is summed in the same order whatever the chunk), so which thread
-// computes which chunk does not change any value.
+// scheduled: such a worker wakes to find nothing left. A product's job block is rewritten only
+// once its count is zero, and with the ticket closed meanwhile, so a worker still on the previous
+// product takes nothing from the next. Chunks are fixed before the threads start (and every
+// element of C is summed in the same order whatever the chunk), so which thread computes which
+// chunk does not change any value.
 //
 // Node.js lets the main thread block in Atomics.wait; a browser's main thread may not block, so
 // there it spins on Atomics.load for the chunks still being written by workers (it takes chunks
