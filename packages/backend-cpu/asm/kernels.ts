@@ -3,6 +3,11 @@
 // The JavaScript side owns the linear memory: its heap (src/wasm/heap.ts) places large tensors
 // and temporary blocks in it and passes byte offsets here, so there is no allocator in this module
 // (runtime "stub") and a kernel never grows memory. All matrices are row-major float32.
+//
+// The memory is imported and shared: worker threads (src/wasm/pool.ts) instantiate this module
+// over the same memory to split matrix products. The module has no data segments, no memory
+// stack and no state in memory, so instances share nothing but what the JS side passes them;
+// each thread gets its own scratch block.
 
 // ---- matrix product ---------------------------------------------------------------------------
 //
@@ -94,6 +99,17 @@ function packB(b: usize, trans: bool, ldb: i32, p0: i32, kc: i32, j0: i32, nc: i
 }
 
 /**
+ * c + a * b per lane. The relaxed build (scripts/build-wasm.mjs compiles this file twice) uses
+ * `f32x4.relaxed_madd`, a fused multiply-add where the CPU has one (one rounding instead of two,
+ * so its results differ from the plain build's in the last bits); the plain build multiplies, then
+ * adds. Either way every element of C is summed in the same order, whatever the blocking.
+ */
+function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/**
  * C[0..rows, 0..cols] (+)= Apanel (kc x MR) x Bpanel (kc x NR). A full tile is stored straight
  * from the registers; an edge tile goes through `edge` so no padding is written into C.
  */
@@ -122,20 +138,20 @@ function micro(
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     const a0 = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a0, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+    c00 = madd(a0, b0, c00);
+    c01 = madd(a0, b1, c01);
     const a1 = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a1, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+    c10 = madd(a1, b0, c10);
+    c11 = madd(a1, b1, c11);
     const a2 = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a2, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+    c20 = madd(a2, b0, c20);
+    c21 = madd(a2, b1, c21);
     const a3 = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a3, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+    c30 = madd(a3, b0, c30);
+    c31 = madd(a3, b1, c31);
     const a4 = v128.load32_splat(ap, 16);
-    c40 = f32x4.add(c40, f32x4.mul(a4, b0));
-    c41 = f32x4.add(c41, f32x4.mul(a4, b1));
+    c40 = madd(a4, b0, c40);
+    c41 = madd(a4, b1, c41);
     ap += 20;
     bp += 32;
   }
@@ -203,26 +219,57 @@ export function gemm(
   transB: bool,
   scratch: usize,
 ): void {
+  gemmPart(a, b, c, batch, batchA, batchB, m, n, k, transA, transB, scratch, 0, batch, 0, m, 0, n);
+}
+
+/**
+ * The part of `gemm` that writes products q0 .. q1, rows i0 .. i1 and columns j0 .. j1 of C, for
+ * the worker threads (src/wasm/pool.ts), each with its own `scratch`. Every element of C is summed
+ * in the same order whatever the part boundaries (k is blocked the same way, and a tile's lanes do
+ * not depend on where the tile starts), so a product split across threads is bit for bit the same
+ * as on one thread.
+ */
+export function gemmPart(
+  a: usize,
+  b: usize,
+  c: usize,
+  batch: i32,
+  batchA: i32,
+  batchB: i32,
+  m: i32,
+  n: i32,
+  k: i32,
+  transA: bool,
+  transB: bool,
+  scratch: usize,
+  q0: i32,
+  q1: i32,
+  i0: i32,
+  i1: i32,
+  j0: i32,
+  j1: i32,
+): void {
   const lda = transA ? m : k;
   const ldb = transB ? k : n;
   const abuf = scratch;
   const bbuf = scratch + ((<usize>(MC * KC)) << 2);
   const edge = bbuf + ((<usize>(KC * NC)) << 2);
-  for (let q = 0; q < batch; q++) {
+  for (let q = q0; q < q1; q++) {
     const aq = a + ((<usize>(batchA === 1 ? 0 : q) * <usize>m * <usize>k) << 2);
     const bq = b + ((<usize>(batchB === 1 ? 0 : q) * <usize>k * <usize>n) << 2);
     const cq = c + ((<usize>q * <usize>m * <usize>n) << 2);
     if (k === 0) {
-      memory.fill(cq, 0, (<usize>m * <usize>n) << 2);
+      for (let i = i0; i < i1; i++)
+        memory.fill(cq + ((<usize>i * <usize>n + <usize>j0) << 2), 0, (<usize>(j1 - j0)) << 2);
       continue;
     }
-    for (let jc = 0; jc < n; jc += NC) {
-      const nc = min(NC, n - jc);
+    for (let jc = j0; jc < j1; jc += NC) {
+      const nc = min(NC, j1 - jc);
       for (let pc = 0; pc < k; pc += KC) {
         const kc = min(KC, k - pc);
         packB(bq, transB, ldb, pc, kc, jc, nc, bbuf);
-        for (let ic = 0; ic < m; ic += MC) {
-          const mc = min(MC, m - ic);
+        for (let ic = i0; ic < i1; ic += MC) {
+          const mc = min(MC, i1 - ic);
           packA(aq, transA, lda, ic, mc, pc, kc, abuf);
           for (let jr = 0; jr < nc; jr += NR) {
             const bp = bbuf + ((<usize>(jr * kc)) << 2);

@@ -64,7 +64,7 @@ function expectClose(got: Float32Array, want: Float32Array, rtol: number, atol: 
 
 describe("wasm runtime", () => {
   it("loads with SIMD on Node.js 20", () => {
-    expect(wasmStatus()).toEqual({ enabled: true, reason: "" });
+    expect(wasmStatus()).toMatchObject({ enabled: true, reason: "" });
   });
 
   it("the committed module matches a fresh compile of asm/", async () => {

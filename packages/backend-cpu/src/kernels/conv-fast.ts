@@ -123,7 +123,7 @@ export const fastConv2dKernel: Kernel<"conv2d", CpuBackend> = (backend, inputs, 
   if (!g || !w) return conv2dKernel(backend, inputs, outputs, at);
   // Pointers first: allocating may grow memory, which replaces the views taken after.
   const p = pointers(w, () => [
-    w.scratch(w.exports.gemmScratchBytes()),
+    w.gemmScratch(),
     w.temp(g.chunk * g.k * g.p * 4),
     w.input(data(wt)),
     ...outputPtrs(w, [y]),
@@ -134,7 +134,7 @@ export const fastConv2dKernel: Kernel<"conv2d", CpuBackend> = (backend, inputs, 
   for (let b0 = 0; b0 < g.n; b0 += g.chunk) {
     const nb = Math.min(g.chunk, g.n - b0);
     columns(g, at, X, w.view(), cols >> 2, b0, nb, false);
-    w.exports.gemm(pw, cols, py + b0 * g.o * g.p * 4, nb, 1, nb, g.o, g.p, g.k, 0, 0, scratch);
+    w.gemm(pw, cols, py + b0 * g.o * g.p * 4, nb, 1, nb, g.o, g.p, g.k, 0, 0, scratch);
   }
   finish(w, [y], [py]);
 };
@@ -151,7 +151,7 @@ export const fastConv2dGradFilterKernel: Kernel<"conv2dGradFilter", CpuBackend> 
   const w = g ? wasmRuntime() : null;
   if (!g || !w) return conv2dGradFilterKernel(backend, inputs, outputs, at);
   const p = pointers(w, () => [
-    w.scratch(w.exports.gemmScratchBytes()),
+    w.gemmScratch(),
     w.temp(g.chunk * g.k * g.p * 4),
     w.temp(g.chunk * g.o * g.k * 4),
     w.input(data(dy)),
@@ -167,7 +167,7 @@ export const fastConv2dGradFilterKernel: Kernel<"conv2dGradFilter", CpuBackend> 
     const mem = w.view();
     columns(g, at, X, mem, cols >> 2, b0, nb, false);
     // One [O, K] product per image (gemm overwrites its output), summed here.
-    w.exports.gemm(pdy + b0 * g.o * g.p * 4, cols, perImage, nb, nb, nb, g.o, g.k, g.p, 0, 1, scratch);
+    w.gemm(pdy + b0 * g.o * g.p * 4, cols, perImage, nb, nb, nb, g.o, g.k, g.p, 0, 1, scratch);
     for (let b = 0; b < nb; b++) {
       const src = (perImage >> 2) + b * ok;
       for (let i = 0; i < ok; i++) DW[i] += mem[src + i];
@@ -188,7 +188,7 @@ export const fastConv2dGradInputKernel: Kernel<"conv2dGradInput", CpuBackend> = 
   const w = g ? wasmRuntime() : null;
   if (!g || !w) return conv2dGradInputKernel(backend, inputs, outputs, at);
   const p = pointers(w, () => [
-    w.scratch(w.exports.gemmScratchBytes()),
+    w.gemmScratch(),
     w.temp(g.chunk * g.k * g.p * 4),
     w.input(data(wt)),
     w.input(data(dy)),
@@ -200,7 +200,7 @@ export const fastConv2dGradInputKernel: Kernel<"conv2dGradInput", CpuBackend> = 
   for (let b0 = 0; b0 < g.n; b0 += g.chunk) {
     const nb = Math.min(g.chunk, g.n - b0);
     // dcols[b] (K x P) = W^T (K x O) @ dY[b] (O x P); W is stored [O, K], hence transA.
-    w.exports.gemm(pw, pdy + b0 * g.o * g.p * 4, cols, nb, 1, nb, g.k, g.p, g.o, 1, 0, scratch);
+    w.gemm(pw, pdy + b0 * g.o * g.p * 4, cols, nb, 1, nb, g.k, g.p, g.o, 1, 0, scratch);
     columns(g, at, DX, w.view(), cols >> 2, b0, nb, true);
   }
   w.release();

@@ -54,12 +54,12 @@ export const fastMatmulKernel: Kernel<"matmul", CpuBackend> = (backend, inputs, 
   const w = m * n * k * batch >= MATMUL_MIN_MACS ? wasmRuntime() : null;
   if (!w) return matmulKernel(backend, inputs, outs, at);
   const p = pointers(w, () => {
-    const scratch = w.scratch(w.exports.gemmScratchBytes());
+    const scratch = w.gemmScratch();
     return [scratch, w.input(data(inputs[0])), w.input(data(inputs[1])), ...outputs(w, outs)];
   });
   if (!p) return matmulKernel(backend, inputs, outs, at);
   const [scratch, pa, pb, pc] = p;
-  w.exports.gemm(pa, pb, pc, batch, batchA, batchB, m, n, k, transA ? 1 : 0, transB ? 1 : 0, scratch);
+  w.gemm(pa, pb, pc, batch, batchA, batchB, m, n, k, transA ? 1 : 0, transB ? 1 : 0, scratch);
   finish(w, outs, [pc]);
 };
 

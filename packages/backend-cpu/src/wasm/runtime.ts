@@ -1,5 +1,6 @@
 import { Heap } from "./heap";
-import { WASM_BASE64 } from "./module";
+import { WASM_BASE64, WASM_MAX_PAGES, WASM_RELAXED_BASE64 } from "./module";
+import { GemmPool, getNumThreads, splitGemm, threadsSupported } from "./pool";
 
 /** The exports of asm/kernels.ts; every pointer is a byte offset into `memory`. */
 export interface WasmKernels {
@@ -19,6 +20,27 @@ export interface WasmKernels {
     transA: number,
     transB: number,
     scratch: number,
+  ): void;
+  /** The part of gemm that writes products q0..q1, rows i0..i1 and columns j0..j1 of C. */
+  gemmPart(
+    a: number,
+    b: number,
+    c: number,
+    batch: number,
+    batchA: number,
+    batchB: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: number,
+    transB: number,
+    scratch: number,
+    q0: number,
+    q1: number,
+    i0: number,
+    i1: number,
+    j0: number,
+    j1: number,
   ): void;
   /** y = a op b over n floats (op 0 add, 1 sub, 2 mul, 3 div); a scalar flag broadcasts one float. */
   binaryF32(op: number, a: number, b: number, y: number, n: number, aScalar: number, bScalar: number): void;
@@ -74,15 +96,27 @@ export interface Resident {
   values: Float32Array | Int32Array | Uint8Array;
 }
 
+/** Which build of the kernels runs: relaxed SIMD (fused multiply-add in the gemm) or plain SIMD. */
+export type WasmVariant = "relaxed-simd" | "simd";
+
+/** Below this many multiply-adds per thread, waking a worker costs more than it saves. */
+export const GEMM_PART_MIN_MACS = 1 << 19;
+
 /**
  * The wasm kernels and the heap over their linear memory. Large float32 tensors of the CPU
  * backend live in this memory (see CpuBackend.alloc), so the kernels read and write them in place;
  * smaller ones, and any made before the module loaded, are ordinary arrays that a kernel call
  * copies in and out of temporary blocks.
  *
- * Growing the memory detaches every view of it, so the runtime keeps the resident arrays and
- * rebinds their views after each growth. Growth happens only inside `alloc`: a kernel takes all
- * its pointers (which never move) before it touches any view.
+ * Growing the memory detaches every view of it (or, when it is shared, leaves them at the old
+ * length), so the runtime keeps the resident arrays and rebinds their views after each growth.
+ * Growth happens only inside `alloc`, on this thread: a kernel takes all its pointers (which never
+ * move) before it touches any view.
+ *
+ * Where the memory is shared (Node.js; browsers when crossOriginIsolated), large matrix products
+ * are split across worker threads that instantiate the same module over it (see pool.ts). Only
+ * this thread allocates; each thread gets its own gemm scratch block, carved from one block that
+ * `gemmScratch()` sizes for the threads in use.
  */
 export class WasmRuntime {
   readonly exports: WasmKernels;
@@ -92,13 +126,119 @@ export class WasmRuntime {
   private readonly temps: number[] = [];
   private scratchPtr = -1;
   private scratchBytes = 0;
+  private pool: GemmPool | null = null;
+  private readonly gemmScratchSize: number;
+  /** Products split only into parts of at least this many multiply-adds (tests lower it). */
+  gemmPartMinMacs = GEMM_PART_MIN_MACS;
 
-  constructor(instance: WebAssembly.Instance) {
+  /**
+   * @param module the compiled kernels (workers instantiate it too)
+   * @param shared whether the memory is shared, so that worker threads can use it
+   * @param variant which build `module` is
+   */
+  constructor(
+    instance: WebAssembly.Instance,
+    readonly module: WebAssembly.Module | null = null,
+    readonly shared = false,
+    readonly variant: WasmVariant = "simd",
+  ) {
     this.exports = instance.exports as unknown as WasmKernels;
     const mem = this.exports.memory;
     this.heap = new Heap(this.exports.heapBase(), mem.buffer.byteLength, (minEnd) => this.growTo(minEnd));
     this.f32 = new Float32Array(mem.buffer);
+    this.gemmScratchSize = Heap.roundUp(this.exports.gemmScratchBytes());
     this.warmUp();
+  }
+
+  /** Threads that may join a gemm: this one and every worker started. */
+  private gemmThreads(): number {
+    return this.pool ? 1 + this.pool.size() : 1;
+  }
+
+  /**
+   * The gemm scratch block, sized for the threads a gemm may use (one gemmScratchBytes() block
+   * each). Take it with the other pointers, before any view: it may grow memory.
+   */
+  gemmScratch(): number {
+    return this.scratch(this.gemmScratchSize * this.gemmThreads());
+  }
+
+  /**
+   * `exports.gemm`, split across worker threads when the product is large enough, the memory is
+   * shared and `getNumThreads()` > 1; the same values either way, bit for bit. `scratch` is from
+   * `gemmScratch()` (a block for one thread also works: the product then stays on this thread).
+   */
+  gemm(
+    a: number,
+    b: number,
+    c: number,
+    batch: number,
+    batchA: number,
+    batchB: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: number,
+    transB: number,
+    scratch: number,
+  ): void {
+    const e = this.exports;
+    const want = Math.min(
+      getNumThreads(),
+      Math.floor((batch * m * n * Math.max(k, 1)) / this.gemmPartMinMacs),
+    );
+    if (want > 1 && this.shared && this.module) {
+      // Workers start on the first product big enough, in the background; until they are
+      // ready, products run on the threads that are.
+      if (!this.pool) this.pool = new GemmPool(this.module, e.memory);
+      if (this.pool.size() < getNumThreads() - 1) this.pool.resize(getNumThreads() - 1);
+      // Any started worker may join a product (one that has not answered yet, too): split only
+      // with a scratch block for each.
+      const blocks = scratch === this.scratchPtr ? Math.floor(this.scratchBytes / this.gemmScratchSize) : 1;
+      const threads = blocks > this.pool.size() ? Math.min(want, 1 + this.pool.ready()) : 1;
+      const parts = threads > 1 ? splitGemm(batch, m, n, threads) : [];
+      if (parts.length > 1) {
+        const args = [a, b, c, batch, batchA, batchB, m, n, k, transA, transB];
+        this.pool.run(
+          args,
+          parts,
+          threads - 1,
+          scratch,
+          this.gemmScratchSize,
+          ([q0, q1, i0, i1, j0, j1], s) =>
+            e.gemmPart(a, b, c, batch, batchA, batchB, m, n, k, transA, transB, s, q0, q1, i0, i1, j0, j1),
+        );
+        return;
+      }
+    }
+    e.gemm(a, b, c, batch, batchA, batchB, m, n, k, transA, transB, scratch);
+  }
+
+  /**
+   * Starts the worker threads now rather than at the first large product, and resolves when they
+   * are ready (or failed to start) with the number of threads products can use.
+   */
+  async startThreads(): Promise<number> {
+    const want = getNumThreads() - 1;
+    if (want < 1 || !this.shared || !this.module) return 1;
+    this.pool ??= new GemmPool(this.module, this.exports.memory);
+    if (this.pool.size() < want) this.pool.resize(want);
+    const pool = this.pool;
+    for (let i = 0; i < 2000 && pool.ready() < pool.size() && !pool.anyFailed(); i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return 1 + pool.ready();
+  }
+
+  /** Worker threads started, how many of them are ready, and chunks run (all; here) (tests). */
+  poolState(): { workers: number; ready: number; chunks: number; here: number } {
+    const p = this.pool;
+    return {
+      workers: p?.size() ?? 0,
+      ready: p?.ready() ?? 0,
+      chunks: p?.stats.chunks ?? 0,
+      here: p?.stats.here ?? 0,
+    };
   }
 
   /**
@@ -269,13 +409,87 @@ const WARM_UP_CALLS = 16;
 let runtime: WasmRuntime | null | undefined;
 let disabledReason = "";
 
-function bytes(): Uint8Array<ArrayBuffer> {
-  return decodeBase64(WASM_BASE64);
+function env(name: string): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
 }
 
 function disabledByEnv(): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  return env?.MINIBATCH_WASM === "0";
+  return env("MINIBATCH_WASM") === "0";
+}
+
+/**
+ * A copy of a module whose imported memory is declared unshared: for engines where shared memory
+ * cannot be created (a browser page that is not crossOriginIsolated). The limits flag of the
+ * memory import goes from 0x03 (shared, with maximum) to 0x01 (maximum); nothing else changes.
+ */
+export function unshareMemoryImport(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const out = bytes.slice();
+  let p = 8;
+  const leb = () => {
+    let v = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = out[p++];
+      v += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return v;
+  };
+  while (p < out.length) {
+    const id = out[p++];
+    const size = leb();
+    const end = p + size;
+    if (id === 2) {
+      const count = leb();
+      for (let i = 0; i < count; i++) {
+        for (let name = 0; name < 2; name++) {
+          const len = leb(); // module name, then field name
+          p += len;
+        }
+        const kind = out[p++];
+        if (kind === 0) leb();
+        else if (kind === 1 || kind === 2) {
+          if (kind === 1) p++; // reference type
+          const flags = out[p];
+          if (kind === 2 && flags === 0x03) {
+            out[p] = 0x01;
+            return out;
+          }
+          p++;
+          leb();
+          if (flags & 1) leb();
+        } else {
+          p += 2; // global: value type, mutability
+        }
+      }
+    }
+    p = end;
+  }
+  throw new Error("internal: the wasm kernels import no shared memory");
+}
+
+/** The build to run, its bytes (unshared where needed), and the memory to give it. */
+function choose(): { bytes: Uint8Array<ArrayBuffer>; variant: WasmVariant; memory: WebAssembly.Memory } {
+  let memory: WebAssembly.Memory | null = null;
+  if (threadsSupported()) {
+    try {
+      memory = new WebAssembly.Memory({ initial: 2, maximum: WASM_MAX_PAGES, shared: true });
+    } catch {
+      memory = null;
+    }
+  }
+  const shared = memory !== null;
+  memory ??= new WebAssembly.Memory({ initial: 2, maximum: WASM_MAX_PAGES });
+  const prepare = (b64: string) => {
+    const b = decodeBase64(b64);
+    return shared ? b : unshareMemoryImport(b);
+  };
+  if (env("MINIBATCH_WASM_RELAXED") !== "0") {
+    const relaxed = prepare(WASM_RELAXED_BASE64);
+    if (WebAssembly.validate(relaxed)) return { bytes: relaxed, variant: "relaxed-simd", memory };
+  }
+  return { bytes: prepare(WASM_BASE64), variant: "simd", memory };
 }
 
 /**
@@ -291,13 +505,20 @@ export function wasmRuntime(): WasmRuntime | null {
     return runtime;
   }
   try {
-    const b = bytes();
-    if (typeof WebAssembly === "undefined" || !WebAssembly.validate(b)) {
+    if (typeof WebAssembly === "undefined") {
       disabledReason = "WebAssembly SIMD is not supported here";
       runtime = null;
       return runtime;
     }
-    runtime = new WasmRuntime(new WebAssembly.Instance(new WebAssembly.Module(b), {}));
+    const { bytes, variant, memory } = choose();
+    if (!WebAssembly.validate(bytes)) {
+      disabledReason = "WebAssembly SIMD is not supported here";
+      runtime = null;
+      return runtime;
+    }
+    const module = new WebAssembly.Module(bytes);
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    runtime = new WasmRuntime(instance, module, isShared(memory), variant);
   } catch (e) {
     // Synchronous compilation refused (browser main thread): stay on the TypeScript kernels until
     // the asynchronous compile started by initWasm() lands.
@@ -308,6 +529,10 @@ export function wasmRuntime(): WasmRuntime | null {
   return runtime;
 }
 
+function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
+}
+
 let pending: Promise<boolean> | null = null;
 
 /** Compiles the kernels asynchronously (works everywhere); resolves to whether they are in use. */
@@ -316,10 +541,11 @@ export function initWasm(): Promise<boolean> {
   if (disabledByEnv()) return Promise.resolve(false);
   pending ??= (async () => {
     try {
-      const b = bytes();
-      if (!WebAssembly.validate(b)) return false;
-      const { instance } = await WebAssembly.instantiate(b, {});
-      runtime = new WasmRuntime(instance);
+      const { bytes, variant, memory } = choose();
+      if (!WebAssembly.validate(bytes)) return false;
+      const module = await WebAssembly.compile(bytes);
+      const instance = await WebAssembly.instantiate(module, { env: { memory } });
+      runtime = new WasmRuntime(instance, module, isShared(memory), variant);
       disabledReason = "";
       return true;
     } catch (e) {
@@ -330,8 +556,22 @@ export function initWasm(): Promise<boolean> {
   return pending;
 }
 
-/** Whether the WebAssembly kernels are in use, and why not when they are not. */
-export function wasmStatus(): { enabled: boolean; reason: string } {
+/**
+ * Whether the WebAssembly kernels are in use, and why not when they are not; which build runs
+ * (`"relaxed-simd"` where the engine has relaxed SIMD, else `"simd"`), and how many threads the
+ * matrix products may use.
+ */
+export function wasmStatus(): {
+  enabled: boolean;
+  reason: string;
+  variant: WasmVariant | null;
+  threads: number;
+} {
   const r = wasmRuntime();
-  return { enabled: r !== null, reason: r ? "" : disabledReason };
+  return {
+    enabled: r !== null,
+    reason: r ? "" : disabledReason,
+    variant: r?.variant ?? null,
+    threads: r?.shared ? getNumThreads() : 1,
+  };
 }
