@@ -278,7 +278,7 @@ async function main(): Promise<void> {
       .join(", ")}`,
   );
   console.log(
-    `minibatch cpu kernels: ${wasm.enabled ? "WebAssembly SIMD" : `TypeScript (${wasm.reason})`}; tfjs-wasm runs one thread`,
+    `minibatch cpu kernels: ${wasm.enabled ? `WebAssembly ${wasm.variant}, matrix products on ${wasm.threads} thread(s)` : `TypeScript (${wasm.reason})`}; tfjs-wasm runs one thread (its threaded build does not load in Node.js)`,
   );
   console.log("");
 
