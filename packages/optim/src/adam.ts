@@ -1,4 +1,4 @@
-import { checkOptionKeys, type Tensor } from "@minibatch/tensor";
+import { checkOptionKeys, dynamicScalar, type Tensor } from "@minibatch/tensor";
 import {
   defined,
   nonNegative,
@@ -51,7 +51,7 @@ export class Adam extends Optimizer<AdamOptions> {
       amsgrad,
       maximize,
     } = group;
-    const step = this.nextStep(state);
+    this.nextStep(state);
     const { g, param } = this.direction(p, grad, { lr, weightDecay, maximize }, this.isDecoupled());
     const m = this.ema(state, "expAvg", p, beta1, g);
     let v = this.ema(state, "expAvgSq", p, beta2, g.mul(g));
@@ -59,11 +59,12 @@ export class Adam extends Optimizer<AdamOptions> {
       const prevMax = state.maxExpAvgSq as Tensor | undefined;
       v = this.setState(state, "maxExpAvgSq", prevMax ? prevMax.maximum(v) : v.clone());
     }
-    const stepSize = lr / (1 - beta1 ** step);
-    const denom = v
-      .sqrt()
-      .div(Math.sqrt(1 - beta2 ** step))
-      .add(eps);
+    // The bias corrections change every step: dynamic scalars, so a compiled step computes them
+    // again from the step count on every replay instead of baking in the first one.
+    const count = () => state.step as number;
+    const stepSize = dynamicScalar(() => lr / (1 - beta1 ** count()), { backend: p.backend.name });
+    const bc2 = dynamicScalar(() => Math.sqrt(1 - beta2 ** count()), { backend: p.backend.name });
+    const denom = v.sqrt().div(bc2).add(eps);
     p.assign(param.sub(m.div(denom).mul(stepSize)));
   }
 

@@ -1,4 +1,4 @@
-import { type Tensor, zerosLike } from "@minibatch/tensor";
+import { dynamicScalar, type Tensor, zerosLike } from "@minibatch/tensor";
 import { checkBetas } from "./adam";
 import {
   nonNegative,
@@ -45,11 +45,13 @@ export class Adamax extends Optimizer<AdamaxOptions> {
       weightDecay,
       maximize,
     } = group;
-    const step = this.nextStep(state);
+    this.nextStep(state);
     const { g } = this.direction(p, grad, { lr, weightDecay, maximize });
     const m = this.ema(state, "expAvg", p, beta1, g);
     const u0 = (state.expInf as Tensor | undefined) ?? zerosLike(p);
     const u = this.setState(state, "expInf", u0.mul(beta2).maximum(g.abs().add(eps)));
-    p.assign(p.sub(m.div(u).mul(lr / (1 - beta1 ** step))));
+    // Recomputed from the step count on every replay of a compiled step (see Adam).
+    const rate = dynamicScalar(() => lr / (1 - beta1 ** (state.step as number)), { backend: p.backend.name });
+    p.assign(p.sub(m.div(u).mul(rate)));
   }
 }

@@ -323,6 +323,20 @@ export function randperm(n: number, opts: RandomOptions = {}): Tensor {
   return randomTensor([n], "int32", opts, () => g.permutation(n));
 }
 
+/**
+ * A 0-d float32 tensor holding `value()`. Inside a compiled step (`compile`) the value is computed
+ * again on every replay, so a number that changes from step to step (an optimizer's bias
+ * correction, computed from its step count) is not baked into the program. `value` must depend
+ * only on JavaScript state that the step keeps current on replay (see `traceEffect`).
+ */
+export function dynamicScalar(value: () => number, opts: CreateOptions = {}): Tensor {
+  checkOptionKeys("dynamicScalar", opts, ["backend"]);
+  const draw = () => new Float32Array([value()]);
+  const t = fromArray(draw(), [], "float32", opts);
+  if (tracing()) traceRedraw(t, draw);
+  return t;
+}
+
 /** A tensor of random values; inside a compiled step, each replay draws them again. */
 function randomTensor(
   shape: readonly number[],
