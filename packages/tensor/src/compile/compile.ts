@@ -85,6 +85,13 @@ export function compile<A extends unknown[], R>(
     throw new Error(`compile: onRefusal must be 'warn' or 'error', got ${String(onRefusal)}`);
   }
   const entries = new Map<string, Entry>();
+  /**
+   * Tensors whose `.grad` a trace set. Whether each has a gradient when a call starts is part of
+   * the call's key: a step that accumulates into existing gradients and the same step after
+   * `zeroGrad` are different programs (gradient accumulation over micro-batches uses both).
+   */
+  const watch: Tensor[] = [];
+  const watched = new Set<Tensor>();
   const stats: CompileStats = {
     eager: 0,
     traced: 0,
@@ -109,7 +116,7 @@ export function compile<A extends unknown[], R>(
     console.warn(`${why}\n(compile: this step now runs eagerly for these argument shapes)`);
   };
 
-  const trace = (e: Entry, args: A): R => {
+  const trace = (e: Entry, args: A, argsKey: string): R => {
     stats.traced++;
     const tr = openTrace(ENGINE.nextId);
     args.forEach((a, i) => {
@@ -132,6 +139,20 @@ export function compile<A extends unknown[], R>(
       if (!(err instanceof Refusal)) throw err;
       refuse(e, err.message);
       return result;
+    }
+    const fresh = [...program.gradStart.keys()].filter((t) => !watched.has(t));
+    if (fresh.length) {
+      // New tensors to watch: every key changes. This call's entry moves to its key under the new
+      // watch list (from the gradients the trace found at its start); the others are dropped.
+      const bits = watch.map((t) => program.gradStart.get(t) ?? t.grad !== null);
+      for (const t of fresh) {
+        watched.add(t);
+        watch.push(t);
+        bits.push(program.gradStart.get(t) as boolean);
+      }
+      for (const x of entries.values()) if (x !== e) x.program?.dispose();
+      entries.clear();
+      entries.set(`${argsKey}|grads:${bits.map(Number).join("")}`, e);
     }
     if (e.candidate === null) {
       // Only its description is needed, to compare with the next trace: free its buffers now, so
@@ -158,7 +179,8 @@ export function compile<A extends unknown[], R>(
   let rows: ProfileRow[] | null = null;
   const compiled = ((...args: A): R => {
     if (tracing()) return fn(...args); // inside another traced step: part of its trace
-    const key = signatureOf(args);
+    const argsKey = signatureOf(args);
+    const key = `${argsKey}|grads:${watch.map((t) => (t.grad ? 1 : 0)).join("")}`;
     let e = entries.get(key);
     if (!e) {
       e = { calls: 0, program: null, candidate: null, refusal: null };
@@ -180,7 +202,7 @@ export function compile<A extends unknown[], R>(
       e.program = null;
     }
     if (e.calls === 1) return eager(args);
-    return trace(e, args);
+    return trace(e, args, argsKey);
   }) as CompiledFn<A, R>;
 
   compiled.stats = () => ({ ...stats });

@@ -67,6 +67,11 @@ export class Program {
   /** A description of the trace that two traces of a static step share (see `compile`). */
   readonly signature: string;
   readonly launches: number;
+  /**
+   * Tensors whose `.grad` the step sets, and whether each had one when the step started: that
+   * selects the program (see `compile`).
+   */
+  readonly gradStart: Map<Tensor, boolean>;
   /** Chains of elementwise launches merged into one kernel each. */
   readonly fused: number;
   /** Bytes of the buffers the program keeps between replays. */
@@ -84,6 +89,7 @@ export class Program {
 
     // Gradients the step replaces, and pre-existing tensors it disposed.
     this.grads = [];
+    this.gradStart = new Map([...tr.gradSet].map(([p, g0]) => [p, g0 !== null]));
     const startGrads = new Map<Tensor, Tensor>();
     for (const [p, g0] of tr.gradSet) if (g0) startGrads.set(g0, p);
     for (const t of tr.disposed) {

@@ -106,7 +106,9 @@ export class Trace {
   slotFor(t: Tensor): number {
     const known = this.slotOf.get(t.dataId);
     if (known !== undefined) return known;
-    const owner = t._base ?? t;
+    // A view made before the step is its own owner (its base may be gone); a view made in the step
+    // reaches the buffer through the tensor it was cut from.
+    const owner = this.isOld(t) ? t : (t._base ?? t);
     if (!this.isOld(owner)) {
       throw new Error(
         `compile: internal: tensor #${t.id} of shape [${t.shape.join(", ")}] reads a buffer the trace does not know`,
