@@ -37,6 +37,8 @@ const EMPTY = new Float32Array(0);
  * the heap's bookkeeping and the creation of a new array view, most of the cost of an allocation.
  */
 const CACHE_LIMIT = 64 * 1024 * 1024;
+/** How many freed small arrays are kept for reuse. */
+const SMALL_CACHE = 4096;
 
 function poisonRequested(): boolean {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
@@ -50,6 +52,17 @@ export class CpuBackend implements Backend {
   private liveBytes = 0;
   private readonly cache = new Map<number, CpuData[]>();
   private cachedBytes = 0;
+  /**
+   * Freed small arrays (below RESIDENT_MIN_SIZE: scalars, bias-sized rows), reused by dtype and
+   * length: a training step frees and makes the same ones every step, and reusing them spares the
+   * garbage collector. At most SMALL_CACHE of them are kept.
+   */
+  private readonly small: Record<DType, Map<number, TypedArray[]>> = {
+    float32: new Map(),
+    int32: new Map(),
+    bool: new Map(),
+  };
+  private smallCount = 0;
 
   /**
    * Tests set MINIBATCH_CPU_POISON=1 to fill every new buffer with NaN (or -1 for integers): a
@@ -65,6 +78,14 @@ export class CpuBackend implements Backend {
       this.cachedBytes -= size * 4;
       if (this.poison) cached.values.fill(Number.NaN);
       return cached;
+    }
+    if (size < RESIDENT_MIN_SIZE) {
+      const values = this.small[dtype].get(size)?.pop();
+      if (values) {
+        this.smallCount--;
+        if (this.poison) values.fill(dtype === "float32" ? Number.NaN : -1);
+        return { values, dtype, size, ptr: -1 };
+      }
     }
     const d: CpuData = { values: EMPTY, dtype, size, ptr: -1 };
     const w = dtype === "float32" && size >= RESIDENT_MIN_SIZE ? wasmRuntime() : null;
@@ -93,7 +114,16 @@ export class CpuBackend implements Backend {
     const d = id as CpuData;
     this.live--;
     this.liveBytes -= d.size * BYTES_PER_ELEMENT[d.dtype];
-    if (d.ptr < 0) return;
+    if (d.ptr < 0) {
+      if (d.size < RESIDENT_MIN_SIZE && d.size > 0 && this.smallCount < SMALL_CACHE) {
+        const list = this.small[d.dtype].get(d.size) ?? [];
+        list.push(d.values);
+        this.small[d.dtype].set(d.size, list);
+        this.smallCount++;
+      }
+      d.values = EMPTY;
+      return;
+    }
     if (this.cachedBytes + d.size * 4 <= CACHE_LIMIT) {
       // A new object for the cached block: the freed id may still be held (a disposed tensor).
       const list = this.cache.get(d.size) ?? [];
