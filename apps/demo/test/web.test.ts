@@ -83,7 +83,7 @@ interface PageState {
   evalMode: string;
   error: string | null;
   captions: { accuracy: string; percentiles: string };
-  wasm: { enabled: boolean; reason: string } | null;
+  wasm: { enabled: boolean; reason: string; variant: string | null; threads: number } | null;
   inspect: {
     batchSize: number;
     match: boolean;
@@ -136,7 +136,10 @@ describe.skipIf(noChromium !== null)("web demo", () => {
       // Only a software adapter, or none, makes the CPU backend the default, and the page says which.
       expect(state.backendReason).toMatch(/software renderer|no WebGPU/);
       expect(await page.textContent("#backend-note")).toContain(state.backendReason);
-      expect(state.wasm).toEqual({ enabled: true, reason: "" });
+      expect(state.wasm).toMatchObject({ enabled: true, reason: "" });
+      // Chromium has relaxed SIMD; the page is not cross-origin isolated, so products run on one thread.
+      expect(["simd", "relaxed-simd"]).toContain(state.wasm?.variant);
+      expect(state.wasm?.threads).toBe(1);
     } else expect(state.backendReason).toBe("a hardware WebGPU adapter");
     // Chromium here has WebGPU only through SwiftShader, a software adapter.
     if (requireWebgpu) expect(state.backendReason).toMatch(/software renderer|hardware/);
