@@ -1,9 +1,9 @@
 import "@minibatch/backend-cpu";
 import { DataLoader, TensorDataset } from "@minibatch/data";
 import { SGD, StepLR } from "@minibatch/optim";
-import { manualSeed, memory, noGrad, randint, randn, type Tensor, tidy } from "@minibatch/tensor";
+import { compile, manualSeed, memory, noGrad, randint, randn, type Tensor, tidy } from "@minibatch/tensor";
 import { describe, expect, it, vi } from "vitest";
-import { CrossEntropyLoss, crossEntropy, Linear, ReLU, Sequential } from "./index";
+import { CrossEntropyLoss, crossEntropy, Dropout, Linear, ReLU, Sequential } from "./index";
 import { accuracy } from "./metrics";
 import { checkpointEvery, earlyStopping, fit, progress, Trainer } from "./trainer";
 
@@ -126,6 +126,42 @@ describe("Trainer", () => {
           compile: 1 as unknown as boolean,
         }),
     ).toThrow("Trainer: compile must be a boolean, got 1");
+  });
+
+  it("a compiled step with Dropout draws a fresh mask on every replay, as eager mode does", async () => {
+    const run = async (compiled: boolean) => {
+      manualSeed(5);
+      const model = new Sequential(new Linear(4, 16), new ReLU(), new Dropout(0.5), new Linear(16, 3));
+      const optimizer = new SGD(model.parameters(), { lr: 0.1 });
+      const x = randn([8, 4]);
+      const y = randint(0, 3, [8]);
+      const body = (xb: Tensor, yb: Tensor) => {
+        optimizer.zeroGrad();
+        const l = crossEntropy(model.call(xb), yb);
+        l.backward();
+        optimizer.step();
+        return l;
+      };
+      const step = compiled
+        ? compile(body, { onRefusal: "error" })
+        : (a: Tensor, b: Tensor) => tidy(() => body(a, b));
+      const losses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const l = step(x, y);
+        losses.push(await l.item());
+        l.dispose();
+      }
+      return {
+        losses,
+        params: await params(model),
+        replayed: compiled ? (step as ReturnType<typeof compile>).stats().replayed : 0,
+      };
+    };
+    const eager = await run(false);
+    const compiled = await run(true);
+    expect(compiled.replayed).toBe(9);
+    expect(compiled.losses).toEqual(eager.losses);
+    expect(compiled.params).toEqual(eager.params);
   });
 
   it("stops early, checkpoints every N epochs and steps per-batch schedulers", async () => {

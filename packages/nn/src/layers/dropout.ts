@@ -1,4 +1,4 @@
-import { checkOptionKeys, defaultGenerator, fromArray, type Generator, type Tensor } from "@minibatch/tensor";
+import { checkOptionKeys, defaultGenerator, fromDraw, type Generator, type Tensor } from "@minibatch/tensor";
 import { Module } from "../module";
 
 export interface DropoutOptions {
@@ -43,8 +43,15 @@ export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor
   if (x.dtype !== "float32") throw new Error(`dropout: expected a float32 input, got ${x.dtype}`);
   const g = opts.generator ?? defaultGenerator;
   const scale = p === 1 ? 0 : 1 / (1 - p);
-  const mask = new Float32Array(x.size);
-  for (let i = 0; i < mask.length; i++) mask[i] = g.random() < p ? 0 : scale;
-  const m = fromArray(mask, x.shape, "float32", { backend: x.backend.name });
+  // Drawn again on every replay of a compiled step (fromDraw), as on every eager call.
+  const m = fromDraw(
+    () => {
+      const mask = new Float32Array(x.size);
+      for (let i = 0; i < mask.length; i++) mask[i] = g.random() < p ? 0 : scale;
+      return mask;
+    },
+    x.shape,
+    { backend: x.backend.name },
+  );
   return x.mul(m);
 }

@@ -324,6 +324,24 @@ export function randperm(n: number, opts: RandomOptions = {}): Tensor {
 }
 
 /**
+ * A tensor whose values `draw()` makes on the host: a dropout mask or noise drawn from a
+ * generator. Inside a compiled step (`compile`) every replay calls `draw` again, so each call gets
+ * fresh values, as in eager mode; a plain `tensor(values)` there would be a constant of the program.
+ * `draw` must return `sizeOf(shape)` values of the dtype (float32 by default) every time.
+ */
+export function fromDraw(
+  draw: () => TypedArray,
+  shape: readonly number[],
+  opts: { dtype?: DType; backend?: string } = {},
+): Tensor {
+  checkOptionKeys("fromDraw", opts, ["dtype", "backend"]);
+  const dtype = opts.dtype ?? "float32";
+  const t = fromArray(draw(), shape, dtype, { backend: opts.backend });
+  if (tracing()) traceRedraw(t, draw);
+  return t;
+}
+
+/**
  * A 0-d float32 tensor holding `value()`. Inside a compiled step (`compile`) the value is computed
  * again on every replay, so a number that changes from step to step (an optimizer's bias
  * correction, computed from its step count) is not baked into the program. `value` must depend
@@ -331,10 +349,7 @@ export function randperm(n: number, opts: RandomOptions = {}): Tensor {
  */
 export function dynamicScalar(value: () => number, opts: CreateOptions = {}): Tensor {
   checkOptionKeys("dynamicScalar", opts, ["backend"]);
-  const draw = () => new Float32Array([value()]);
-  const t = fromArray(draw(), [], "float32", opts);
-  if (tracing()) traceRedraw(t, draw);
-  return t;
+  return fromDraw(() => new Float32Array([value()]), [], { backend: opts.backend });
 }
 
 /** A tensor of random values; inside a compiled step, each replay draws them again. */
@@ -344,7 +359,7 @@ function randomTensor(
   opts: RandomOptions,
   draw: () => TypedArray,
 ): Tensor {
-  const t = fromArray(draw(), shape, dtype, { ...opts, dtype });
-  if (tracing()) traceRedraw(t, draw);
+  const t = fromDraw(draw, shape, { dtype, backend: opts.backend });
+  if (opts.requiresGrad) t.requiresGrad_(true);
   return t;
 }
