@@ -33,7 +33,9 @@ export function record(
   // Which values the backward function saved is hidden in its closure, so every input and output
   // counts as saved: changing any of them in place before backward is an error (a superset of
   // PyTorch's check, which looks only at what each op saves).
-  const versions = [...inputs, ...outputs].map((t) => t._version);
+  const versions = new Array<number>(inputs.length + outputs.length);
+  for (let i = 0; i < inputs.length; i++) versions[i] = inputs[i]._version;
+  for (let i = 0; i < outputs.length; i++) versions[inputs.length + i] = outputs[i]._version;
   const node: Node = { op, inputs, outputs, backward, versions };
   for (const o of outputs) {
     if (o.dtype !== "float32") continue;

@@ -59,7 +59,8 @@ export class Tensor implements TensorInfo {
     public backend: Backend,
   ) {
     this._dataId = dataId;
-    this.shape = Object.freeze([...shape]);
+    // Shapes are frozen: one from another tensor can be shared as it is.
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
     this.size = sizeOf(shape);
     this.rank = shape.length;
     this.id = ENGINE.nextId++;

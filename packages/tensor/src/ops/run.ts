@@ -29,7 +29,10 @@ export function runOp<K extends OpName>(
         attrs: OpAttrs[K],
       ) => (Tensor | null)[])
     | null;
-  if (grad) record(op, inputs, outs, (dys) => grad(dys, inputs, outs, attrs));
+  // The closure is made only when autograd records this call (most calls in a step do not).
+  if (grad && ENGINE.gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    record(op, inputs, outs, (dys) => grad(dys, inputs, outs, attrs));
+  }
   return outs;
 }
 
