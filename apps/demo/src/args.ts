@@ -25,6 +25,8 @@ export interface CliOptions {
   paper: boolean;
   /** Run each training step op by op instead of compiled (`compile`). */
   eager: boolean;
+  /** Train the Figure 1 runs at the same time, one worker thread (core) each. */
+  parallel: boolean;
   /** Repeats of each timing, whose spread the reports show. */
   repeats: number;
   backend: BackendName;
@@ -80,6 +82,7 @@ Common flags:
   --seed N                seed of the initial weights and the batch order (default 1)
   --quick                 the small, fast version of each study (fewer images and steps)
   --eager                 run each training step op by op (default: compiled with compile(), faster)
+  --parallel              train the BN and baseline runs at the same time, one core each (cpu backend)
   --repeats N             repeats of each timing; reports show median and min-max (default 3)
   --train-size N          use only the first N training images
   --test-size N           evaluate on the first N test images (default: all 10,000 for train,
@@ -131,7 +134,7 @@ const NUMBER_FLAGS = new Set([
   "memory-cap-mb",
 ]);
 const STRING_FLAGS = new Set(["backend", "model", "norm", "out", "data", "batch-sizes", "lrs"]);
-const BOOL_FLAGS = new Set(["json", "help", "quick", "paper", "eager"]);
+const BOOL_FLAGS = new Set(["json", "help", "quick", "paper", "eager", "parallel"]);
 
 /** Edit distance, for "did you mean" hints. */
 function distance(a: string, b: string): number {
@@ -203,6 +206,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     quick: false,
     paper: false,
     eager: false,
+    parallel: false,
     repeats: 3,
     backend: DEFAULTS.backend,
     model: DEFAULTS.model,
@@ -257,6 +261,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       else if (name === "quick") o.quick = true;
       else if (name === "paper") o.paper = true;
       else if (name === "eager") o.eager = true;
+      else if (name === "parallel") o.parallel = true;
       else o.help = true;
       continue;
     }
@@ -281,6 +286,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   if (o.steps !== null && o.epochs !== null) throw new ArgError("give --steps or --epochs, not both");
   if (o.paper && (o.steps !== null || o.epochs !== null))
     throw new ArgError("--paper sets the paper's 50,000 steps; leave out --steps and --epochs");
+  if (o.parallel && o.command !== "train" && o.command !== "all")
+    throw new ArgError(`--parallel applies to the Figure 1 runs (train or all), not to ${o.command}`);
+  if (o.parallel && o.backend !== "cpu")
+    throw new ArgError("--parallel trains one run per core on the cpu backend; leave out --backend webgpu");
   if (o.paper && o.command !== "train" && o.command !== "all")
     throw new ArgError(`--paper applies to the Figure 1 run (train or all), not to ${o.command}`);
   for (const norm of o.norms) {

@@ -1,3 +1,4 @@
+import { Worker } from "node:worker_threads";
 import type { CliOptions } from "./args";
 import type { RunResult } from "./config";
 import { runExperiment, Trainer } from "./experiment";
@@ -12,7 +13,10 @@ export interface Console {
   out: ProgressStream;
 }
 
-/** Trains one run per --norm, one after the other, with a progress bar each unless `quiet`. */
+/**
+ * Trains one run per --norm, one after the other, with a progress bar each unless `quiet`. With
+ * --parallel the runs train at the same time, each in a worker thread on its own core.
+ */
 export async function trainAll(
   o: CliOptions,
   data: MnistData,
@@ -21,6 +25,7 @@ export async function trainAll(
   stepsFallback?: number,
 ): Promise<RunResult[]> {
   const steps = resolveSteps(o, data.train.count, stepsFallback);
+  if (o.parallel && o.norms.length > 1) return trainParallel(o, data, io, quiet, steps);
   const results: RunResult[] = [];
   const width = Math.max(...o.norms.map((n) => runConfig(o, n, steps).name.length));
   for (const norm of o.norms) {
@@ -44,6 +49,57 @@ export async function trainAll(
     results.push(result);
   }
   return results;
+}
+
+/**
+ * The runs of trainAll at the same time, one worker thread each (the CPU backend then multiplies
+ * matrices on one thread per run, so two runs use two cores). The results are those of the
+ * sequential runs: same code, same seeds; only each run's samples/s reflects the shared machine.
+ * Progress is one line per run every tenth of the way, as bars cannot share the terminal.
+ */
+async function trainParallel(
+  o: CliOptions,
+  data: MnistData,
+  io: Console,
+  quiet: boolean,
+  steps: number,
+): Promise<RunResult[]> {
+  const runs = o.norms.map((norm) => runConfig(o, norm, steps));
+  const width = Math.max(...runs.map((c) => c.name.length));
+  return Promise.all(
+    runs.map(
+      (config) =>
+        new Promise<RunResult>((resolve, reject) => {
+          const worker = new Worker(new URL("./run-worker.js", import.meta.url), {
+            workerData: { config, data },
+          });
+          let shown = 0;
+          worker.on(
+            "message",
+            (m: { type: string; result?: RunResult; step?: number; samplesPerSec?: number }) => {
+              if (m.type === "done" && m.result) {
+                if (!quiet) {
+                  io.err.write(
+                    `${config.name.padEnd(width)}  done: ${m.result.steps} steps, test accuracy ${(m.result.testAccuracy * 100).toFixed(2)} %, ${Math.round(m.result.trainSamplesPerSec)} samples/s\n`,
+                  );
+                }
+                resolve(m.result);
+                void worker.terminate();
+              } else if (m.type === "progress" && !quiet && (m.step ?? 0) >= ((shown + 1) * steps) / 10) {
+                shown = Math.floor(((m.step ?? 0) * 10) / steps);
+                io.err.write(
+                  `${config.name.padEnd(width)}  step ${m.step}/${steps}, ${Math.round(m.samplesPerSec ?? 0)} samples/s\n`,
+                );
+              }
+            },
+          );
+          worker.on("error", reject);
+          worker.on("exit", (code) => {
+            if (code !== 0) reject(new Error(`the ${config.name} run's worker exited with code ${code}`));
+          });
+        }),
+    ),
+  );
 }
 
 /**

@@ -70,6 +70,12 @@ describe("parseArgs", () => {
     for (const c of ["gradient-noise", "stream", "inputs", "small-batch"])
       expect(parseArgs([c]).command).toBe(c);
     expect(parseArgs(["--", "lr"]).command).toBe("lr");
+    expect(parseArgs(["--paper", "--parallel", "--eager"])).toMatchObject({
+      paper: true,
+      parallel: true,
+      eager: true,
+    });
+    expect(parseArgs([])).toMatchObject({ parallel: false, eager: false });
   });
 
   it.each([
@@ -78,6 +84,8 @@ describe("parseArgs", () => {
     [["--norm", "btach"], /did you mean 'batch'/],
     [["--paper", "--steps", "5"], /leave out --steps/],
     [["lr", "--paper"], /--paper applies to the Figure 1 run/],
+    [["lr", "--parallel"], /--parallel applies to the Figure 1 runs/],
+    [["--parallel", "--backend", "webgpu"], /--parallel trains one run per core on the cpu backend/],
     [["--repeats", "0"], /positive integer/],
     [["--steps"], /--steps expects a value/],
     [["--steps", "0"], /positive integer/],
@@ -113,6 +121,8 @@ describe("parseArgs", () => {
       "--out",
       "--json",
       "--help",
+      "--eager",
+      "--parallel",
     ]) {
       expect(HELP).toContain(flag);
     }

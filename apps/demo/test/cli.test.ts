@@ -79,6 +79,22 @@ describe("demo CLI", () => {
     expect(other.runs.map((x: { curve: unknown }) => x.curve)).not.toEqual(curves[0]);
   });
 
+  it("--parallel and --eager train the same runs as the default (compiled, one after the other)", () => {
+    const args = ["--json", "--steps", "10", "--eval-every", "5", ...SMALL, "--seed", "3"];
+    const runs = (extra: string[], out: string) => {
+      const r = run([...args, ...extra, "--out", join(tmp, out)]);
+      expect(r.status).toBe(0);
+      return JSON.parse(r.stdout).runs.map((x: { name: string; curve: unknown; testAccuracy: number }) => [
+        x.name,
+        x.curve,
+        x.testAccuracy,
+      ]);
+    };
+    const plain = runs([], "plain");
+    expect(runs(["--parallel"], "parallel")).toEqual(plain);
+    expect(runs(["--eager"], "eager")).toEqual(plain);
+  });
+
   it("all --quick runs every study and reports a verdict for each claim 1-7", () => {
     const out = join(tmp, "all");
     const r = run(["all", "--quick", "--json", "--out", out]);
