@@ -130,11 +130,7 @@ export function compile<A extends unknown[], R>(
     }
     let program: Program;
     try {
-      program = new Program(
-        tr,
-        result,
-        args.map((a) => a as Tensor),
-      );
+      program = new Program(tr, result);
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
       refuse(e, err.message);

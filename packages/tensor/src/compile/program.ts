@@ -77,11 +77,7 @@ export class Program {
   /** Bytes of the buffers the program keeps between replays. */
   readonly heldBytes: number;
 
-  constructor(
-    tr: Trace,
-    result: unknown,
-    readonly _args: readonly Tensor[],
-  ) {
+  constructor(tr: Trace, result: unknown) {
     this.steps = tr.steps;
     this.guards = tr.guards;
     const slots = tr.slots;
