@@ -17,20 +17,9 @@ import {
 } from "../src/kernels/fast";
 import { matmulKernel } from "../src/kernels/matmul";
 import { wasmRuntime, wasmStatus } from "../src/wasm/runtime";
+import { rng } from "./rng";
 
 const backend = new CpuBackend();
-
-/** A small deterministic generator, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A float32 buffer; `resident: false` makes an ordinary array (as for small tensors, or ones made

@@ -6,24 +6,13 @@ import { CpuBackend, type CpuData } from "../src/backend";
 import { UNARY_CPU } from "../src/kernels/elementwise";
 import { fastExtremeF32, fastSumF32, fastUnaryF32, UNARY_SIMD } from "../src/kernels/simd";
 import { initWasm } from "../src/wasm/runtime";
+import { rng } from "./rng";
 
 const backend = new CpuBackend();
 
 beforeAll(async () => {
   expect(await initWasm(), "the wasm kernels should load on Node 20").toBe(true);
 });
-
-/** A small deterministic generator, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A float32 tensor holding `values`; `resident: false` makes an ordinary array (copied in). */
 function tensor(values: ArrayLike<number>, shape = [values.length], resident = true): TensorInfo {

@@ -2,20 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WASM_BASE64 } from "../src/wasm/module";
 import { getNumThreads, setNumThreads, splitGemm, threadsSupported } from "../src/wasm/pool";
 import { unshareMemoryImport, type WasmRuntime, wasmRuntime, wasmStatus } from "../src/wasm/runtime";
+import { rng } from "./rng";
 
 // Matrix products split across worker threads must give the single-thread gemm's values bit for
 // bit: every element is summed in the same order whatever the split.
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** [batch, batchA, batchB, m, n, k] */
 type Shape = [number, number, number, number, number, number];
