@@ -1,4 +1,3 @@
-import { Worker } from "node:worker_threads";
 import type { CliOptions } from "./args";
 import type { RunResult } from "./config";
 import { runExperiment, Trainer } from "./experiment";
@@ -66,13 +65,15 @@ async function trainParallel(
 ): Promise<RunResult[]> {
   const runs = o.norms.map((norm) => runConfig(o, norm, steps));
   const width = Math.max(...runs.map((c) => c.name.length));
+  // Loaded here, not at the top: the web page imports this module and has no worker_threads.
+  const { Worker } = await import("node:worker_threads");
+  const script = new URL("./run-worker.js", import.meta.url);
   return Promise.all(
     runs.map(
       (config) =>
         new Promise<RunResult>((resolve, reject) => {
-          const worker = new Worker(new URL("./run-worker.js", import.meta.url), {
-            workerData: { config, data },
-          });
+          // run-worker.js is the CLI bundle's worker entry (tsup), next to cli.js.
+          const worker = new Worker(script, { workerData: { config, data } });
           let shown = 0;
           worker.on(
             "message",
