@@ -3,7 +3,7 @@ import { BatchNorm1d } from "@minibatch/norm";
 import { SGD } from "@minibatch/optim";
 import * as mb from "@minibatch/tensor";
 import { gatherBatch, initialParams, LAYERS, type Mnist } from "./common";
-import { EPS, LR } from "./mb";
+import { EPS, LR, stepFromArrays } from "./mb";
 
 /**
  * W3 through the module API the READMEs teach (Linear, BatchNorm1d, Sigmoid, Sequential,
@@ -63,10 +63,7 @@ export class ModuleNet {
 
   /** One step from JavaScript arrays, the same for eager and compiled: the caller disposes the loss. */
   step(x: Float32Array, y: Int32Array, batch: number): void {
-    const loss = mb.tidy(() =>
-      this.run(mb.fromArray(x, [batch, 784], "float32"), mb.fromArray(y, [batch], "int32")),
-    );
-    loss.dispose();
+    stepFromArrays(this.run, x, y, batch);
   }
 
   async accuracy(data: Mnist): Promise<number> {

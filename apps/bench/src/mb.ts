@@ -23,6 +23,19 @@ import {
 import { type Segment, segmentEnds, segmentRates } from "./headline";
 
 export const EPS = 1e-5;
+
+/**
+ * One W3 training step from JavaScript arrays, the same for every minibatch row (raw ops or
+ * modules, eager or compiled): tidy disposes the inputs and intermediates, then the loss goes too.
+ */
+export function stepFromArrays(
+  run: (x: Tensor, y: Tensor) => Tensor,
+  x: Float32Array,
+  y: Int32Array,
+  batch: number,
+): void {
+  mb.tidy(() => run(mb.fromArray(x, [batch, 784], "float32"), mb.fromArray(y, [batch], "int32"))).dispose();
+}
 export const LR = 0.5;
 const MOMENTUM = 0.1;
 
@@ -211,10 +224,7 @@ export class MbNet {
    * inputs and intermediates are disposed by tidy, the returned loss by the caller, every step.
    */
   step(x: Float32Array, y: Int32Array, batch: number): void {
-    const loss = mb.tidy(() =>
-      this.run(mb.fromArray(x, [batch, 784], "float32"), mb.fromArray(y, [batch], "int32")),
-    );
-    loss.dispose();
+    stepFromArrays(this.run, x, y, batch);
   }
 
   async accuracy(data: Mnist): Promise<number> {

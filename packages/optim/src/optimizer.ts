@@ -1,6 +1,7 @@
 import {
   checkOptionKeys,
   formatShape as fmt,
+  isTracing,
   keep,
   markStep,
   noGrad,
@@ -126,9 +127,11 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
     const loss = closure?.();
     // A compiled step bakes the hyperparameters into its program: changing one (a scheduler
     // setting lr) makes it trace again.
-    traceGuard(this.paramGroups, "length");
-    for (const group of this.paramGroups) {
-      for (const key of Object.keys(group)) if (key !== "params") traceGuard(group, key);
+    if (isTracing()) {
+      traceGuard(this.paramGroups, "length");
+      for (const group of this.paramGroups) {
+        for (const key of Object.keys(group)) if (key !== "params") traceGuard(group, key);
+      }
     }
     noGrad(() => {
       for (const group of this.paramGroups) {

@@ -22,6 +22,13 @@ export interface BackwardOptions {
   retainGraph?: boolean;
 }
 
+/** Whether autograd records an op on `inputs`: grad mode is on and one of them requires a gradient. */
+export function recordsGrad(inputs: readonly Tensor[]): boolean {
+  if (!ENGINE.gradEnabled) return false;
+  for (const t of inputs) if (t.requiresGrad) return true;
+  return false;
+}
+
 /** Attaches a node to `outputs` when grad mode is on and an input requires a gradient. */
 export function record(
   op: string,
@@ -29,7 +36,16 @@ export function record(
   outputs: readonly Tensor[],
   backward: Node["backward"],
 ): void {
-  if (!ENGINE.gradEnabled || !inputs.some((t) => t.requiresGrad)) return;
+  if (recordsGrad(inputs)) attach(op, inputs, outputs, backward);
+}
+
+/** `record` for a caller that has checked `recordsGrad` (runOp, to make its closure only then). */
+export function attach(
+  op: string,
+  inputs: readonly Tensor[],
+  outputs: readonly Tensor[],
+  backward: Node["backward"],
+): void {
   // Which values the backward function saved is hidden in its closure, so every input and output
   // counts as saved: changing any of them in place before backward is an error (a superset of
   // PyTorch's check, which looks only at what each op saves).

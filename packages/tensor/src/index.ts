@@ -39,7 +39,7 @@ export {
   type FusibleOp,
 } from "./compile/fuse";
 export type { ProfileRow } from "./compile/program";
-export { traceEffect, traceGuard } from "./compile/trace";
+export { isTracing, traceEffect, traceGuard } from "./compile/trace";
 export { FUSED_DEFAULTS } from "./defaults";
 export { allocArray, BYTES_PER_ELEMENT, DTYPES, type DType, promote, type TypedArray } from "./dtype";
 export { getBackend, type MemoryInfo, memory, registerBackend, resetPeakMemory, setBackend } from "./engine";

@@ -2,7 +2,7 @@ import { ENGINE } from "../engine";
 import { checkOptionKeys } from "../options";
 import { tidy } from "../scope";
 import { Tensor } from "../tensor";
-import { type ProfileRow, Program, Refusal } from "./program";
+import { type Analysis, analyse, type ProfileRow, Program, Refusal } from "./program";
 import { closeTrace, openTrace, tracing } from "./trace";
 
 export interface CompileOptions {
@@ -128,42 +128,41 @@ export function compile<A extends unknown[], R>(
     } finally {
       closeTrace();
     }
-    let program: Program;
+    let a: Analysis;
     try {
-      program = new Program(tr, result);
+      a = analyse(tr, result);
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
       refuse(e, err.message);
       return result;
     }
-    const fresh = [...program.gradStart.keys()].filter((t) => !watched.has(t));
+    const fresh = [...a.gradStart.keys()].filter((t) => !watched.has(t));
     if (fresh.length) {
       // New tensors to watch: every key changes. This call's entry moves to its key under the new
       // watch list (from the gradients the trace found at its start); the others are dropped.
-      const bits = watch.map((t) => program.gradStart.get(t) ?? t.grad !== null);
+      const bits = watch.map((t) => a.gradStart.get(t) ?? t.grad !== null);
       for (const t of fresh) {
         watched.add(t);
         watch.push(t);
-        bits.push(program.gradStart.get(t) as boolean);
+        bits.push(a.gradStart.get(t) as boolean);
       }
       for (const x of entries.values()) if (x !== e) x.program?.dispose();
       entries.clear();
       entries.set(`${argsKey}|grads:${bits.map(Number).join("")}`, e);
     }
     if (e.candidate === null) {
-      // Only its description is needed, to compare with the next trace: free its buffers now, so
-      // that the next (eager) call does not run with them on top of its own peak.
-      e.candidate = program.signature;
-      program.dispose();
+      // Only its description is needed, to compare with the next trace: no program is built
+      // (no buffers planned, no kernels fused) until two traces agree.
+      e.candidate = a.signature;
       return result;
     }
     const first = e.candidate;
     e.candidate = null;
-    if (first !== program.signature) {
-      program.dispose();
-      refuse(e, `compile: two traces of the step differ${firstDifference(first, program.signature)}`);
+    if (first !== a.signature) {
+      refuse(e, `compile: two traces of the step differ${firstDifference(first, a.signature)}`);
       return result;
     }
+    const program = new Program(a);
     e.program = program;
     stats.launches = program.launches;
     stats.fused = program.fused;

@@ -47,6 +47,119 @@ export interface ProfileRow {
 }
 
 /**
+ * What a trace does, checked: its effects on tensors outside it and its description, which two
+ * traces of a static step share. `compile` compares two of these before building a `Program`.
+ * Throws a `Refusal` when a replay could not repeat the step.
+ */
+export interface Analysis {
+  steps: Step[];
+  slots: Slot[];
+  guards: Guard[];
+  grads: GradEffect[];
+  /** Tensors whose `.grad` the step sets, and whether each had one when it started. */
+  gradStart: Map<Tensor, boolean>;
+  rebinds: { owner: Tensor; slot: number }[];
+  output: OutputShape;
+  /** Slots whose buffers outlive the step (outputs, assigned state, gradients). */
+  persistent: Set<number>;
+  signature: string;
+}
+
+export function analyse(tr: Trace, result: unknown): Analysis {
+  const { steps, slots } = tr;
+  const guards = tr.guards;
+  const rebinds: { owner: Tensor; slot: number }[] = [];
+  if (tr.refusal) throw new Refusal(tr.refusal);
+
+  // Gradients the step replaces, and pre-existing tensors it disposed.
+  const grads: GradEffect[] = [];
+  const gradStart = new Map([...tr.gradSet].map(([p, g0]) => [p, g0 !== null]));
+  const startGrads = new Map<Tensor, Tensor>();
+  for (const [p, g0] of tr.gradSet) if (g0) startGrads.set(g0, p);
+  for (const t of tr.disposed) {
+    if (!startGrads.has(t)) {
+      throw new Refusal(
+        `compile: the step disposed tensor ${t.name ?? `#${t.id}`} of shape [${t.shape.join(", ")}], which it did not create; a replay could not do that again. Dispose it outside the step`,
+      );
+    }
+  }
+  for (const s of slots) {
+    if (s.def.kind === "external" && startGrads.has(s.def.owner)) {
+      s.def = { kind: "gradAtStart", of: startGrads.get(s.def.owner) as Tensor };
+    }
+  }
+  // Freezing or unfreezing a tensor the step reads changes what autograd records: trace again.
+  for (const s of slots) {
+    if (s.def.kind === "external")
+      guards.push({ obj: s.def.owner, key: "requiresGrad", value: s.def.owner.requiresGrad });
+  }
+  for (const [p] of tr.gradSet) guards.push({ obj: p, key: "requiresGrad", value: p.requiresGrad });
+
+  const slotOfAlive = (t: Tensor, what: string): SlotTensor => {
+    const slot = tr.slotOf.get(t.dataId);
+    if (slot === undefined)
+      throw new Refusal(`compile: internal: ${what} has a buffer the trace does not know`);
+    return { slot, shape: t.shape, dtype: t.dtype, backend: t.backend };
+  };
+
+  // What survives the step: outputs, assigned state, gradients.
+  const persistent = new Set<number>();
+  const keepSlot = (st: SlotTensor) => {
+    const d = slots[st.slot].def;
+    if (d.kind === "launch" || d.kind === "upload") persistent.add(st.slot);
+    return st;
+  };
+  for (const [t, start] of tr.assigned) {
+    if (t.isDisposed || t.dataId === start) continue;
+    rebinds.push({ owner: t, slot: keepSlot(slotOfAlive(t, "an assigned tensor")).slot });
+  }
+  for (const [p, g0] of tr.gradSet) {
+    const g = p.grad;
+    if (g === g0 && !(g0 && tr.disposed.has(g0))) continue;
+    grads.push({
+      param: p,
+      disposeOld: g0 !== null && tr.disposed.has(g0),
+      value: g ? keepSlot(slotOfAlive(g, "a gradient")) : null,
+    });
+  }
+  const build = (x: unknown, depth: number): OutputShape => {
+    if (x instanceof Tensor) return { kind: "tensor", t: keepSlot(slotOfAlive(x, "an output")) };
+    if (depth < 8 && Array.isArray(x)) return { kind: "array", items: x.map((v) => build(v, depth + 1)) };
+    if (depth < 8 && x !== null && typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype) {
+      return { kind: "object", entries: Object.entries(x).map(([k, v]) => [k, build(v, depth + 1)]) };
+    }
+    return { kind: "value", value: x };
+  };
+  const output = build(result, 0);
+
+  // Anything else the step made and left alive would be lost (or leak) on replay.
+  const stray: string[] = [];
+  for (const [dataId, id] of tr.slotOf) {
+    const s = slots[id];
+    if ((s.def.kind === "launch" || s.def.kind === "upload") && !persistent.has(id) && s.dataId === dataId) {
+      stray.push(`[${s.size} ${s.dtype}]`);
+    }
+  }
+  if (stray.length) {
+    throw new Refusal(
+      `compile: the step left ${stray.length} tensor(s) alive that it does not return, assign or store as a gradient (sizes ${stray.slice(0, 5).join(", ")}${stray.length > 5 ? ", ..." : ""}); a replay would lose them. Return them, or keep() them outside the step`,
+    );
+  }
+
+  return {
+    steps,
+    slots,
+    guards,
+    grads,
+    gradStart,
+    rebinds,
+    output,
+    persistent,
+    signature: signature(steps, slots, output, rebinds, grads, guards),
+  };
+}
+
+/**
  * A traced step, ready to replay: its launches with their buffers planned once. Temporaries share
  * buffers when their lifetimes do not overlap, so the program holds no more than eager mode's peak.
  * State (parameters, optimizer state, gradients, outputs) gets fresh buffers on each replay, which
@@ -59,7 +172,7 @@ export class Program {
   private readonly fresh: number[] = [];
   /** The fresh slots each step makes (indexed by step). */
   private readonly freshAt: number[][] = [];
-  private readonly rebinds: { owner: Tensor; slot: number }[] = [];
+  private readonly rebinds: { owner: Tensor; slot: number }[];
   private readonly grads: GradEffect[];
   private readonly output: OutputShape;
   private readonly steps: Step[];
@@ -67,100 +180,19 @@ export class Program {
   /** A description of the trace that two traces of a static step share (see `compile`). */
   readonly signature: string;
   readonly launches: number;
-  /**
-   * Tensors whose `.grad` the step sets, and whether each had one when the step started: that
-   * selects the program (see `compile`).
-   */
-  readonly gradStart: Map<Tensor, boolean>;
   /** Chains of elementwise launches merged into one kernel each. */
   readonly fused: number;
   /** Bytes of the buffers the program keeps between replays. */
   readonly heldBytes: number;
 
-  constructor(tr: Trace, result: unknown) {
-    this.steps = tr.steps;
-    this.guards = tr.guards;
-    const slots = tr.slots;
-    if (tr.refusal) throw new Refusal(tr.refusal);
-
-    // Gradients the step replaces, and pre-existing tensors it disposed.
-    this.grads = [];
-    this.gradStart = new Map([...tr.gradSet].map(([p, g0]) => [p, g0 !== null]));
-    const startGrads = new Map<Tensor, Tensor>();
-    for (const [p, g0] of tr.gradSet) if (g0) startGrads.set(g0, p);
-    for (const t of tr.disposed) {
-      if (!startGrads.has(t)) {
-        throw new Refusal(
-          `compile: the step disposed tensor ${t.name ?? `#${t.id}`} of shape [${t.shape.join(", ")}], which it did not create; a replay could not do that again. Dispose it outside the step`,
-        );
-      }
-    }
-    for (const s of slots) {
-      if (s.def.kind === "external" && startGrads.has(s.def.owner)) {
-        s.def = { kind: "gradAtStart", of: startGrads.get(s.def.owner) as Tensor };
-      }
-    }
-    // Freezing or unfreezing a tensor the step reads changes what autograd records: trace again.
-    for (const s of slots) {
-      if (s.def.kind === "external")
-        this.guards.push({ obj: s.def.owner, key: "requiresGrad", value: s.def.owner.requiresGrad });
-    }
-    for (const [p] of tr.gradSet) this.guards.push({ obj: p, key: "requiresGrad", value: p.requiresGrad });
-
-    const slotOfAlive = (t: Tensor, what: string): SlotTensor => {
-      const slot = tr.slotOf.get(t.dataId);
-      if (slot === undefined)
-        throw new Refusal(`compile: internal: ${what} has a buffer the trace does not know`);
-      return { slot, shape: t.shape, dtype: t.dtype, backend: t.backend };
-    };
-
-    // What survives the step: outputs, assigned state, gradients.
-    const persistent = new Set<number>();
-    const keepSlot = (st: SlotTensor) => {
-      const d = slots[st.slot].def;
-      if (d.kind === "launch" || d.kind === "upload") persistent.add(st.slot);
-      return st;
-    };
-    for (const [t, start] of tr.assigned) {
-      if (t.isDisposed || t.dataId === start) continue;
-      this.rebinds.push({ owner: t, slot: keepSlot(slotOfAlive(t, "an assigned tensor")).slot });
-    }
-    for (const [p, g0] of tr.gradSet) {
-      const g = p.grad;
-      if (g === g0 && !(g0 && tr.disposed.has(g0))) continue;
-      this.grads.push({
-        param: p,
-        disposeOld: g0 !== null && tr.disposed.has(g0),
-        value: g ? keepSlot(slotOfAlive(g, "a gradient")) : null,
-      });
-    }
-    const build = (x: unknown, depth: number): OutputShape => {
-      if (x instanceof Tensor) return { kind: "tensor", t: keepSlot(slotOfAlive(x, "an output")) };
-      if (depth < 8 && Array.isArray(x)) return { kind: "array", items: x.map((v) => build(v, depth + 1)) };
-      if (depth < 8 && x !== null && typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype) {
-        return { kind: "object", entries: Object.entries(x).map(([k, v]) => [k, build(v, depth + 1)]) };
-      }
-      return { kind: "value", value: x };
-    };
-    this.output = build(result, 0);
-
-    // Anything else the step made and left alive would be lost (or leak) on replay.
-    const stray: string[] = [];
-    for (const [dataId, id] of tr.slotOf) {
-      const s = slots[id];
-      if (
-        (s.def.kind === "launch" || s.def.kind === "upload") &&
-        !persistent.has(id) &&
-        s.dataId === dataId
-      ) {
-        stray.push(`[${s.size} ${s.dtype}]`);
-      }
-    }
-    if (stray.length) {
-      throw new Refusal(
-        `compile: the step left ${stray.length} tensor(s) alive that it does not return, assign or store as a gradient (sizes ${stray.slice(0, 5).join(", ")}${stray.length > 5 ? ", ..." : ""}); a replay would lose them. Return them, or keep() them outside the step`,
-      );
-    }
+  constructor(a: Analysis) {
+    const { slots, persistent } = a;
+    this.steps = a.steps;
+    this.guards = a.guards;
+    this.grads = a.grads;
+    this.rebinds = a.rebinds;
+    this.output = a.output;
+    this.signature = a.signature;
 
     // Bindings and buffer planning.
     this.slotMeta = slots.map((s) => ({ backend: s.backend, size: s.size, dtype: s.dtype }));
@@ -170,7 +202,6 @@ export class Program {
         for (const v of [...st.ins, ...st.outs]) this.viewsOf[v.slot].push(v);
       } else if (st.kind === "check") this.viewsOf[st.view.slot].push(st.view);
     }
-    this.signature = signature(this.steps, slots, this.output, this.rebinds, this.grads, this.guards);
     this.fused = fuseElementwise(
       this.steps,
       slots,

@@ -134,6 +134,11 @@ export function tracing(): Trace | null {
   return ACTIVE;
 }
 
+/** Whether a compiled step is being traced now: code that declares guards can skip the work otherwise. */
+export function isTracing(): boolean {
+  return ACTIVE !== null;
+}
+
 export function openTrace(firstId: number): Trace {
   if (ACTIVE) {
     throw new Error(

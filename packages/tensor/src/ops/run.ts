@@ -1,4 +1,4 @@
-import { noGrad, record } from "../autograd";
+import { attach, noGrad, recordsGrad } from "../autograd";
 import { FUSED_OPS, type FusedOp, type OpAttrs, type OpName } from "../backend";
 import { FUSED_DEFAULTS } from "../defaults";
 import type { DType } from "../dtype";
@@ -30,9 +30,7 @@ export function runOp<K extends OpName>(
       ) => (Tensor | null)[])
     | null;
   // The closure is made only when autograd records this call (most calls in a step do not).
-  if (grad && ENGINE.gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    record(op, inputs, outs, (dys) => grad(dys, inputs, outs, attrs));
-  }
+  if (grad && recordsGrad(inputs)) attach(op, inputs, outs, (dys) => grad(dys, inputs, outs, attrs));
   return outs;
 }
 
