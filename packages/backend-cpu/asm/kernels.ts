@@ -32,6 +32,23 @@ export function gemmScratchBytes(): i32 {
   return (MC * KC + KC * NC + EDGE) << 2;
 }
 
+/**
+ * Stores the 4 x 4 block with rows r0 .. r3 transposed: column q of the block (r0[q] .. r3[q])
+ * at d + q * stride bytes.
+ */
+@inline
+function transpose4(r0: v128, r1: v128, r2: v128, r3: v128, d: usize, stride: i32): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  const s = <usize>stride;
+  v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(d + s, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(d + 2 * s, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * s, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+}
+
 /** Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into panels dst[panel][p][MR] (zero padded). */
 function packA(a: usize, trans: bool, lda: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
   for (let ir = 0; ir < mc; ir += MR) {
@@ -49,6 +66,27 @@ function packA(a: usize, trans: bool, lda: i32, i0: i32, mc: i32, p0: i32, kc: i
           for (let r = 0; r < MR; r++)
             store<f32>(d + ((<usize>r) << 2), r < rows ? load<f32>(src + ((<usize>r) << 2)) : 0);
         }
+      }
+    } else if (rows === MR) {
+      // A is stored [m, k]: four k of five rows at a time, the first four rows transposed in
+      // registers (four vector stores) and the fifth stored lane by lane. Scalar copies here cost
+      // as much as the multiply-adds for the small-batch products of a training step.
+      const src = a + ((<usize>((i0 + ir) * lda + p0)) << 2);
+      const rs = (<usize>lda) << 2;
+      const kv = kc & ~3;
+      for (let p = 0; p < kv; p += 4) {
+        const s = src + ((<usize>p) << 2);
+        const r4 = v128.load(s + 4 * rs);
+        const d = panel + ((<usize>(p * MR)) << 2);
+        transpose4(v128.load(s), v128.load(s + rs), v128.load(s + 2 * rs), v128.load(s + 3 * rs), d, MR << 2);
+        store<f32>(d, f32x4.extract_lane(r4, 0), 16);
+        store<f32>(d, f32x4.extract_lane(r4, 1), 36);
+        store<f32>(d, f32x4.extract_lane(r4, 2), 56);
+        store<f32>(d, f32x4.extract_lane(r4, 3), 76);
+      }
+      for (let p = kv; p < kc; p++) {
+        const d = panel + ((<usize>(p * MR)) << 2);
+        for (let r = 0; r < MR; r++) store<f32>(d + ((<usize>r) << 2), load<f32>(src + <usize>r * rs + ((<usize>p) << 2)));
       }
     } else {
       for (let r = 0; r < MR; r++) {
@@ -82,8 +120,25 @@ function packB(b: usize, trans: bool, ldb: i32, p0: i32, kc: i32, j0: i32, nc: i
             store<f32>(d + ((<usize>j) << 2), j < cols ? load<f32>(src + ((<usize>j) << 2)) : 0);
         }
       }
+    } else if (cols === NR) {
+      // B is stored [n, k]: four k of four columns at a time, transposed in registers (the
+      // forward product of a Linear layer, x @ W^T, packs all of W this way).
+      const src = b + ((<usize>((j0 + jr) * ldb + p0)) << 2);
+      const rs = (<usize>ldb) << 2;
+      const kv = kc & ~3;
+      for (let p = 0; p < kv; p += 4) {
+        const s = src + ((<usize>p) << 2);
+        const d = panel + ((<usize>(p * NR)) << 2);
+        transpose4(v128.load(s), v128.load(s + rs), v128.load(s + 2 * rs), v128.load(s + 3 * rs), d, NR << 2);
+        const s4 = s + 4 * rs;
+        transpose4(v128.load(s4), v128.load(s4 + rs), v128.load(s4 + 2 * rs), v128.load(s4 + 3 * rs), d + 16, NR << 2);
+      }
+      for (let p = kv; p < kc; p++) {
+        const d = panel + ((<usize>(p * NR)) << 2);
+        for (let j = 0; j < NR; j++) store<f32>(d + ((<usize>j) << 2), load<f32>(src + <usize>j * rs + ((<usize>p) << 2)));
+      }
     } else {
-      // B is stored [n, k]: walk each stored row contiguously.
+      // B is stored [n, k], a last panel narrower than NR: walk each stored row contiguously.
       for (let j = 0; j < NR; j++) {
         const d = panel + ((<usize>j) << 2);
         if (j < cols) {

@@ -33,12 +33,16 @@ export const JOB = {
   parts: 20,
 } as const;
 
+/** How long a worker watches for the next product before it sleeps (milliseconds). */
+export const SPIN_MS = 1;
+
 /** Product numbers wrap at 21 bits, so that gen << 10 stays a positive int32. */
 export const GEN_MASK = 0x1fffff;
 
 export const WORKER_SOURCE = `"use strict";
 const SLOT = ${JSON.stringify(SLOT)};
 const JOB = ${JSON.stringify(JOB)};
+const SPIN_MS = ${SPIN_MS};
 function start(init) {
   const c = new Int32Array(init.control);
   const job = new Int32Array(init.job);
@@ -53,6 +57,11 @@ function start(init) {
   Atomics.store(c, SLOT.ready, 1);
   let seen = Atomics.load(job, JOB.gen);
   for (;;) {
+    // Products of a training step come every few tens of microseconds: watch for the next one
+    // for a while before sleeping, as waking from Atomics.wait takes about as long as a small
+    // product's share (the OS must schedule the thread again).
+    const until = performance.now() + SPIN_MS;
+    while (Atomics.load(job, JOB.gen) === seen && performance.now() < until) {}
     Atomics.wait(job, JOB.gen, seen);
     seen = Atomics.load(job, JOB.gen);
     for (;;) {
