@@ -26,7 +26,10 @@ export interface CliOptions {
   /** Run each training step op by op instead of compiled (`compile`). */
   eager: boolean;
   /** Train the Figure 1 runs at the same time, one worker thread (core) each. */
+  /** Train the Figure 1 runs at the same time (--parallel; --paper turns it on where there are cores for it). */
   parallel: boolean;
+  /** --sequential: one run after the other, even with --paper. */
+  sequential: boolean;
   /** Repeats of each timing, whose spread the reports show. */
   repeats: number;
   backend: BackendName;
@@ -82,7 +85,9 @@ Common flags:
   --seed N                seed of the initial weights and the batch order (default 1)
   --quick                 the small, fast version of each study (fewer images and steps)
   --eager                 run each training step op by op (default: compiled with compile(), faster)
-  --parallel              train the BN and baseline runs at the same time, one core each (cpu backend)
+  --parallel              train the BN and baseline runs at the same time, one core each (cpu backend;
+                          on by default with --paper when the machine has two cores or more)
+  --sequential            train the runs one after the other, even with --paper
   --repeats N             repeats of each timing; reports show median and min-max (default 3)
   --train-size N          use only the first N training images
   --test-size N           evaluate on the first N test images (default: all 10,000 for train,
@@ -134,7 +139,7 @@ const NUMBER_FLAGS = new Set([
   "memory-cap-mb",
 ]);
 const STRING_FLAGS = new Set(["backend", "model", "norm", "out", "data", "batch-sizes", "lrs"]);
-const BOOL_FLAGS = new Set(["json", "help", "quick", "paper", "eager", "parallel"]);
+const BOOL_FLAGS = new Set(["json", "help", "quick", "paper", "eager", "parallel", "sequential"]);
 
 /** Edit distance, for "did you mean" hints. */
 function distance(a: string, b: string): number {
@@ -197,6 +202,16 @@ function list(flag: string, raw: string): string[] {
   return items;
 }
 
+/**
+ * The options with --parallel turned on where it is the default: --paper trains two long runs, so
+ * on the cpu backend with two cores or more each gets one (same results, about half the time).
+ * --sequential keeps them one after the other.
+ */
+export function withDefaultParallel(o: CliOptions, cores: number): CliOptions {
+  const auto = o.paper && !o.sequential && o.backend === "cpu" && o.norms.length > 1 && cores >= 2;
+  return auto && !o.parallel ? { ...o, parallel: true } : o;
+}
+
 /** Parses the arguments after `node cli.js`; throws ArgError with a message meant for the user. */
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
@@ -207,6 +222,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     paper: false,
     eager: false,
     parallel: false,
+    sequential: false,
     repeats: 3,
     backend: DEFAULTS.backend,
     model: DEFAULTS.model,
@@ -262,6 +278,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       else if (name === "paper") o.paper = true;
       else if (name === "eager") o.eager = true;
       else if (name === "parallel") o.parallel = true;
+      else if (name === "sequential") o.sequential = true;
       else o.help = true;
       continue;
     }
@@ -286,6 +303,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   if (o.steps !== null && o.epochs !== null) throw new ArgError("give --steps or --epochs, not both");
   if (o.paper && (o.steps !== null || o.epochs !== null))
     throw new ArgError("--paper sets the paper's 50,000 steps; leave out --steps and --epochs");
+  if (o.parallel && o.sequential) throw new ArgError("give --parallel or --sequential, not both");
+  if (o.sequential && o.command !== "train" && o.command !== "all")
+    throw new ArgError(`--sequential applies to the Figure 1 runs (train or all), not to ${o.command}`);
   if (o.parallel && o.command !== "train" && o.command !== "all")
     throw new ArgError(`--parallel applies to the Figure 1 runs (train or all), not to ${o.command}`);
   if (o.parallel && o.backend !== "cpu")

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { isAbsolute, relative, resolve } from "node:path";
-import { ArgError, type CliOptions, HELP, parseArgs } from "./args";
+import { ArgError, type CliOptions, HELP, parseArgs, withDefaultParallel } from "./args";
 import { useBackend } from "./backend";
 import { verdictLine } from "./claims";
 import { DEFAULTS } from "./config";
@@ -16,7 +16,7 @@ import { writeReport } from "./report/write";
 import { PAPER_STEPS } from "./studies/figure1";
 import { head } from "./studies/gradient-noise";
 import { STUDIES, type Study, type StudyResult, studyById } from "./studies/index";
-import { type Console, estimateSeconds } from "./train";
+import { type Console, ESTIMATE_STEPS, estimateSeconds } from "./train";
 
 // Progress, notes and tables go to stderr; stdout carries only what the user asked for (the
 // --json document, or the final tables and report path), so `> out.json` gets valid JSON.
@@ -68,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  o = withDefaultParallel(o, availableParallelism());
   // An unwritable --out must fail now, not after training (the results would be lost).
   const reportDir = resolve(userCwd(), o.out ?? defaultOut(o));
   try {
@@ -132,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
       if (o.paper) {
         const est = await estimateSeconds({ ...so, steps }, view, steps);
         note(
-          `--paper: ${steps.toLocaleString("en-US")} steps per run, ${so.norms.length} runs; estimated ${formatDuration(est)} on this machine (from 20 timed steps and one evaluation per run).`,
+          `--paper: ${steps.toLocaleString("en-US")} steps per run, ${so.norms.length} runs${so.parallel ? " at the same time (--sequential: one after the other)" : ""}; estimated ${formatDuration(est)} on this machine (from ${ESTIMATE_STEPS} timed steps and one evaluation per run).`,
         );
       }
     }

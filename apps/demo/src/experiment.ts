@@ -1,7 +1,16 @@
-import { DataLoader, TensorDataset } from "@minibatch/data";
+import { DataLoader, Dataset, NDArray } from "@minibatch/data";
 import { crossEntropy } from "@minibatch/nn";
 import { SGD } from "@minibatch/optim";
-import { compile, fromArray, memory, noGrad, resetPeakMemory, type Tensor, tidy } from "@minibatch/tensor";
+import {
+  compile,
+  fromArray,
+  getBackend,
+  memory,
+  noGrad,
+  resetPeakMemory,
+  type Tensor,
+  tidy,
+} from "@minibatch/tensor";
 import type { CurvePoint, RunConfig, RunResult } from "./config";
 import type { MnistData, MnistSplit } from "./mnist";
 import { buildModel, type ProbedModel } from "./model";
@@ -17,6 +26,29 @@ const now = () => performance.now() / 1000;
 
 /** Test images per forward pass in evaluation: bounds memory without many small kernels. */
 const EVAL_CHUNK = 1000;
+
+/**
+ * The training split's rows, served as views of its host arrays: the loader copies each batch into
+ * one tensor. (A TensorDataset would first copy the whole split into a tensor and then read it back
+ * to the host, two passes over 188 MB of fresh memory, about a second before the first step.)
+ */
+class MnistRows extends Dataset<NDArray[]> {
+  constructor(private readonly split: MnistSplit) {
+    super();
+  }
+  get length(): number {
+    return this.split.count;
+  }
+  get(i: number): NDArray[] {
+    if (!Number.isInteger(i) || i < 0 || i >= this.split.count) {
+      throw new RangeError(`MnistRows: index ${i} is out of range for ${this.split.count} images`);
+    }
+    return [
+      new NDArray(this.split.images.subarray(i * 784, (i + 1) * 784), [784], "float32"),
+      new NDArray(this.split.labels.subarray(i, i + 1), [], "int32"),
+    ];
+  }
+}
 
 export interface StepInfo {
   step: number;
@@ -43,8 +75,6 @@ export class Trainer {
   /** Every loss read, in step order (all of them on the CPU backend, which reads every step). */
   readonly stepLosses: number[] = [];
   private batches: AsyncIterator<[Tensor, Tensor]> | null = null;
-  private readonly trainX: Tensor;
-  private readonly trainY: Tensor;
   private lossSum = 0;
   private lossCount = 0;
   /** On a GPU every read waits for the queue to drain; reading the loss every few steps keeps it busy. */
@@ -75,9 +105,7 @@ export class Trainer {
     if (train.count < config.batchSize) {
       throw new Error(`the batch size ${config.batchSize} exceeds the ${train.count} training images`);
     }
-    this.trainX = fromArray(train.images, [train.count, 784], "float32");
-    this.trainY = fromArray(train.labels, [train.count], "int32");
-    this.loader = new DataLoader<unknown, [Tensor, Tensor]>(new TensorDataset(this.trainX, this.trainY), {
+    this.loader = new DataLoader<unknown, [Tensor, Tensor]>(new MnistRows(train), {
       batchSize: config.batchSize,
       shuffle: true,
       seed: config.seed,
@@ -292,7 +320,7 @@ export class Trainer {
       label: c.label,
       model: c.model,
       norm: c.norm,
-      backend: this.trainX.backend.name,
+      backend: getBackend().name,
       steps: this.stepCount,
       batchSize: c.batchSize,
       lr: c.lr,
@@ -312,8 +340,6 @@ export class Trainer {
   dispose(): void {
     this.model.dispose();
     this.optimizer.zeroGrad();
-    this.trainX.dispose();
-    this.trainY.dispose();
   }
 }
 

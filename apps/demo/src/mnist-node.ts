@@ -25,6 +25,7 @@ export async function loadMnist(
       openFileStream(path(labels)),
       { images: path(images), labels: path(labels) },
       limit ?? undefined,
+      true, // in SharedArrayBuffers: --parallel's worker threads then use them without a copy
     );
   const [train, test] = await Promise.all([
     split(MNIST_FILES.trainImages, MNIST_FILES.trainLabels, opts.trainSize),

@@ -18,7 +18,7 @@ export interface MnistData {
  */
 export async function readIdxRecords(
   source: ByteSource,
-  opts: { name: string; scale?: number; limit?: number },
+  opts: { name: string; scale?: number; limit?: number; shared?: boolean },
 ): Promise<{ data: Float32Array | Int32Array; count: number; recordSize: number }> {
   const limit = opts.limit ?? Number.POSITIVE_INFINITY;
   let out: Float32Array | Int32Array | null = null;
@@ -31,8 +31,12 @@ export async function readIdxRecords(
   })) {
     const total = Math.min(limit, batch.header.dims[0]);
     recordSize = batch.header.recordSize;
-    out ??=
-      opts.scale !== undefined ? new Float32Array(total * recordSize) : new Int32Array(total * recordSize);
+    if (!out) {
+      // Shared memory crosses to worker threads (--parallel) without a copy.
+      const bytes = total * recordSize * 4;
+      const buffer = opts.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+      out = opts.scale !== undefined ? new Float32Array(buffer) : new Int32Array(buffer);
+    }
     const take = Math.min(batch.count, total - count);
     out.set(
       (batch.data.data as Float32Array | Int32Array).subarray(0, take * recordSize),
@@ -52,10 +56,11 @@ export async function readMnistSplit(
   labels: ByteSource,
   names: { images: string; labels: string },
   limit?: number,
+  shared = false,
 ): Promise<MnistSplit> {
   const [img, lab] = await Promise.all([
-    readIdxRecords(images, { name: names.images, scale: 1 / 255, limit }),
-    readIdxRecords(labels, { name: names.labels, limit }),
+    readIdxRecords(images, { name: names.images, scale: 1 / 255, limit, shared }),
+    readIdxRecords(labels, { name: names.labels, limit, shared }),
   ]);
   if (img.recordSize !== 784)
     throw new Error(`${names.images}: expected 28x28 images, got records of ${img.recordSize} values`);

@@ -1,3 +1,4 @@
+import { getNumThreads, setNumThreads } from "@minibatch/backend-cpu";
 import type { CliOptions } from "./args";
 import type { RunResult } from "./config";
 import { runExperiment, Trainer } from "./experiment";
@@ -103,28 +104,39 @@ async function trainParallel(
   );
 }
 
+/** Steps timed per run by estimateSeconds, after the warm-up. */
+export const ESTIMATE_STEPS = 100;
+
 /**
- * Seconds that training every --norm for `steps` steps would take here, from a few timed steps
- * and one timed evaluation per run (printed before a long run such as --paper).
+ * Seconds that training every --norm for `steps` steps would take here (printed before a long run
+ * such as --paper), from ESTIMATE_STEPS timed steps and one timed evaluation per run. The steps
+ * are timed once the compiled step replays and the JIT has warmed up (the first steps run eagerly
+ * and trace, several times slower), and, for --parallel, on one thread as each run's worker does;
+ * parallel runs then take as long as the slowest, sequential ones the sum.
  */
 export async function estimateSeconds(o: CliOptions, data: MnistData, steps: number): Promise<number> {
-  let total = 0;
-  for (const norm of o.norms) {
-    const cfg = runConfig(o, norm, steps);
-    const t = new Trainer(cfg, data);
-    try {
-      const probe = 20;
-      await t.step(); // the first step pays for compilation and allocation
-      const s0 = t.trainSeconds;
-      for (let i = 0; i < probe; i++) await t.step();
-      const perStep = (t.trainSeconds - s0) / probe;
-      const e0 = performance.now();
-      await t.evaluate();
-      const perEval = (performance.now() - e0) / 1000;
-      total += steps * perStep + (Math.floor(steps / cfg.evalEvery) + 1) * perEval;
-    } finally {
-      t.dispose();
+  const perRun: number[] = [];
+  const threads = getNumThreads();
+  if (o.parallel) setNumThreads(1);
+  try {
+    for (const norm of o.norms) {
+      const cfg = runConfig(o, norm, steps);
+      const t = new Trainer(cfg, data);
+      try {
+        for (let i = 0; i < 50; i++) await t.step();
+        const s0 = t.trainSeconds;
+        for (let i = 0; i < ESTIMATE_STEPS; i++) await t.step();
+        const perStep = (t.trainSeconds - s0) / ESTIMATE_STEPS;
+        const e0 = performance.now();
+        await t.evaluate();
+        const perEval = (performance.now() - e0) / 1000;
+        perRun.push(steps * perStep + (Math.floor(steps / cfg.evalEvery) + 1) * perEval);
+      } finally {
+        t.dispose();
+      }
     }
+  } finally {
+    if (o.parallel) setNumThreads(threads);
   }
-  return total;
+  return o.parallel ? Math.max(...perRun) : perRun.reduce((a, b) => a + b, 0);
 }

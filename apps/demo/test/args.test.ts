@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ArgError, HELP, parseArgs } from "../src/args";
+import { ArgError, HELP, parseArgs, withDefaultParallel } from "../src/args";
 
 describe("parseArgs", () => {
   it("gives the paper's defaults with no flags", () => {
@@ -75,7 +75,23 @@ describe("parseArgs", () => {
       parallel: true,
       eager: true,
     });
-    expect(parseArgs([])).toMatchObject({ parallel: false, eager: false });
+    expect(parseArgs([])).toMatchObject({ parallel: false, sequential: false, eager: false });
+    expect(parseArgs(["--paper", "--sequential"])).toMatchObject({
+      paper: true,
+      sequential: true,
+      parallel: false,
+    });
+  });
+
+  it("--paper trains the runs in parallel where there are two cores, unless --sequential", () => {
+    const parallel = (argv: string[], cores: number) => withDefaultParallel(parseArgs(argv), cores).parallel;
+    expect(parallel(["--paper"], 2)).toBe(true);
+    expect(parallel(["--paper"], 1)).toBe(false);
+    expect(parallel(["--paper", "--sequential"], 8)).toBe(false);
+    expect(parallel(["--paper", "--norm", "batch"], 8)).toBe(false); // one run: nothing to share
+    expect(parallel(["--paper", "--backend", "webgpu"], 8)).toBe(false);
+    expect(parallel([], 8)).toBe(false); // the short default stays sequential (workers cost seconds)
+    expect(parallel(["--parallel"], 1)).toBe(true);
   });
 
   it.each([
@@ -86,6 +102,8 @@ describe("parseArgs", () => {
     [["lr", "--paper"], /--paper applies to the Figure 1 run/],
     [["lr", "--parallel"], /--parallel applies to the Figure 1 runs/],
     [["--parallel", "--backend", "webgpu"], /--parallel trains one run per core on the cpu backend/],
+    [["--parallel", "--sequential"], /--parallel or --sequential, not both/],
+    [["lr", "--sequential"], /--sequential applies to the Figure 1 runs/],
     [["--repeats", "0"], /positive integer/],
     [["--steps"], /--steps expects a value/],
     [["--steps", "0"], /positive integer/],

@@ -80,7 +80,6 @@ async function measureCost(ctx: StudyContext, norm: NormKind, batchSize: number)
   if (batchSize > data.train.count) return { ...base, skipped: "larger than the training set" };
   const t = new Trainer(runConfig({ ...o, batchSize }, norm, 1e9), data);
   try {
-    const trainBytes = data.train.count * 785 * 4;
     // Two warm-up steps: the first allocates and compiles what later steps reuse.
     await t.step();
     await t.step();
@@ -104,7 +103,7 @@ async function measureCost(ctx: StudyContext, norm: NormKind, batchSize: number)
       stepSeconds,
       epochSeconds: spread(perStep.map((s) => s * stepsPerEpoch)),
       samplesPerSec: batchSize / stepSeconds.median,
-      stepBytes: Math.max(0, t.peakTensorBytes - trainBytes),
+      stepBytes: t.peakTensorBytes,
       stepTensors: Math.max(0, t.peakTensors - tensorsBefore),
       rssGrowthBytes: rssPeak - rss0,
     };
