@@ -170,8 +170,8 @@ export interface OpAttrs extends UnaryAttrsTable, BinaryAttrsTable {
 }
 
 export interface BinaryAttrs {
-  aStrides: number[];
-  bStrides: number[];
+  aStrides: readonly number[];
+  bStrides: readonly number[];
 }
 
 export type OpName = keyof OpAttrs;

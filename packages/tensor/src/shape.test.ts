@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { broadcastShapes, broadcastStrides, normalizeAxes, normalizeAxis, sizeOf, stridesOf } from "./shape";
+import {
+  broadcastShapes,
+  broadcastStrides,
+  contiguousStrides,
+  normalizeAxes,
+  normalizeAxis,
+  sizeOf,
+  stridesOf,
+} from "./shape";
 
 describe("shape helpers", () => {
   it("sizes and row-major strides", () => {
@@ -25,5 +33,21 @@ describe("shape helpers", () => {
       "sum: axis 3 is out of range for a tensor of rank 3 (expected -3..2)",
     );
     expect(() => normalizeAxes([1, -1], 2, "mean")).toThrow("mean: repeated axis in [1, -1]");
+  });
+});
+
+describe("contiguousStrides", () => {
+  it("gives a shape's row-major strides, once per frozen shape array", () => {
+    const shape = Object.freeze([2, 3, 4]);
+    const s = contiguousStrides(shape);
+    expect(s).toEqual([12, 4, 1]);
+    expect(Object.isFrozen(s)).toBe(true);
+    expect(contiguousStrides(shape)).toBe(s);
+    // An unfrozen shape may change, so its strides are not kept.
+    const loose = [5, 2];
+    expect(contiguousStrides(loose)).toEqual([2, 1]);
+    loose[1] = 3;
+    expect(contiguousStrides(loose)).toEqual([3, 1]);
+    expect(contiguousStrides(Object.freeze([]))).toEqual([]);
   });
 });

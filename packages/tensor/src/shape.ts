@@ -16,6 +16,21 @@ export function stridesOf(shape: Shape): number[] {
   return s;
 }
 
+const CONTIGUOUS = new WeakMap<Shape, readonly number[]>();
+
+/**
+ * stridesOf a tensor's (frozen, shared) shape, computed once per shape array: elementwise ops on
+ * operands of one shape pass these as both operands' strides without allocating.
+ */
+export function contiguousStrides(shape: Shape): readonly number[] {
+  let s = CONTIGUOUS.get(shape);
+  if (!s) {
+    s = Object.freeze(stridesOf(shape));
+    if (Object.isFrozen(shape)) CONTIGUOUS.set(shape, s);
+  }
+  return s;
+}
+
 export const fmt = (shape: Shape): string => `[${shape.join(", ")}]`;
 
 export function sameShape(a: Shape, b: Shape): boolean {

@@ -287,6 +287,11 @@ export const binaryKernel =
       yv instanceof Float32Array
     ) {
       if (fastBinaryF32(op, a, b, y)) return;
+      // Operands of the output's size are laid out as it is (CPU buffers are contiguous): one row.
+      if (a.size === y.size && b.size === y.size) {
+        binaryRowF32(op, av, bv, yv, 0, 0, 0, y.size, 1, 1);
+        return;
+      }
       forEachRow(y.shape, [aStrides, bStrides], (o, off, n, inner) =>
         binaryRowF32(op, av, bv, yv, o, off[0], off[1], n, inner[0], inner[1]),
       );

@@ -1,5 +1,5 @@
 import { type DType, promote } from "../dtype";
-import { broadcastShapes, broadcastStrides, fmt } from "../shape";
+import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, sameShape } from "../shape";
 import { BINARY_SPECS, type BinaryOp, type CompareOp, UNARY_SPECS, type UnaryOp } from "../specs";
 import type { Tensor } from "../tensor";
 import { checkInt32, fromArray } from "./create";
@@ -98,6 +98,12 @@ function binary(op: BinaryOp | CompareOp, a: Tensor | number, b: Tensor | number
     const dtype =
       !compare && BINARY_SPECS[op as BinaryOp].dtype === "float" ? "float32" : promote(a.dtype, b.dtype);
     if (a.dtype === dtype && b.dtype === dtype) {
+      if (a.shape === b.shape || sameShape(a.shape, b.shape)) {
+        // One shape (the usual case): the output shares a's frozen shape and both operands its
+        // strides, so the op allocates no shape or stride arrays.
+        const st = contiguousStrides(a.shape);
+        return run1(op, [a, b], a.shape, compare ? "bool" : dtype, { aStrides: st, bStrides: st });
+      }
       const shape = broadcastShapes(op, a.shape, b.shape);
       return run1(op, [a, b], shape, compare ? "bool" : dtype, {
         aStrides: broadcastStrides(a.shape, shape),
