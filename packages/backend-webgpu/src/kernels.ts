@@ -663,26 +663,27 @@ ${q
  */
 function matmulVec4Source(transA: boolean, transB: boolean): string {
   const { r: R, c: C, wx, wy } = vec4Tile(transA, transB);
-  const rows = [...Array(R).keys()];
-  const quads = [...Array(C / 4).keys()];
+  const range = (n: number) => [...Array(n).keys()];
+  const rows = range(R);
+  const rowQuads = range(R / 4);
+  const cols = range(C);
+  const quads = range(C / 4);
   const js = [0, 1, 2, 3];
   // Row r of this thread's block at k-step j: a plain A loads one vec4 per row (4 k-steps), a
   // transposed A one vec4 per 4 rows and k-step.
   const aHead = transA
-    ? Array.from({ length: R / 4 }, (_, g) => `  let ia${g} = aOff + min(row0 + ${4 * g}u, M - 4u) / 4u;`)
+    ? rowQuads.map((g) => `  let ia${g} = aOff + min(row0 + ${4 * g}u, M - 4u) / 4u;`)
     : rows.map((r) => `  let ia${r} = aOff + min(row0 + ${r}u, M - 1u) * (K / 4u);`);
   const aLoad = transA
-    ? Array.from({ length: R / 4 }, (_, g) =>
-        js.map((j) => `    let a${g}_${j} = A[ia${g} + (k * 4u + ${j}u) * (M / 4u)];`),
-      ).flat()
+    ? rowQuads.flatMap((g) => js.map((j) => `    let a${g}_${j} = A[ia${g} + (k * 4u + ${j}u) * (M / 4u)];`))
     : rows.map((r) => `    let a${r} = A[ia${r} + k];`);
   const aAt = (r: number, j: number) => (transA ? `a${r >> 2}_${j}[${r & 3}]` : `a${r}[${j}]`);
   const bHead = transB
-    ? [...Array(C).keys()].map((c) => `  let ib${c} = bOff + min(col0 + ${c}u, N - 1u) * (K / 4u);`)
+    ? cols.map((c) => `  let ib${c} = bOff + min(col0 + ${c}u, N - 1u) * (K / 4u);`)
     : quads.map((q) => `  let ib${q} = bOff + min(col0 + ${4 * q}u, N - 4u) / 4u;`);
   const bLoad = transB
-    ? [...Array(C).keys()].map((c) => `    let b${c} = B[ib${c} + k];`)
-    : quads.map((q) => js.map((j) => `    let b${q}_${j} = B[ib${q} + (k * 4u + ${j}u) * (N / 4u)];`)).flat();
+    ? cols.map((c) => `    let b${c} = B[ib${c} + k];`)
+    : quads.flatMap((q) => js.map((j) => `    let b${q}_${j} = B[ib${q} + (k * 4u + ${j}u) * (N / 4u)];`));
   // Columns 4q..4q+3 of the block at k-step j, as one vec4.
   const bRow = (q: number, j: number) =>
     transB ? `vec4<f32>(${js.map((c) => `b${4 * q + c}[${j}]`).join(", ")})` : `b${q}_${j}`;
@@ -745,7 +746,7 @@ ${rows
  * SwiftShader.
  */
 function vec4Tile(transA: boolean, transB: boolean): { r: number; c: number; wx: number; wy: number } {
-  return transA && !transB ? { r: 8, c: 8, wx: 8, wy: 2 } : { r: 4, c: 4, wx: 8, wy: 8 };
+  return transA && !transB ? { r: 8, c: 8, wx: 4, wy: 4 } : { r: 4, c: 4, wx: 8, wy: 8 };
 }
 
 /** Whether the vec4 form applies: every vec4 it loads lies inside one row of its operand. */
