@@ -388,7 +388,7 @@ ${elementwiseMain(`  // params: total, dim, inner, n
  * in workgroup memory. Several outputs share a workgroup when the axis is short, so a [60, 100]
  * column sum is 13 workgroups of 64 threads, not 100 of 256: on software adapters (SwiftShader)
  * every workgroup barrier costs time in proportion to the workgroup's threads, and a short axis
- * gains nothing from a wide tree.
+ * gains nothing from a wide tree. There, axes up to SERIAL_MAX long skip the tree altogether.
  */
 const REDUCE_CHUNK = 8;
 /** The most threads on one output (also the largest workgroup). */
@@ -654,10 +654,11 @@ ${q
  * software adapter every load from a storage buffer costs per lane and per component: SwiftShader
  * runs 4 invocations as one SIMD vector, and a load at per-lane addresses becomes a gather
  * emulated lane by lane, with bounds checks. Those loads, not the multiply-adds, are where the
- * time goes, so this form cuts their overhead: each thread computes an r x c block (4 x 4, or
- * 8 x 8 for the outer-product form below) from vec4 loads along each operand's contiguous axis,
- * 4 k-steps per loop iteration (a quarter of the loop and index arithmetic, and one bounds clamp
- * per 4 values). A plain A and a transposed B are read 4 k-steps at a time, a transposed A 4 rows
+ * time goes (doubling the loads of the loop nearly tripled its time, doubling the multiply-adds
+ * added a quarter), so this form cuts their overhead: each thread computes an r x c block (4 x 4,
+ * or 8 x 8 for the outer-product form below) from vec4 loads along each operand's contiguous
+ * axis, 4 k-steps per loop iteration (a quarter of the load instructions, index arithmetic and
+ * bounds clamps per value, and of the loop iterations). A plain A and a transposed B are read 4 k-steps at a time, a transposed A 4 rows
  * and a plain B 4 columns at a time. Each output still sums its products in k order, as the
  * scalar form does.
  */
