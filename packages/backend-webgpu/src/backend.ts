@@ -133,6 +133,12 @@ export class WebGPUBackend implements Backend {
    */
   matmulTile: MatmulTile;
 
+  /**
+   * A software adapter (SwiftShader, llvmpipe, ...): short reductions then run one thread per
+   * output, with no workgroup barrier (see reduceLanes in kernels.ts).
+   */
+  readonly software: boolean;
+
   /** Dispatches submitted so far (for tests and profiling). */
   stats = { dispatches: 0, submits: 0, pipelines: 0 };
 
@@ -143,6 +149,7 @@ export class WebGPUBackend implements Backend {
     const software =
       info.isFallbackAdapter ||
       /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture} ${info.description}`);
+    this.software = software;
     this.matmulTile = software ? "small" : "large";
     device.lost.then((lost) => {
       if (this.disposed) return;

@@ -8,7 +8,7 @@ import "@minibatch/backend-cpu";
 import * as mb from "@minibatch/tensor";
 import { setBackend, type Tensor, type TypedArray } from "@minibatch/tensor";
 import { beforeAll, describe, expect, it } from "vitest";
-import "./index";
+import { WebGPUBackend } from "./index";
 import { adapterStatus } from "./test-util";
 
 const status = await adapterStatus();
@@ -96,6 +96,44 @@ const t = (be: string, v: ArrayLike<number>, shape: number[], dtype: mb.DType = 
     dtype,
     { backend: be },
   );
+
+/**
+ * Runs `fn` with the webgpu backend's kernel choices overridden (the matmul tile, the software
+ * adapter's serial reductions), so each path is tested on any adapter; restores them after.
+ */
+async function withChoices(
+  choices: Partial<Pick<WebGPUBackend, "matmulTile" | "software">>,
+  fn: () => Promise<void>,
+): Promise<void> {
+  const b = await setBackend("webgpu");
+  await setBackend("cpu");
+  if (!(b instanceof WebGPUBackend)) throw new Error("not the webgpu backend");
+  const saved = { matmulTile: b.matmulTile, software: b.software };
+  Object.assign(b, choices);
+  try {
+    await fn();
+  } finally {
+    Object.assign(b, saved);
+  }
+}
+
+/** The pipeline keys of the webgpu dispatches made while `fn` runs. */
+async function dispatchKeys(fn: () => Promise<void>): Promise<Set<string>> {
+  const b = (await setBackend("webgpu")) as WebGPUBackend;
+  await setBackend("cpu");
+  const keys = new Set<string>();
+  const dispatch = b.dispatch;
+  b.dispatch = function (this: WebGPUBackend, key, ...rest) {
+    keys.add(key);
+    return dispatch.call(this, key, ...rest);
+  };
+  try {
+    await fn();
+  } finally {
+    b.dispatch = dispatch;
+  }
+  return keys;
+}
 
 describe.skipIf(!status.available)(
   `webgpu kernels vs cpu${status.available ? "" : ` (skipped: ${status.reason})`}`,
@@ -223,33 +261,42 @@ describe.skipIf(!status.available)(
       await same((be) => mb.where(t(be, [0, 1], [2], "bool"), t(be, [1, 2], [2], "int32"), 7));
     });
 
-    it("reductions: sum/max/min/argmax/argmin over many layouts and lengths", async () => {
-      const shapes: [number[], number | number[] | undefined][] = [
-        [[5, 7], 1],
-        [[5, 7], 0],
-        [[3, 100, 4], 1],
-        [[2, 3000], 1],
-        [
-          [4, 5, 6],
-          [0, 2],
-        ],
-        [[70000], undefined],
-        [[3, 4], undefined],
-        [[0, 4], 0],
-      ];
-      for (const [shape, axis] of shapes) {
-        const n = shape.reduce((p, c) => p + c, 1) && shape.reduce((p, c) => p * c, 1);
-        const v = randArr(n, n + 1, -5, 5);
-        await same((be) => mb.sum(t(be, v, shape), axis), 1e-4, 1e-4);
-        if (n === 0) continue;
-        await same((be) => mb.max(t(be, v, shape), axis));
-        await same((be) => mb.min(t(be, v, shape), axis));
-        if (typeof axis === "number") {
-          await same((be) => mb.argmax(t(be, v, shape), axis));
-          await same((be) => mb.argmin(t(be, v, shape), axis));
-        }
-      }
-    });
+    it.each([false, true])(
+      "reductions: sum/max/min/argmax/argmin over many layouts and lengths (serial: %s)",
+      async (software) => {
+        // serial: one thread per output up to 1024 values (software adapters), trees beyond
+        const shapes: [number[], number | number[] | undefined][] = [
+          [[5, 7], 1],
+          [[5, 7], 0],
+          [[3, 100, 4], 1],
+          [[2, 3000], 1],
+          [
+            [4, 5, 6],
+            [0, 2],
+          ],
+          [[70000], undefined],
+          [[3, 4], undefined],
+          [[0, 4], 0],
+          [[1024, 3], 0],
+          [[3, 1025], 1],
+        ];
+        await withChoices({ software }, async () => {
+          for (const [shape, axis] of shapes) {
+            const n = shape.reduce((p, c) => p + c, 1) && shape.reduce((p, c) => p * c, 1);
+            const v = randArr(n, n + 1, -5, 5);
+            if (n > 0) v[(n * 7) >> 3] = NaN;
+            await same((be) => mb.sum(t(be, v, shape), axis), 1e-4, 1e-4);
+            if (n === 0) continue;
+            await same((be) => mb.max(t(be, v, shape), axis));
+            await same((be) => mb.min(t(be, v, shape), axis));
+            if (typeof axis === "number") {
+              await same((be) => mb.argmax(t(be, v, shape), axis));
+              await same((be) => mb.argmin(t(be, v, shape), axis));
+            }
+          }
+        });
+      },
+    );
 
     it("arg reductions pick the first extreme; NaN propagates", async () => {
       const v = [1, 3, 3, 2, NaN, 5, NaN, 0];
@@ -300,6 +347,68 @@ describe.skipIf(!status.available)(
       await same((be) => mb.matmul(t(be, b, [6, 5]), t(be, a, [3, 5, 4])), 1e-4, 1e-5);
       await same((be) => mb.matmul(t(be, a, [3, 4, 5]), t(be, a, [3, 5, 4])), 1e-4, 1e-5);
       await same((be) => mb.matmul(t(be, [], [2, 0]), t(be, [], [0, 3])));
+    });
+
+    it("matmul on software adapters: the vec4 form where rows allow it, the scalar form elsewhere", async () => {
+      // [m, k, n]: every form vec4 ([36, 20, 72]: partial workgroups on each edge, for both the
+      // 4x4 and the 8x8 blocks), or only some of them (m, k or n not a multiple of 4).
+      const cases: [number, number, number][] = [
+        [4, 4, 4],
+        [36, 20, 72],
+        [60, 100, 100],
+        [20, 60, 68],
+        [30, 20, 44],
+        [12, 8, 10],
+        [8, 10, 8],
+        [1, 4, 3],
+      ];
+      const keys = await dispatchKeys(() =>
+        withChoices({ matmulTile: "small" }, async () => {
+          for (const [m, k, n] of cases) {
+            const a = randArr(m * k, m + k);
+            const b = randArr(k * n, n + 1);
+            for (const [ta, tb] of [
+              [false, false],
+              [true, false],
+              [false, true],
+              [true, true],
+            ]) {
+              await same(
+                (be) =>
+                  mb.mm(t(be, a, [1, ta ? k : m, ta ? m : k]), t(be, b, [1, tb ? n : k, tb ? k : n]), ta, tb),
+                1e-4,
+                1e-5,
+              );
+            }
+          }
+          // batches: A batched with B broadcast, the reverse, both batched
+          const a = randArr(3 * 8 * 12, 9);
+          const b = randArr(3 * 12 * 16, 10);
+          await same((be) => mb.matmul(t(be, a, [3, 8, 12]), t(be, b.slice(0, 192), [12, 16])), 1e-4, 1e-5);
+          await same((be) => mb.matmul(t(be, b.slice(0, 192), [16, 12]), t(be, a, [3, 12, 8])), 1e-4, 1e-5);
+          await same((be) => mb.matmul(t(be, a, [3, 8, 12]), t(be, b, [3, 12, 16])), 1e-4, 1e-5);
+          await same((be) => mb.mm(t(be, a, [3, 12, 8]), t(be, b, [3, 12, 16]), true, false), 1e-4, 1e-5);
+          // non-finite values stay in their own rows and columns
+          const nf = randArr(8 * 8, 11);
+          nf[3] = NaN;
+          nf[17] = Infinity;
+          nf[60] = -Infinity;
+          for (const [ta, tb] of [
+            [false, true],
+            [true, false],
+          ]) {
+            await same(
+              (be) => mb.mm(t(be, nf, [1, 8, 8]), t(be, randArr(64, 12), [1, 8, 8]), ta, tb),
+              1e-4,
+              1e-5,
+            );
+          }
+        }),
+      );
+      for (const form of ["NN", "TN", "NT", "TT"]) {
+        expect(keys).toContain(`matmul:small4:${form}`);
+        expect(keys).toContain(`matmul:small:${form}`);
+      }
     });
 
     it("strided views: permute, expand, slice; concat, gather, scatterAdd", async () => {
@@ -379,28 +488,31 @@ describe.skipIf(!status.available)(
       }
     });
 
-    it("batchNormTrain and its gradient", async () => {
-      for (const shape of [
-        [4, 3, 5, 5],
-        [300, 2],
-        [2, 5],
-      ]) {
-        const n = shape.reduce((p, c) => p * c);
-        const xv = randArr(n, 15, -3, 5);
-        const c = shape[1];
-        await same(
-          (be) => {
-            const x = t(be, xv, shape).requiresGrad_();
-            const g = t(be, randArr(c, 16), [c]).requiresGrad_();
-            const b = t(be, randArr(c, 17), [c]).requiresGrad_();
-            const r = mb.batchNormTrain(x, g, b);
-            mb.sum(mb.mul(r.y, t(be, randArr(n, 18), shape))).backward();
-            return [r.y, r.mean, r.invstd, r.varUnbiased, x.grad!, g.grad!, b.grad!];
-          },
-          1e-4,
-          1e-4,
-        );
-      }
+    it.each([false, true])("batchNormTrain and its gradient (serial: %s)", async (software) => {
+      await withChoices({ software }, async () => {
+        for (const shape of [
+          [4, 3, 5, 5],
+          [300, 2],
+          [2, 5],
+          [1100, 3],
+        ]) {
+          const n = shape.reduce((p, c) => p * c);
+          const xv = randArr(n, 15, -3, 5);
+          const c = shape[1];
+          await same(
+            (be) => {
+              const x = t(be, xv, shape).requiresGrad_();
+              const g = t(be, randArr(c, 16), [c]).requiresGrad_();
+              const b = t(be, randArr(c, 17), [c]).requiresGrad_();
+              const r = mb.batchNormTrain(x, g, b);
+              mb.sum(mb.mul(r.y, t(be, randArr(n, 18), shape))).backward();
+              return [r.y, r.mean, r.invstd, r.varUnbiased, x.grad!, g.grad!, b.grad!];
+            },
+            1e-4,
+            1e-4,
+          );
+        }
+      });
     });
 
     it("grids past 65535 workgroups fold into two dimensions", async () => {

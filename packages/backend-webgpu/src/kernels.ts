@@ -388,7 +388,7 @@ ${elementwiseMain(`  // params: total, dim, inner, n
  * in workgroup memory. Several outputs share a workgroup when the axis is short, so a [60, 100]
  * column sum is 13 workgroups of 64 threads, not 100 of 256: on software adapters (SwiftShader)
  * every workgroup barrier costs time in proportion to the workgroup's threads, and a short axis
- * gains nothing from a wide tree.
+ * gains nothing from a wide tree. There, axes up to SERIAL_MAX long skip the tree altogether.
  */
 const REDUCE_CHUNK = 8;
 /** The most threads on one output (also the largest workgroup). */
@@ -396,8 +396,17 @@ const MAX_LANES = 256;
 /** Workgroups never get fewer threads than this: short axes pack MIN_GROUP / lanes outputs. */
 const MIN_GROUP = 64;
 
-/** Threads per output for a reduction over `count` values. */
-export function reduceLanes(count: number): number {
+/**
+ * On a software adapter, axes up to this long are folded by one thread per output: no tree, so no
+ * workgroup barrier in the shader at all. SwiftShader runs a shader that has a barrier as
+ * coroutines that switch at every barrier, which cost far more than the serial loop here (the
+ * 100-channel batch-norm statistics of a batch of 60 took about 1 ms as 8-lane trees).
+ */
+const SERIAL_MAX = 1024;
+
+/** Threads per output for a reduction over `count` values (`serial`: a software adapter). */
+export function reduceLanes(count: number, serial = false): number {
+  if (serial && count <= SERIAL_MAX) return 1;
   let l = 1;
   while (l < MAX_LANES && l * REDUCE_CHUNK < count) l *= 2;
   return l;
@@ -416,8 +425,12 @@ function lanesHead(lanes: number): string {
   let valid = out < U(0u);`;
 }
 
+/** A workgroup barrier, left out at one lane per output (none needed, see SERIAL_MAX). */
+const barrier = (lanes: number): string => (lanes > 1 ? "workgroupBarrier();" : "");
+
 /** The tree over each output's lanes; `step` combines slot li with slot li + s. */
 function lanesTree(lanes: number, step: string): string {
+  if (lanes === 1) return "";
   return `  for (var s = ${lanes >> 1}u; s > 0u; s = s >> 1u) {
     if (lane < s) { ${step} }
     workgroupBarrier();
@@ -486,7 +499,7 @@ ${lanesHead(lanes)}
   }
   sv[li] = acc;
   si[li] = ai;
-  workgroupBarrier();
+  ${barrier(lanes)}
 ${lanesTree(lanes, treeStep)}
   if (valid && lane == 0u) { Y[out] = ${arg ? "si[li]" : "sv[li]"}; }
 }`;
@@ -499,7 +512,7 @@ const reduceKernel =
     const outputs = outer * inner;
     if (outputs === 0) return;
     const t = wgslType(x.dtype);
-    const lanes = reduceLanes(reduce);
+    const lanes = reduceLanes(reduce, b.software);
     b.dispatch(
       `reduce:${op}:${t}:${lanes}`,
       () => reduceSource(op, t, lanes),
@@ -636,11 +649,123 @@ ${q
 }`;
 }
 
+/**
+ * The small tile's vec4 form, when the operands' contiguous axes allow it (see vec4Fits). On a
+ * software adapter every load from a storage buffer costs per lane and per component: SwiftShader
+ * runs 4 invocations as one SIMD vector, and a load at per-lane addresses becomes a gather
+ * emulated lane by lane, with bounds checks. Those loads, not the multiply-adds, are where the
+ * time goes (doubling the loads of the loop nearly tripled its time, doubling the multiply-adds
+ * added a quarter), so this form cuts their overhead: each thread computes an r x c block (4 x 4,
+ * or 8 x 8 for the outer-product form below) from vec4 loads along each operand's contiguous
+ * axis, 4 k-steps per loop iteration (a quarter of the load instructions, index arithmetic and
+ * bounds clamps per value, and of the loop iterations). A plain A and a transposed B are read 4 k-steps at a time, a transposed A 4 rows
+ * and a plain B 4 columns at a time. Each output still sums its products in k order, as the
+ * scalar form does.
+ */
+function matmulVec4Source(transA: boolean, transB: boolean): string {
+  const { r: R, c: C, wx, wy } = vec4Tile(transA, transB);
+  const range = (n: number) => [...Array(n).keys()];
+  const rows = range(R);
+  const rowQuads = range(R / 4);
+  const cols = range(C);
+  const quads = range(C / 4);
+  const js = [0, 1, 2, 3];
+  // Row r of this thread's block at k-step j: a plain A loads one vec4 per row (4 k-steps), a
+  // transposed A one vec4 per 4 rows and k-step.
+  const aHead = transA
+    ? rowQuads.map((g) => `  let ia${g} = aOff + min(row0 + ${4 * g}u, M - 4u) / 4u;`)
+    : rows.map((r) => `  let ia${r} = aOff + min(row0 + ${r}u, M - 1u) * (K / 4u);`);
+  const aLoad = transA
+    ? rowQuads.flatMap((g) => js.map((j) => `    let a${g}_${j} = A[ia${g} + (k * 4u + ${j}u) * (M / 4u)];`))
+    : rows.map((r) => `    let a${r} = A[ia${r} + k];`);
+  const aAt = (r: number, j: number) => (transA ? `a${r >> 2}_${j}[${r & 3}]` : `a${r}[${j}]`);
+  const bHead = transB
+    ? cols.map((c) => `  let ib${c} = bOff + min(col0 + ${c}u, N - 1u) * (K / 4u);`)
+    : quads.map((q) => `  let ib${q} = bOff + min(col0 + ${4 * q}u, N - 4u) / 4u;`);
+  const bLoad = transB
+    ? cols.map((c) => `    let b${c} = B[ib${c} + k];`)
+    : quads.flatMap((q) => js.map((j) => `    let b${q}_${j} = B[ib${q} + (k * 4u + ${j}u) * (N / 4u)];`));
+  // Columns 4q..4q+3 of the block at k-step j, as one vec4.
+  const bRow = (q: number, j: number) =>
+    transB ? `vec4<f32>(${js.map((c) => `b${4 * q + c}[${j}]`).join(", ")})` : `b${q}_${j}`;
+  return `${PRELUDE}
+${bindings(
+  [
+    ["A", "vec4<f32>"],
+    ["B", "vec4<f32>"],
+  ],
+  [["Y", "f32"]],
+)}
+@compute @workgroup_size(${wx}, ${wy})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  // params: M, N, K, batchA, batchB (offsets below in vec4 units)
+  let M = U(0u);
+  let N = U(1u);
+  let K = U(2u);
+  let bat = wid.z;
+  let row0 = (wid.y * ${wy}u + lid.y) * ${R}u;
+  let col0 = (wid.x * ${wx}u + lid.x) * ${C}u;
+  if (row0 >= M || col0 >= N) { return; }
+  let aOff = select(bat, 0u, U(3u) == 1u) * M * (K / 4u);
+  let bOff = select(bat, 0u, U(4u) == 1u) * (K / 4u) * N;
+${aHead.join("\n")}
+${bHead.join("\n")}
+${rows.flatMap((r) => quads.map((q) => `  var acc${r}_${q} = vec4<f32>(0.0);`)).join("\n")}
+  for (var k = 0u; k < K / 4u; k = k + 1u) {
+${aLoad.join("\n")}
+${bLoad.join("\n")}
+${js
+  .flatMap((j) =>
+    quads.flatMap((q) => [
+      `    { let b = ${bRow(q, j)};`,
+      ...rows.map((r) => `      acc${r}_${q} = acc${r}_${q} + ${aAt(r, j)} * b;`),
+      "    }",
+    ]),
+  )
+  .join("\n")}
+  }
+  let yOff = bat * M * N;
+${rows
+  .flatMap((r) =>
+    quads.map(
+      (q) => `  if (row0 + ${r}u < M) {
+    for (var c = 0u; c < 4u; c = c + 1u) {
+      let n = col0 + ${4 * q}u + c;
+      if (n < N) { Y[yOff + (row0 + ${r}u) * N + n] = acc${r}_${q}[c]; }
+    }
+  }`,
+    ),
+  )
+  .join("\n")}
+}`;
+}
+
+/**
+ * The vec4 form's block per thread and workgroup shape. A transposed A with a plain B (the weight
+ * gradient, dy^T x) loads one vec4 per 4 rows or columns per k-step, so an 8 x 8 block costs 4
+ * loads per 64 multiply-adds; in the other forms a larger block than 4 x 4 did not pay on
+ * SwiftShader.
+ */
+function vec4Tile(transA: boolean, transB: boolean): { r: number; c: number; wx: number; wy: number } {
+  return transA && !transB ? { r: 8, c: 8, wx: 4, wy: 4 } : { r: 4, c: 4, wx: 8, wy: 8 };
+}
+
+/** Whether the vec4 form applies: every vec4 it loads lies inside one row of its operand. */
+function vec4Fits(m: number, n: number, k: number, transA: boolean, transB: boolean): boolean {
+  return k % 4 === 0 && (!transA || m % 4 === 0) && (transB || n % 4 === 0);
+}
+
 export type MatmulTile = "small" | "large";
 
-export function matmulPipeline(tile: MatmulTile, transA: boolean, transB: boolean): [string, () => string] {
-  const key = `matmul:${tile}:${transA ? "T" : "N"}${transB ? "T" : "N"}`;
-  return [key, () => (tile === "large" ? matmulSource(transA, transB) : matmulSmallSource(transA, transB))];
+export function matmulPipeline(
+  tile: MatmulTile,
+  transA: boolean,
+  transB: boolean,
+  vec4 = false,
+): [string, () => string] {
+  const key = `matmul:${tile}${vec4 ? "4" : ""}:${transA ? "T" : "N"}${transB ? "T" : "N"}`;
+  const source = tile === "large" ? matmulSource : vec4 ? matmulVec4Source : matmulSmallSource;
+  return [key, () => source(transA, transB)];
 }
 
 const matmulKernel: Kernel<"matmul", WebGPUBackend> = (b, [x1, x2], [y], at) => {
@@ -649,15 +774,22 @@ const matmulKernel: Kernel<"matmul", WebGPUBackend> = (b, [x1, x2], [y], at) => 
     runElementwise(b, "fill0", () => FILL0_SRC, [], [y], [y.size], y.size);
     return;
   }
-  const [key, source] = matmulPipeline(b.matmulTile, at.transA, at.transB);
-  const tile = b.matmulTile === "large" ? 64 : 32;
+  const tile = b.matmulTile;
+  const vec4 = tile === "small" && vec4Fits(at.m, at.n, at.k, at.transA, at.transB);
+  const [key, source] = matmulPipeline(tile, at.transA, at.transB, vec4);
+  // Outputs per workgroup, columns x rows.
+  let [tn, tm] = tile === "large" ? [64, 64] : [32, 32];
+  if (vec4) {
+    const v = vec4Tile(at.transA, at.transB);
+    [tn, tm] = [v.c * v.wx, v.r * v.wy];
+  }
   b.dispatch(
     key,
     source,
     [data(x1), data(x2)],
     [data(y)],
     [at.m, at.n, at.k, at.batchA, at.batchB],
-    [Math.ceil(at.n / tile), Math.ceil(at.m / tile), at.batch],
+    [Math.ceil(at.n / tn), Math.ceil(at.m / tm), at.batch],
   );
 };
 
@@ -826,7 +958,7 @@ ${CONV_HEAD}
     }
   }
   sv[li] = acc;
-  workgroupBarrier();
+  ${barrier(lanes)}
 ${lanesTree(lanes, "sv[li] = sv[li] + sv[li + s];")}
   if (valid && lane == 0u) { DW[out] = sv[li]; }
 }`;
@@ -834,7 +966,7 @@ ${lanesTree(lanes, "sv[li] = sv[li] + sv[li + s];")}
 
 const conv2dGradFilterKernel: Kernel<"conv2dGradFilter", WebGPUBackend> = (b, [x, dy], [dw], at) => {
   if (dw.size === 0) return;
-  const lanes = reduceLanes(dy.shape[0] * dy.shape[2] * dy.shape[3]);
+  const lanes = reduceLanes(dy.shape[0] * dy.shape[2] * dy.shape[3], b.software);
   b.dispatch(
     `conv2dGradFilter:${lanes}`,
     () => convGradFilterSource(lanes),
@@ -1025,10 +1157,10 @@ ${bindings(
 var<workgroup> sv: array<f32, ${groupThreads(lanes)}>;
 // The sum of this channel's lanes, seen by all of them.
 fn total(li: u32, lane: u32) -> f32 {
-  workgroupBarrier();
+  ${barrier(lanes)}
 ${lanesTree(lanes, "sv[li] = sv[li] + sv[li + s];")}
   let r = sv[li - lane];
-  workgroupBarrier();
+  ${barrier(lanes)}
   return r;
 }
 @compute @workgroup_size(${groupThreads(lanes)})
@@ -1084,7 +1216,7 @@ const batchNormTrainKernel: Kernel<"batchNormTrain", WebGPUBackend> = (
   at: BatchNormAttrs,
 ) => {
   if (at.channels === 0) return;
-  const lanes = reduceLanes(at.outer * at.inner);
+  const lanes = reduceLanes(at.outer * at.inner, b.software);
   b.dispatch(
     `bnStats:${lanes}`,
     () => bnStatsSource(lanes),
@@ -1141,7 +1273,7 @@ ${lanesHead(lanes)}
   }
   s1[li] = a1;
   s2[li] = a2;
-  workgroupBarrier();
+  ${barrier(lanes)}
 ${lanesTree(lanes, "s1[li] = s1[li] + s1[li + s];\n      s2[li] = s2[li] + s2[li + s];")}
   if (valid && lane == 0u) {
     DBETA[c] = s1[li];
@@ -1177,7 +1309,7 @@ const batchNormGradKernel: Kernel<"batchNormGrad", WebGPUBackend> = (
   at,
 ) => {
   if (at.channels === 0) return;
-  const lanes = reduceLanes(at.outer * at.inner);
+  const lanes = reduceLanes(at.outer * at.inner, b.software);
   b.dispatch(
     `bnGradStats:${lanes}`,
     () => bnGradStatsSource(lanes),
