@@ -123,7 +123,7 @@ export async function estimateSeconds(o: CliOptions, data: MnistData, steps: num
       const cfg = runConfig(o, norm, steps);
       const t = new Trainer(cfg, data);
       try {
-        for (let i = 0; i < 50; i++) await t.step();
+        for (let i = 0; i < 150; i++) await t.step();
         const s0 = t.trainSeconds;
         for (let i = 0; i < ESTIMATE_STEPS; i++) await t.step();
         const perStep = (t.trainSeconds - s0) / ESTIMATE_STEPS;
