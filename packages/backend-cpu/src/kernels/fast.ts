@@ -23,10 +23,56 @@ export function pointers<T>(w: WasmRuntime, take: () => T): T | null {
   try {
     return take();
   } catch (e) {
-    w.release();
-    if (e instanceof Error && /out of WebAssembly memory/.test(e.message)) return null;
+    if (outOfMemory(w, e)) return null;
     throw e;
   }
+}
+
+/**
+ * The byte offsets a kernel passes to wasm, in one array: a scratch block of `scratchBytes` (when
+ * above 0), each input (see `WasmRuntime.input`), then each output (see `outputs`). Null when wasm
+ * memory is full, after freeing what was taken. No closures or spreads: these kernels run dozens
+ * of times per training step, and their garbage was a good part of a compiled step's.
+ */
+export function takePointers(
+  w: WasmRuntime,
+  scratchBytes: number,
+  ins: readonly TensorInfo[],
+  outs: readonly TensorInfo[],
+): number[] | null {
+  const p: number[] = [];
+  try {
+    if (scratchBytes > 0) p.push(w.scratch(scratchBytes));
+    for (let i = 0; i < ins.length; i++) p.push(w.input(data(ins[i])));
+    for (let i = 0; i < outs.length; i++) {
+      const d = data(outs[i]);
+      p.push(d.ptr >= 0 ? d.ptr : w.temp(d.size * 4));
+    }
+    return p;
+  } catch (e) {
+    if (outOfMemory(w, e)) return null;
+    throw e;
+  }
+}
+
+/** `finish` for pointers from takePointers: output i's block is ptrs[from + i]. */
+export function finishOutputs(
+  w: WasmRuntime,
+  outs: readonly TensorInfo[],
+  ptrs: readonly number[],
+  from: number,
+): void {
+  for (let i = 0; i < outs.length; i++) {
+    const d = data(outs[i]);
+    if (d.ptr < 0) w.get(ptrs[from + i], d.values as Float32Array);
+  }
+  w.release();
+}
+
+/** After a failed pointer: frees what was taken; whether the failure was a full wasm memory. */
+function outOfMemory(w: WasmRuntime, e: unknown): boolean {
+  w.release();
+  return e instanceof Error && /out of WebAssembly memory/.test(e.message);
 }
 
 /** Pointers for the outputs: in place when resident, else temporary blocks to copy back from. */
@@ -53,14 +99,24 @@ export const fastMatmulKernel: Kernel<"matmul", CpuBackend> = (backend, inputs, 
   const { m, n, k, batch, batchA, batchB, transA, transB } = at;
   const w = m * n * k * batch >= MATMUL_MIN_MACS ? wasmRuntime() : null;
   if (!w) return matmulKernel(backend, inputs, outs, at);
-  const p = pointers(w, () => {
-    const scratch = w.gemmScratch();
-    return [scratch, w.input(data(inputs[0])), w.input(data(inputs[1])), ...outputs(w, outs)];
-  });
-  if (!p) return matmulKernel(backend, inputs, outs, at);
-  const [scratch, pa, pb, pc] = p;
+  // Pointers taken without a closure or arrays: this runs a dozen times per training step.
+  let scratch: number;
+  let pa: number;
+  let pb: number;
+  let pc: number;
+  const out = data(outs[0]);
+  try {
+    scratch = w.gemmScratch();
+    pa = w.input(data(inputs[0]));
+    pb = w.input(data(inputs[1]));
+    pc = out.ptr >= 0 ? out.ptr : w.temp(out.size * 4);
+  } catch (e) {
+    if (outOfMemory(w, e)) return matmulKernel(backend, inputs, outs, at);
+    throw e;
+  }
   w.gemm(pa, pb, pc, batch, batchA, batchB, m, n, k, transA ? 1 : 0, transB ? 1 : 0, scratch);
-  finish(w, outs, [pc]);
+  if (out.ptr < 0) w.get(pc, out.values as Float32Array);
+  w.release();
 };
 
 /** Below this many elements the call (and copies of non-resident operands) cost more than SIMD saves. */
@@ -79,11 +135,10 @@ export function fastBinaryF32(op: string, a: TensorInfo, b: TensorInfo, y: Tenso
   if ((a.size !== n && a.size !== 1) || (b.size !== n && b.size !== 1)) return false;
   const w = wasmRuntime();
   if (!w) return false;
-  const p = pointers(w, () => [w.input(data(a)), w.input(data(b)), ...outputs(w, [y])]);
+  const p = takePointers(w, 0, [a, b], [y]);
   if (!p) return false;
-  const [pa, pb, py] = p;
-  w.exports.binaryF32(code, pa, pb, py, n, a.size === 1 ? 1 : 0, b.size === 1 ? 1 : 0);
-  finish(w, [y], [py]);
+  w.exports.binaryF32(code, p[0], p[1], p[2], n, a.size === 1 ? 1 : 0, b.size === 1 ? 1 : 0);
+  finishOutputs(w, [y], p, 2);
   return true;
 }
 
@@ -91,28 +146,20 @@ export const fastBatchNormTrainKernel: Kernel<"batchNormTrain", CpuBackend> = (b
   const w = wasmRuntime();
   if (!w) return batchNormTrainKernel(backend, inputs, outs, at);
   const { outer, channels, inner, eps } = at;
-  const p = pointers(w, () => [
-    w.scratch(channels * 24),
-    ...inputs.map((t) => w.input(data(t))),
-    ...outputs(w, outs),
-  ]);
+  const p = takePointers(w, channels * 24, inputs, outs);
   if (!p) return batchNormTrainKernel(backend, inputs, outs, at);
   const [scratch, px, pg, pbeta, py, pm, ps, pv] = p;
   w.exports.batchNormTrain(px, pg, pbeta, py, pm, ps, pv, outer, channels, inner, eps, scratch);
-  finish(w, outs, [py, pm, ps, pv]);
+  finishOutputs(w, outs, p, 4);
 };
 
 export const fastBatchNormGradKernel: Kernel<"batchNormGrad", CpuBackend> = (backend, inputs, outs, at) => {
   const w = wasmRuntime();
   if (!w) return batchNormGradKernel(backend, inputs, outs, at);
   const { outer, channels, inner } = at;
-  const p = pointers(w, () => [
-    w.scratch(channels * 28),
-    ...inputs.map((t) => w.input(data(t))),
-    ...outputs(w, outs),
-  ]);
+  const p = takePointers(w, channels * 28, inputs, outs);
   if (!p) return batchNormGradKernel(backend, inputs, outs, at);
   const [scratch, pdy, px, pg, pm, ps, pdx, pdg, pdb] = p;
   w.exports.batchNormGrad(pdy, px, pg, pm, ps, pdx, pdg, pdb, outer, channels, inner, scratch);
-  finish(w, outs, [pdx, pdg, pdb]);
+  finishOutputs(w, outs, p, 6);
 };

@@ -1,40 +1,115 @@
-import { mergeAxes, stridesOf } from "@minibatch/tensor";
+import { stridesOf } from "@minibatch/tensor";
 
 /**
  * Visits an output of `shape` row by row (rows run along the last axis), giving each input's
  * element offset at the row start. Inputs are read through their own strides (0 on broadcast
- * axes). Axes are merged first by the core's `mergeAxes`, so the common cases (same shapes, a
- * scalar operand, a row vector) become a few long rows.
+ * axes). Axes are merged first as the core's `mergeAxes` does (size-1 axes dropped, neighbours
+ * that every input walks contiguously joined), so the common cases (same shapes, a scalar
+ * operand, a row vector) become a few long rows.
+ *
+ * It allocates nothing: a compiled training step makes a dozen calls on tiny shapes, and the
+ * merged axes and offsets as new arrays were most of what its replay allocated. The arrays given
+ * to `row` are scratch, valid during the call. A call made from inside a row callback gets its
+ * own arrays.
  */
 export function forEachRow(
   shape: readonly number[],
   inputStrides: readonly (readonly number[])[],
   row: (outOffset: number, offsets: Int32Array, n: number, innerStrides: Int32Array) => void,
 ): void {
-  const { shape: dims, strides } = mergeAxes(shape, inputStrides);
   const k = inputStrides.length;
-  const offsets = new Int32Array(k);
-  const inner = new Int32Array(k);
-  const rank = dims.length;
-  if (rank === 0) {
-    row(0, offsets, 1, inner);
-    return;
+  const reuse = depth === 0 && k <= MAX_INPUTS && shape.length <= MAX_RANK;
+  const s = reuse ? SCRATCH : scratch(k, Math.max(1, shape.length));
+  depth++;
+  try {
+    visit(k, merge(shape, inputStrides, k, s), s, row);
+  } finally {
+    depth--;
   }
+}
+
+interface Scratch {
+  /** Merged axis sizes. */
+  dims: Int32Array;
+  /** Merged strides, input j's at [j * rank, (j + 1) * rank). */
+  strides: Int32Array;
+  rank: number;
+  offsets: Int32Array;
+  inner: Int32Array;
+  idx: Int32Array;
+}
+
+const MAX_INPUTS = 4;
+const MAX_RANK = 16;
+
+function scratch(k: number, rank: number): Scratch {
+  return {
+    dims: new Int32Array(rank),
+    strides: new Int32Array(k * rank),
+    rank,
+    offsets: new Int32Array(k),
+    inner: new Int32Array(k),
+    idx: new Int32Array(rank),
+  };
+}
+
+const SCRATCH = scratch(MAX_INPUTS, MAX_RANK);
+let depth = 0;
+
+/** Merges the axes of `shape` into `s` (see forEachRow); returns the merged rank (at least 1). */
+function merge(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  k: number,
+  s: Scratch,
+): number {
+  const { dims, strides: st, rank: R } = s;
+  let r = 0;
+  for (let d = 0; d < shape.length; d++) {
+    const size = shape[d];
+    if (size === 1) continue;
+    let joins = r > 0;
+    for (let j = 0; joins && j < k; j++) if (st[j * R + r - 1] !== strides[j][d] * size) joins = false;
+    if (joins) {
+      dims[r - 1] *= size;
+      for (let j = 0; j < k; j++) st[j * R + r - 1] = strides[j][d];
+    } else {
+      dims[r] = size;
+      for (let j = 0; j < k; j++) st[j * R + r] = strides[j][d];
+      r++;
+    }
+  }
+  if (r === 0) {
+    dims[0] = 1;
+    for (let j = 0; j < k; j++) st[j * R] = 0;
+    r = 1;
+  }
+  return r;
+}
+
+function visit(
+  k: number,
+  rank: number,
+  s: Scratch,
+  row: (outOffset: number, offsets: Int32Array, n: number, innerStrides: Int32Array) => void,
+): void {
+  const { dims, strides, rank: R, offsets, inner, idx } = s;
   const n = dims[rank - 1];
-  for (let j = 0; j < k; j++) inner[j] = strides[j][rank - 1];
   let total = 1;
-  for (const d of dims) total *= d;
+  for (let d = 0; d < rank; d++) total *= dims[d];
   if (total === 0) return;
+  offsets.fill(0, 0, k);
+  idx.fill(0, 0, rank);
+  for (let j = 0; j < k; j++) inner[j] = strides[j * R + rank - 1];
   const rows = total / n;
-  const idx = new Int32Array(rank);
   for (let r = 0, out = 0; r < rows; r++, out += n) {
     row(out, offsets, n, inner);
     // advance the odometer over all axes but the last
     for (let d = rank - 2; d >= 0; d--) {
       idx[d]++;
-      for (let j = 0; j < k; j++) offsets[j] += strides[j][d];
+      for (let j = 0; j < k; j++) offsets[j] += strides[j * R + d];
       if (idx[d] < dims[d]) break;
-      for (let j = 0; j < k; j++) offsets[j] -= strides[j][d] * dims[d];
+      for (let j = 0; j < k; j++) offsets[j] -= strides[j * R + d] * dims[d];
       idx[d] = 0;
     }
   }

@@ -1,6 +1,18 @@
-import { type IndexCheck, indexError, type Kernel } from "@minibatch/tensor";
+import { type IndexCheck, indexError, type Kernel, type TypedArray } from "@minibatch/tensor";
 import { buf, type CpuBackend } from "../backend";
 import { forEachRow } from "./iterate";
+
+/**
+ * ys[o .. o + n) = xs[start .. start + n). Short runs (a gather of single values, a column) are
+ * copied by a loop: a subarray view per run costs more than the copy and feeds the GC.
+ */
+function copyRun(ys: TypedArray, o: number, xs: TypedArray, start: number, n: number): void {
+  if (n < 32) {
+    for (let i = 0; i < n; i++) ys[o + i] = xs[start + i];
+    return;
+  }
+  ys.set(xs.subarray(start, start + n), o);
+}
 
 export const stridedKernel: Kernel<"strided", CpuBackend> = (_b, [x], [y], { strides, offset }) => {
   const xs = buf(x);
@@ -8,7 +20,7 @@ export const stridedKernel: Kernel<"strided", CpuBackend> = (_b, [x], [y], { str
   forEachRow(y.shape, [strides], (o, off, n, inner) => {
     const s = inner[0];
     const start = offset + off[0];
-    if (s === 1) ys.set(xs.subarray(start, start + n), o);
+    if (s === 1) copyRun(ys, o, xs, start, n);
     else for (let i = 0; i < n; i++) ys[o + i] = xs[start + i * s];
   });
 };
@@ -20,7 +32,7 @@ export const concatKernel: Kernel<"concat", CpuBackend> = (_b, xs, [y], { outer,
   xs.forEach((x, i) => {
     const xv = buf(x);
     const len = sizes[i] * inner;
-    for (let o = 0; o < outer; o++) ys.set(xv.subarray(o * len, (o + 1) * len), o * total + col);
+    for (let o = 0; o < outer; o++) copyRun(ys, o * total + col, xv, o * len, len);
     col += len;
   });
 };
@@ -35,7 +47,7 @@ export const gatherKernel: Kernel<"gather", CpuBackend> = (_b, [x, idx], [y], { 
       if (r < 0) r += dim;
       if (r < 0 || r >= dim) throw indexError(kernelCheck("gather", dim), is[j], j, idx.shape);
       const src = (o * dim + r) * inner;
-      ys.set(xs.subarray(src, src + inner), (o * n + j) * inner);
+      copyRun(ys, (o * n + j) * inner, xs, src, inner);
     }
   }
 };

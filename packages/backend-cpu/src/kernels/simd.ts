@@ -1,6 +1,6 @@
 import type { ReduceAttrs, TensorInfo, UnaryOp } from "@minibatch/tensor";
 import { type WasmRuntime, wasmRuntime } from "../wasm/runtime";
-import { data, finish, outputs, pointers } from "./fast";
+import { data, finishOutputs, pointers, takePointers } from "./fast";
 
 // Float32 unary ops, sums, maxima and minima in WebAssembly SIMD (asm/elementwise.ts), with the
 // TypeScript loops as fallback. exp, log, log1p, expm1, sigmoid, tanh and softplus use float32
@@ -80,11 +80,10 @@ export function fastUnaryF32(op: UnaryOp, x: TensorInfo, y: TensorInfo): boolean
   if (code === undefined || x.size !== y.size) return false;
   const w = runtimeFor(x, y);
   if (!w) return false;
-  const p = pointers(w, () => [w.input(data(x)), ...outputs(w, [y])]);
+  const p = takePointers(w, 0, [x], [y]);
   if (!p) return false;
-  const [px, py] = p;
-  w.exports.unaryF32(code, px, py, y.size);
-  finish(w, [y], [py]);
+  w.exports.unaryF32(code, p[0], p[1], y.size);
+  finishOutputs(w, [y], p, 1);
   return true;
 }
 
@@ -93,11 +92,10 @@ export function fastSumF32(x: TensorInfo, y: TensorInfo, { outer, reduce, inner 
   if (x.size !== outer * reduce * inner || y.size !== outer * inner) return false;
   const w = runtimeFor(x, y);
   if (!w) return false;
-  const p = pointers(w, () => [w.input(data(x)), ...outputs(w, [y])]);
+  const p = takePointers(w, 0, [x], [y]);
   if (!p) return false;
-  const [px, py] = p;
-  w.exports.sumF32(px, py, outer, reduce, inner);
-  finish(w, [y], [py]);
+  w.exports.sumF32(p[0], p[1], outer, reduce, inner);
+  finishOutputs(w, [y], p, 1);
   return true;
 }
 
@@ -107,10 +105,9 @@ export function fastExtremeF32(x: TensorInfo, y: TensorInfo, at: ReduceAttrs, is
   if (reduce < 1 || x.size !== outer * reduce * inner || y.size !== outer * inner) return false;
   const w = runtimeFor(x, y);
   if (!w) return false;
-  const p = pointers(w, () => [w.input(data(x)), ...outputs(w, [y])]);
+  const p = takePointers(w, 0, [x], [y]);
   if (!p) return false;
-  const [px, py] = p;
-  w.exports.extremeF32(px, py, outer, reduce, inner, isMax ? 1 : 0);
-  finish(w, [y], [py]);
+  w.exports.extremeF32(p[0], p[1], outer, reduce, inner, isMax ? 1 : 0);
+  finishOutputs(w, [y], p, 1);
   return true;
 }

@@ -374,7 +374,15 @@ export class WasmRuntime {
   /** Copies `dst.length` floats at byte offset `p` out into `dst`. */
   get(p: number, dst: Float32Array): void {
     const v = this.view();
-    dst.set(v.subarray(p >> 2, (p >> 2) + dst.length));
+    const o = p >> 2;
+    const n = dst.length;
+    // Small results (scalars, per-row values) are copied by a loop: a subarray view per call was
+    // a good part of what a compiled step's replay allocated.
+    if (n < 64) {
+      for (let i = 0; i < n; i++) dst[i] = v[o + i];
+      return;
+    }
+    dst.set(v.subarray(o, o + n));
   }
 
   /**
