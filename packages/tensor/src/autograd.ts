@@ -25,7 +25,7 @@ export interface BackwardOptions {
 /** Whether autograd records an op on `inputs`: grad mode is on and one of them requires a gradient. */
 export function recordsGrad(inputs: readonly Tensor[]): boolean {
   if (!ENGINE.gradEnabled) return false;
-  for (const t of inputs) if (t.requiresGrad) return true;
+  for (let i = 0; i < inputs.length; i++) if (inputs[i].requiresGrad) return true;
   return false;
 }
 
@@ -53,7 +53,8 @@ export function attach(
   for (let i = 0; i < inputs.length; i++) versions[i] = inputs[i]._version;
   for (let i = 0; i < outputs.length; i++) versions[inputs.length + i] = outputs[i]._version;
   const node: Node = { op, inputs, outputs, backward, versions };
-  for (const o of outputs) {
+  for (let i = 0; i < outputs.length; i++) {
+    const o = outputs[i];
     if (o.dtype !== "float32") continue;
     o.requiresGrad = true;
     o._node = node;
@@ -148,11 +149,15 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
           "if you need to run backward through the same graph again",
       );
     }
-    const all = [...node.inputs, ...node.outputs];
-    all.forEach((t, i) => {
-      const saved = node.versions?.[i];
-      if (saved !== undefined && t._version !== saved) {
-        const which = i < node.inputs.length ? `input ${i}` : `output ${i - node.inputs.length}`;
+    // Saved versions index the inputs, then the outputs. (Index loops: this runs for every node of
+    // every backward, and a copied array with a closure per node was most of backward's garbage.)
+    const versions = node.versions;
+    const nIn = node.inputs.length;
+    for (let i = 0; versions && i < versions.length; i++) {
+      const saved = versions[i];
+      const t = i < nIn ? node.inputs[i] : node.outputs[i - nIn];
+      if (saved !== undefined && t !== undefined && t._version !== saved) {
+        const which = i < nIn ? `input ${i}` : `output ${i - nIn}`;
         throw new Error(
           `backward: a tensor needed for the gradient of ${node.op} (${which}, ${t.name ?? `#${t.id}`} of shape ` +
             `${fmt(t.shape)}) has been modified by an inplace operation (assign): it is at version ` +
@@ -160,7 +165,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
             "assign a clone",
         );
       }
-    });
+    }
   }
 
   const prev = ENGINE.gradEnabled;

@@ -115,11 +115,19 @@ export class Engine {
   track(t: Tensor): void {
     this.liveTensors++;
     const top = this.scopes[this.scopes.length - 1];
-    if (top) top.add(t);
+    if (top) {
+      top.add(t);
+      t._scope = top;
+    }
   }
 
+  /** Takes `t` out of the scope that holds it (a tensor is in at most one: see `tidy`). */
   untrack(t: Tensor): void {
-    for (const s of this.scopes) s.delete(t);
+    const s = t._scope;
+    if (s) {
+      s.delete(t);
+      t._scope = null;
+    }
   }
 
   /** Runs a kernel on the inputs' backend, allocating outputs with the given shapes and dtypes. */
@@ -131,7 +139,8 @@ export class Engine {
     backend?: Backend,
   ): Tensor[] {
     const b = backend ?? inputs[0]?.backend ?? this.backend();
-    for (const t of inputs) {
+    for (let i = 0; i < inputs.length; i++) {
+      const t = inputs[i];
       t.assertAlive(op);
       if (t.backend !== b) {
         throw new Error(

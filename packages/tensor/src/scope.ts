@@ -15,11 +15,17 @@ export function tidy<T>(fn: () => T): T {
     if (i >= 0) ENGINE.scopes.splice(i, 1);
     const survivors = new Set<Tensor>();
     collect(result, survivors);
-    const parent = ENGINE.scopes[ENGINE.scopes.length - 1];
-    for (const t of scope) {
-      if (survivors.has(t)) parent?.add(t);
-      else if (!t._kept) t.dispose();
-    }
+    const parent = ENGINE.scopes[ENGINE.scopes.length - 1] ?? null;
+    // forEach rather than for-of: no iterator objects, and this runs for every scope (an eager
+    // step opens dozens). A survivor moves to the enclosing scope, so a tensor is always in at
+    // most one scope.
+    scope.forEach((t) => {
+      t._scope = null;
+      if (survivors.has(t)) {
+        parent?.add(t);
+        t._scope = parent;
+      } else if (!t._kept) t.dispose();
+    });
   };
   let result: T;
   try {

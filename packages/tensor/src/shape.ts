@@ -2,7 +2,9 @@ export type Shape = readonly number[];
 
 export function sizeOf(shape: Shape): number {
   let n = 1;
-  for (const d of shape) n *= d;
+  // Index loops in these helpers: they run several times per op, and for-of allocated iterator
+  // objects wherever V8 had not optimized the caller.
+  for (let i = 0; i < shape.length; i++) n *= shape[i];
   return n;
 }
 
@@ -40,7 +42,8 @@ export function sameShape(a: Shape, b: Shape): boolean {
 }
 
 export function assertShape(shape: Shape, op: string): void {
-  for (const d of shape) {
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
     if (!Number.isInteger(d) || d < 0) {
       throw new Error(`${op}: shape entries must be non-negative integers, got ${fmt(shape)}`);
     }
@@ -50,10 +53,11 @@ export function assertShape(shape: Shape, op: string): void {
 /** NumPy broadcasting of several shapes; the error names the op and every shape. */
 export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   let rank = 0;
-  for (const s of shapes) if (s.length > rank) rank = s.length;
+  for (let k = 0; k < shapes.length; k++) if (shapes[k].length > rank) rank = shapes[k].length;
   const out = new Array<number>(rank).fill(1);
   for (let i = 0; i < rank; i++) {
-    for (const s of shapes) {
+    for (let k = 0; k < shapes.length; k++) {
+      const s = shapes[k];
       // Index from the right without negative indices (a property lookup that V8 makes slow).
       const j = s.length - rank + i;
       const d = j >= 0 ? s[j] : 1;

@@ -46,6 +46,8 @@ export class Tensor implements TensorInfo {
   private _disposed = false;
   /** @internal */
   _kept = false;
+  /** @internal The `tidy` scope that will dispose this tensor, if any (engine.track). */
+  _scope: Set<Tensor> | null = null;
   /**
    * @internal Bumped by every in-place change (`assign`). Autograd records it when an op saves
    * this tensor and checks it in backward, so gradients are never computed from changed values.
@@ -60,7 +62,7 @@ export class Tensor implements TensorInfo {
   ) {
     this._dataId = dataId;
     // Shapes are frozen: one from another tensor can be shared as it is.
-    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
     this.size = sizeOf(shape);
     this.rank = shape.length;
     this.id = ENGINE.nextId++;

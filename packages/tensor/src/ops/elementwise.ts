@@ -6,13 +6,16 @@ import { checkInt32, fromArray } from "./create";
 import { composite, run1 } from "./run";
 
 /** A number operand becomes a 0-d tensor of the other operand's dtype (float if it has a fraction). */
+const SCALAR: readonly number[] = Object.freeze([]);
+
 export function asTensor(x: Tensor | number, like: Tensor, op = "number operand"): Tensor {
   if (typeof x !== "number") return x;
   const dtype: DType = like.dtype === "float32" || !Number.isInteger(x) ? "float32" : "int32";
   // As PyTorch: a number that int32 cannot hold is an error, not a wrapped operand.
   if (dtype === "int32") checkInt32(x, op, "number operand");
-  const arr = dtype === "float32" ? new Float32Array([x]) : new Int32Array([x]);
-  return fromArray(arr, [], dtype, { backend: like.backend.name });
+  const arr = dtype === "float32" ? new Float32Array(1) : new Int32Array(1);
+  arr[0] = x;
+  return fromArray(arr, SCALAR, dtype, { backend: like.backend.name });
 }
 
 export function cast(x: Tensor, dtype: DType): Tensor {

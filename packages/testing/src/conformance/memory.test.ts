@@ -99,4 +99,38 @@ describeConformance("conformance: memory is deterministic", (backend) => {
     }
     expect(mb.memory().tensors).toBe(before);
   });
+
+  it("a tensor returned out of nested scopes belongs to the outer one, and keep or dispose takes it out", () => {
+    const before = mb.memory().tensors;
+    let movedUp: mb.Tensor | null = null;
+    let keptInner: mb.Tensor | null = null;
+    let disposedEarly: mb.Tensor | null = null;
+    const out = mb.tidy(() => {
+      movedUp = mb.tidy(() => {
+        keptInner = mb.keep(mb.ones([2]));
+        disposedEarly = mb.ones([2]);
+        disposedEarly.dispose();
+        return mb.ones([2]).mul(3);
+      });
+      // movedUp now belongs to this scope: returning something else disposes it.
+      return movedUp.add(1);
+    });
+    expect(movedUp!.isDisposed).toBe(true);
+    expect(disposedEarly!.isDisposed).toBe(true);
+    expect(keptInner!.isDisposed).toBe(false);
+    expect(mb.memory().tensors).toBe(before + 2);
+    // A tensor kept after it moved up is not disposed by the scope that holds it.
+    let late: mb.Tensor | null = null;
+    const survivor = mb.tidy(() => {
+      late = mb.keep(mb.tidy(() => mb.ones([1])));
+      return null;
+    });
+    expect(survivor).toBeNull();
+    expect(late!.isDisposed).toBe(false);
+    expect(mb.memory().tensors).toBe(before + 3);
+    out.dispose();
+    keptInner!.dispose();
+    late!.dispose();
+    expect(mb.memory().tensors).toBe(before);
+  });
 });
