@@ -1,4 +1,5 @@
 import { type DType, promote } from "../dtype";
+import { ENGINE } from "../engine";
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, sameShape } from "../shape";
 import { BINARY_SPECS, type BinaryOp, type CompareOp, UNARY_SPECS, type UnaryOp } from "../specs";
 import type { Tensor } from "../tensor";
@@ -95,6 +96,15 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
   });
 }
 
+const ZERO_STRIDES: (readonly number[])[] = [];
+
+/** Frozen all-zero strides of a rank: a scalar operand broadcast to a tensor of that rank. */
+function zeroStrides(rank: number): readonly number[] {
+  for (let r = ZERO_STRIDES.length; r <= rank; r++)
+    ZERO_STRIDES.push(Object.freeze(new Array<number>(r).fill(0)));
+  return ZERO_STRIDES[rank];
+}
+
 function binary(op: BinaryOp | CompareOp, a: Tensor | number, b: Tensor | number, compare: boolean): Tensor {
   // The common case makes no intermediate (no number operand, no cast): skip the composite scope.
   if (typeof a !== "number" && typeof b !== "number") {
@@ -112,6 +122,27 @@ function binary(op: BinaryOp | CompareOp, a: Tensor | number, b: Tensor | number
         aStrides: broadcastStrides(a.shape, shape),
         bStrides: broadcastStrides(b.shape, shape),
       });
+    }
+  }
+  // A float32 tensor and a number, with no gradient to record (optimizer updates, running
+  // statistics): the number becomes a scalar tensor for this one op and is disposed right after,
+  // without the composite scope.
+  const t = typeof a === "number" ? b : a;
+  if (
+    typeof t !== "number" &&
+    (typeof a === "number") !== (typeof b === "number") &&
+    t.dtype === "float32" &&
+    !(ENGINE.gradEnabled && t.requiresGrad)
+  ) {
+    const s = asTensor(typeof a === "number" ? a : (b as number), t, op);
+    const ts = contiguousStrides(t.shape);
+    const zs = zeroStrides(t.rank);
+    try {
+      return typeof a === "number"
+        ? run1(op, [s, t], t.shape, compare ? "bool" : "float32", { aStrides: zs, bStrides: ts })
+        : run1(op, [t, s], t.shape, compare ? "bool" : "float32", { aStrides: ts, bStrides: zs });
+    } finally {
+      s.dispose();
     }
   }
   return composite([a, b], () => {
