@@ -38,15 +38,12 @@ export class Linear extends Module {
         `Linear: expected input with last dimension ${this.inFeatures} ([..., ${this.inFeatures}]), got ${formatShape(x.shape)}`,
       );
     }
-    // One [rows, in] x [out, in]^T kernel call: the transposed weight is never materialized.
-    const lead = x.shape.slice(0, -1);
-    const rows = lead.reduce((a, b) => a * b, 1);
-    const x3 = x.reshape([1, rows, this.inFeatures]);
-    const w3 = this.weight.reshape([1, this.outFeatures, this.inFeatures]);
-    const y = mm(x3.dtype === "float32" ? x3 : x3.float(), w3, false, true).reshape([
-      ...lead,
-      this.outFeatures,
-    ]);
+    // One [rows, in] x [out, in]^T kernel call: the transposed weight is never materialized, and
+    // a batch of vectors (rank 2, the usual input) needs no views at all.
+    const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const flat = x.rank === 2 ? x : x.reshape([rows, this.inFeatures]);
+    let y = mm(flat.dtype === "float32" ? flat : flat.float(), this.weight, false, true);
+    if (x.rank !== 2) y = y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
     return this.bias ? y.add(this.bias) : y;
   }
 

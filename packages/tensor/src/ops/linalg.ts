@@ -28,6 +28,13 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
         `matmul: inner dimensions must agree, got ${fmt(a.shape)} @ ${fmt(b.shape)} (${k} vs ${k2})`,
       );
     }
+    // Two matrices (the usual case: a layer's input and weight): one product, no batch views.
+    if (a2.rank === 2 && b2.rank === 2) {
+      let out = mm(a2, b2, false, false);
+      if (a.rank === 1) out = squeeze(out, -2);
+      if (b.rank === 1) out = squeeze(out, -1);
+      return out;
+    }
     const batchShape = broadcastShapes("matmul", a2.shape.slice(0, -2), b2.shape.slice(0, -2));
     const _batch = sizeOf(batchShape);
     const as3 = batch3(a2, batchShape, m, k);
@@ -49,13 +56,26 @@ function batch3(x: Tensor, batchShape: readonly number[], r: number, c: number):
   return reshape(expand(x, [...batchShape, r, c]), [batch, r, c]);
 }
 
-/** The kernel-level product of [Ba, M, K] (or [Ba, K, M] with transA) and [Bb, K, N] (or [Bb, N, K]). */
+/**
+ * The kernel-level product of [Ba, M, K] (or [Ba, K, M] with transA) and [Bb, K, N] (or [Bb, N, K]),
+ * or of two matrices [M, K] and [K, N] (transposed likewise), which gives an [M, N] result: layers
+ * multiply matrices, and views to and from rank 3 cost more than a small product's kernel call.
+ * The gradient (gradients.ts) calls it with operands of the ranks it was given, so both operands
+ * have rank 2 or both rank 3.
+ */
 export function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
-  const batchA = a.shape[0];
-  const batchB = b.shape[0];
+  const r = a.rank;
+  if ((r !== 2 && r !== 3) || b.rank !== r) {
+    throw new Error(
+      `internal: mm expects two rank-2 or two rank-3 operands, got ${fmt(a.shape)} and ${fmt(b.shape)}`,
+    );
+  }
+  const batchA = r === 3 ? a.shape[0] : 1;
+  const batchB = r === 3 ? b.shape[0] : 1;
   const batch = Math.max(batchA, batchB);
-  const m = transA ? a.shape[2] : a.shape[1];
-  const k = transA ? a.shape[1] : a.shape[2];
-  const n = transB ? b.shape[1] : b.shape[2];
-  return run1("matmul", [a, b], [batch, m, n], "float32", { batch, m, n, k, transA, transB, batchA, batchB });
+  const m = transA ? a.shape[r - 1] : a.shape[r - 2];
+  const k = transA ? a.shape[r - 2] : a.shape[r - 1];
+  const n = transB ? b.shape[r - 2] : b.shape[r - 1];
+  const shape = r === 3 ? [batch, m, n] : [m, n];
+  return run1("matmul", [a, b], shape, "float32", { batch, m, n, k, transA, transB, batchA, batchB });
 }
