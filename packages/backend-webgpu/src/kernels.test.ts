@@ -98,6 +98,26 @@ const t = (be: string, v: ArrayLike<number>, shape: number[], dtype: mb.DType = 
   );
 
 /**
+ * The kernel-level product of [m, k] and [k, n] values on both backends, for each (transA, transB):
+ * as rank-3 operands of one product and as matrices, so both forms of `mm` are compared.
+ */
+async function sameTransposed(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  m: number,
+  k: number,
+  n: number,
+  combos: [boolean, boolean][],
+): Promise<void> {
+  for (const [ta, tb] of combos) {
+    const sa = [ta ? k : m, ta ? m : k];
+    const sb = [tb ? n : k, tb ? k : n];
+    await same((be) => mb.mm(t(be, a, [1, ...sa]), t(be, b, [1, ...sb]), ta, tb), 1e-4, 1e-5);
+    await same((be) => mb.mm(t(be, a, sa), t(be, b, sb), ta, tb), 1e-4, 1e-5);
+  }
+}
+
+/**
  * Runs `fn` with the webgpu backend's kernel choices overridden (the matmul tile, the software
  * adapter's serial reductions), so each path is tested on any adapter; restores them after.
  */
@@ -328,18 +348,11 @@ describe.skipIf(!status.available)(
         const a = randArr(m * k, m);
         const b = randArr(k * n, n);
         await same((be) => mb.matmul(t(be, a, [m, k]), t(be, b, [k, n])), 1e-4, 1e-5);
-        for (const [ta, tb] of [
+        await sameTransposed(a, b, m, k, n, [
           [true, false],
           [false, true],
           [true, true],
-        ]) {
-          await same(
-            (be) =>
-              mb.mm(t(be, a, [1, ta ? k : m, ta ? m : k]), t(be, b, [1, tb ? n : k, tb ? k : n]), ta, tb),
-            1e-4,
-            1e-5,
-          );
-        }
+        ]);
       }
       const a = randArr(3 * 4 * 5, 9);
       const b = randArr(5 * 6, 10);
@@ -367,19 +380,12 @@ describe.skipIf(!status.available)(
           for (const [m, k, n] of cases) {
             const a = randArr(m * k, m + k);
             const b = randArr(k * n, n + 1);
-            for (const [ta, tb] of [
+            await sameTransposed(a, b, m, k, n, [
               [false, false],
               [true, false],
               [false, true],
               [true, true],
-            ]) {
-              await same(
-                (be) =>
-                  mb.mm(t(be, a, [1, ta ? k : m, ta ? m : k]), t(be, b, [1, tb ? n : k, tb ? k : n]), ta, tb),
-                1e-4,
-                1e-5,
-              );
-            }
+            ]);
           }
           // batches: A batched with B broadcast, the reverse, both batched
           const a = randArr(3 * 8 * 12, 9);

@@ -67,15 +67,27 @@ export function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
   const r = a.rank;
   if ((r !== 2 && r !== 3) || b.rank !== r) {
     throw new Error(
-      `internal: mm expects two rank-2 or two rank-3 operands, got ${fmt(a.shape)} and ${fmt(b.shape)}`,
+      `mm: expected two matrices or two rank-3 batches of them, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}`,
     );
   }
   const batchA = r === 3 ? a.shape[0] : 1;
   const batchB = r === 3 ? b.shape[0] : 1;
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) {
+    throw new Error(
+      `mm: batch sizes ${batchA} and ${batchB} differ and neither is 1 (shapes ${fmt(a.shape)} and ${fmt(b.shape)})`,
+    );
+  }
   const batch = Math.max(batchA, batchB);
   const m = transA ? a.shape[r - 1] : a.shape[r - 2];
   const k = transA ? a.shape[r - 2] : a.shape[r - 1];
+  const kb = transB ? b.shape[r - 1] : b.shape[r - 2];
   const n = transB ? b.shape[r - 2] : b.shape[r - 1];
+  if (k !== kb) {
+    const op = (x: Tensor, t: boolean) => `${fmt(x.shape)}${t ? " transposed" : ""}`;
+    throw new Error(
+      `mm: inner dimensions must agree, got ${op(a, transA)} @ ${op(b, transB)} (${k} vs ${kb})`,
+    );
+  }
   const shape = r === 3 ? [batch, m, n] : [m, n];
   return run1("matmul", [a, b], shape, "float32", { batch, m, n, k, transA, transB, batchA, batchB });
 }

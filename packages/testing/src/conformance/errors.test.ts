@@ -10,6 +10,16 @@ describeConformance("conformance: errors name the op, the shapes and what was ex
     expect(() => mb.matmul(mb.zeros([2, 3]), mb.zeros([4, 2]))).toThrow(
       /matmul: inner dimensions must agree, got \[2, 3\] @ \[4, 2\]/,
     );
+    expect(() => mb.mm(mb.zeros([2, 3]), mb.zeros([2, 3]), false, false)).toThrow(
+      /mm: inner dimensions must agree, got \[2, 3\] @ \[2, 3\] \(3 vs 2\)/,
+    );
+    expect(() => mb.mm(mb.zeros([2, 3]), mb.zeros([1, 3, 2]), false, false)).toThrow(
+      /mm: expected two matrices or two rank-3 batches of them, got shapes \[2, 3\] and \[1, 3, 2\]/,
+    );
+    expect(() => mb.mm(mb.zeros([2, 2, 3]), mb.zeros([3, 3, 2]), false, false)).toThrow(
+      /mm: batch sizes 2 and 3 differ and neither is 1/,
+    );
+    expect(mb.mm(mb.zeros([2, 3]), mb.zeros([4, 3]), false, true).shape).toEqual([2, 4]);
     expect(() => mb.reshape(mb.zeros([2, 3]), [4, 2])).toThrow(
       /reshape: cannot reshape a tensor of shape \[2, 3\]/,
     );
