@@ -31,14 +31,16 @@ export function fuseElementwiseCpu(expr: FusedExpr): FusedKernel | null {
       if (p < 0) resident = false;
       args[a++] = p;
     }
-    for (const o of outs) {
-      const p = (o.dataId as CpuData).ptr;
+    for (let k = 0; k < outs.length; k++) {
+      const p = (outs[k].dataId as CpuData).ptr;
       if (p < 0) resident = false;
       args[a++] = p;
     }
     for (let k = 0; k < ins.length; k++) if (!full[k]) args[a++] = (ins[k].dataId as CpuData).values[0];
     args[a] = expr.size;
-    if (resident) compiled(...args);
+    // apply, not a spread: this runs for every fused launch of every replay, and the spread
+    // allocated.
+    if (resident) compiled.apply(null, args);
     else interpret(expr, ins, outs);
   };
 }

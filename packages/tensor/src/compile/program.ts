@@ -319,6 +319,9 @@ export class Program {
     return null;
   }
 
+  /** The buffers made by the replay in progress, by slot. */
+  private readonly made = new Map<number, DataId>();
+
   run(args: readonly Tensor[]): unknown {
     const { bindings, viewsOf } = this;
     for (let s = 0; s < bindings.length; s++) {
@@ -341,16 +344,22 @@ export class Program {
       }
       for (const v of viewsOf[s]) v.dataId = id;
     }
-    const fresh = new Map<number, DataId>();
+    // One map for every replay (a replay does not nest in itself): the buffers made this call.
+    const fresh = this.made;
+    fresh.clear();
     try {
       if (this.unit?.runProgram) this.unit.runProgram(() => this.replaySteps(fresh));
       else this.replaySteps(fresh);
     } catch (e) {
       // Nothing outside the program has changed yet: state is only handed over below.
       for (const id of fresh.values()) ENGINE.decRef(id);
+      fresh.clear();
       throw e;
     }
-    return this.handOver(args, fresh);
+    const out = this.handOver(args, fresh);
+    // The tensors own the buffers now: hold no reference to them until the next replay.
+    fresh.clear();
+    return out;
   }
 
   private replaySteps(fresh: Map<number, DataId>): void {
