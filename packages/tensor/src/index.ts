@@ -66,6 +66,7 @@ export {
   checkInts,
   fmt as formatShape,
   mergeAxes,
+  mergeAxesInto,
   normalizeAxes,
   normalizeAxis,
   type Shape,

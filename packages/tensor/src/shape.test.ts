@@ -3,6 +3,8 @@ import {
   broadcastShapes,
   broadcastStrides,
   contiguousStrides,
+  mergeAxes,
+  mergeAxesInto,
   normalizeAxes,
   normalizeAxis,
   sizeOf,
@@ -49,5 +51,59 @@ describe("contiguousStrides", () => {
     loose[1] = 3;
     expect(contiguousStrides(loose)).toEqual([3, 1]);
     expect(contiguousStrides(Object.freeze([]))).toEqual([]);
+  });
+});
+
+describe("mergeAxes", () => {
+  it("drops size-1 axes and joins neighbours every operand walks contiguously", () => {
+    // Same layout: one axis. A row vector broadcast over rows: two axes.
+    expect(
+      mergeAxes(
+        [2, 3, 4],
+        [
+          [12, 4, 1],
+          [12, 4, 1],
+        ],
+      ),
+    ).toEqual({ shape: [24], strides: [[1], [1]] });
+    expect(
+      mergeAxes(
+        [2, 1, 3],
+        [
+          [3, 3, 1],
+          [0, 0, 1],
+        ],
+      ),
+    ).toEqual({
+      shape: [2, 3],
+      strides: [
+        [3, 1],
+        [0, 1],
+      ],
+    });
+    // A transposed read does not join; a scalar result is one axis of size 1.
+    expect(mergeAxes([3, 2], [[1, 3]])).toEqual({ shape: [3, 2], strides: [[1, 3]] });
+    expect(mergeAxes([], [[], []])).toEqual({ shape: [1], strides: [[0], [0]] });
+    expect(mergeAxes([1, 1], [[5, 1]])).toEqual({ shape: [1], strides: [[0]] });
+  });
+
+  it("mergeAxesInto writes the same into caller arrays and returns the rank", () => {
+    const dims = new Int32Array(4);
+    const st = new Int32Array(8);
+    expect(
+      mergeAxesInto(
+        [2, 1, 3],
+        [
+          [3, 3, 1],
+          [0, 0, 1],
+        ],
+        dims,
+        st,
+        4,
+      ),
+    ).toBe(2);
+    expect([...dims.subarray(0, 2)]).toEqual([2, 3]);
+    expect([...st.subarray(0, 2)]).toEqual([3, 1]);
+    expect([...st.subarray(4, 6)]).toEqual([0, 1]);
   });
 });

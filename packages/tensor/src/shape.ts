@@ -115,21 +115,53 @@ export function mergeAxes(
   shape: readonly number[],
   strides: readonly (readonly number[])[],
 ): { shape: number[]; strides: number[][] } {
-  const s: number[] = [];
-  const st: number[][] = strides.map(() => []);
+  const k = strides.length;
+  const R = Math.max(1, shape.length);
+  const dims = new Array<number>(R);
+  const st = new Array<number>(k * R);
+  const rank = mergeAxesInto(shape, strides, dims, st, R);
+  return {
+    shape: dims.slice(0, rank),
+    strides: strides.map((_, j) => st.slice(j * R, j * R + rank)),
+  };
+}
+
+/**
+ * `mergeAxes` into caller-owned arrays, allocating nothing (the CPU backend's row walker calls it
+ * for every strided kernel): the merged sizes go to `dims`, operand j's merged strides to
+ * `stridesOut[j * stride ..]`. Both need room for `shape.length` axes (at least 1), and `stride`
+ * at least that. Returns the merged rank, at least 1.
+ */
+export function mergeAxesInto(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  dims: { [i: number]: number },
+  stridesOut: { [i: number]: number },
+  stride: number,
+): number {
+  const k = strides.length;
+  let r = 0;
   for (let d = 0; d < shape.length; d++) {
-    if (shape[d] === 1) continue;
-    const k = s.length - 1;
-    if (k >= 0 && strides.every((x, j) => st[j][k] === x[d] * shape[d])) {
-      s[k] *= shape[d];
-      for (let j = 0; j < strides.length; j++) st[j][k] = strides[j][d];
+    const size = shape[d];
+    if (size === 1) continue;
+    let joins = r > 0;
+    for (let j = 0; joins && j < k; j++)
+      if (stridesOut[j * stride + r - 1] !== strides[j][d] * size) joins = false;
+    if (joins) {
+      dims[r - 1] *= size;
+      for (let j = 0; j < k; j++) stridesOut[j * stride + r - 1] = strides[j][d];
     } else {
-      s.push(shape[d]);
-      for (let j = 0; j < strides.length; j++) st[j].push(strides[j][d]);
+      dims[r] = size;
+      for (let j = 0; j < k; j++) stridesOut[j * stride + r] = strides[j][d];
+      r++;
     }
   }
-  if (s.length === 0) return { shape: [1], strides: strides.map(() => [0]) };
-  return { shape: s, strides: st };
+  if (r === 0) {
+    dims[0] = 1;
+    for (let j = 0; j < k; j++) stridesOut[j * stride] = 0;
+    r = 1;
+  }
+  return r;
 }
 
 /**

@@ -30,9 +30,9 @@ export function pointers<T>(w: WasmRuntime, take: () => T): T | null {
 
 /**
  * The byte offsets a kernel passes to wasm, in one array: a scratch block of `scratchBytes` (when
- * above 0), each input (see `WasmRuntime.input`), then each output (see `outputs`). Null when wasm
- * memory is full, after freeing what was taken. No closures or spreads: these kernels run dozens
- * of times per training step, and their garbage was a good part of a compiled step's.
+ * above 0), each input (see `WasmRuntime.input`), then each output (see `outputPtr`). Null when
+ * wasm memory is full, after freeing what was taken. No closures or spreads: these kernels run
+ * dozens of times per training step, and their garbage was a good part of a compiled step's.
  */
 export function takePointers(
   w: WasmRuntime,
@@ -44,29 +44,12 @@ export function takePointers(
   try {
     if (scratchBytes > 0) p.push(w.scratch(scratchBytes));
     for (let i = 0; i < ins.length; i++) p.push(w.input(data(ins[i])));
-    for (let i = 0; i < outs.length; i++) {
-      const d = data(outs[i]);
-      p.push(d.ptr >= 0 ? d.ptr : w.temp(d.size * 4));
-    }
+    for (let i = 0; i < outs.length; i++) p.push(outputPtr(w, outs[i]));
     return p;
   } catch (e) {
     if (outOfMemory(w, e)) return null;
     throw e;
   }
-}
-
-/** `finish` for pointers from takePointers: output i's block is ptrs[from + i]. */
-export function finishOutputs(
-  w: WasmRuntime,
-  outs: readonly TensorInfo[],
-  ptrs: readonly number[],
-  from: number,
-): void {
-  for (let i = 0; i < outs.length; i++) {
-    const d = data(outs[i]);
-    if (d.ptr < 0) w.get(ptrs[from + i], d.values as Float32Array);
-  }
-  w.release();
 }
 
 /** After a failed pointer: frees what was taken; whether the failure was a full wasm memory. */
@@ -75,20 +58,28 @@ function outOfMemory(w: WasmRuntime, e: unknown): boolean {
   return e instanceof Error && /out of WebAssembly memory/.test(e.message);
 }
 
-/** Pointers for the outputs: in place when resident, else temporary blocks to copy back from. */
-export function outputs(w: WasmRuntime, ts: readonly TensorInfo[]): number[] {
-  return ts.map((t) => {
-    const d = data(t);
-    return d.ptr >= 0 ? d.ptr : w.temp(d.size * 4);
-  });
+/** An output's pointer: in place when resident, else a temporary block to copy back from. */
+function outputPtr(w: WasmRuntime, t: TensorInfo): number {
+  const d = data(t);
+  return d.ptr >= 0 ? d.ptr : w.temp(d.size * 4);
 }
 
-/** Copies temporary output blocks back into the outputs that are not resident, then frees them. */
-export function finish(w: WasmRuntime, ts: readonly TensorInfo[], ptrs: readonly number[]): void {
-  ts.forEach((t, i) => {
-    const d = data(t);
-    if (d.ptr < 0) w.get(ptrs[i], d.values as Float32Array);
-  });
+/** Pointers for the outputs (see `outputPtr`). */
+export function outputs(w: WasmRuntime, ts: readonly TensorInfo[]): number[] {
+  const p: number[] = [];
+  for (let i = 0; i < ts.length; i++) p.push(outputPtr(w, ts[i]));
+  return p;
+}
+
+/**
+ * Copies temporary output blocks back into the outputs that are not resident (output i's block is
+ * ptrs[from + i]), then frees them.
+ */
+export function finish(w: WasmRuntime, ts: readonly TensorInfo[], ptrs: readonly number[], from = 0): void {
+  for (let i = 0; i < ts.length; i++) {
+    const d = data(ts[i]);
+    if (d.ptr < 0) w.get(ptrs[from + i], d.values as Float32Array);
+  }
   w.release();
 }
 
@@ -99,24 +90,17 @@ export const fastMatmulKernel: Kernel<"matmul", CpuBackend> = (backend, inputs, 
   const { m, n, k, batch, batchA, batchB, transA, transB } = at;
   const w = m * n * k * batch >= MATMUL_MIN_MACS ? wasmRuntime() : null;
   if (!w) return matmulKernel(backend, inputs, outs, at);
-  // Pointers taken without a closure or arrays: this runs a dozen times per training step.
+  const p = takePointers(w, 0, inputs, outs);
+  if (!p) return matmulKernel(backend, inputs, outs, at);
   let scratch: number;
-  let pa: number;
-  let pb: number;
-  let pc: number;
-  const out = data(outs[0]);
   try {
     scratch = w.gemmScratch();
-    pa = w.input(data(inputs[0]));
-    pb = w.input(data(inputs[1]));
-    pc = out.ptr >= 0 ? out.ptr : w.temp(out.size * 4);
   } catch (e) {
     if (outOfMemory(w, e)) return matmulKernel(backend, inputs, outs, at);
     throw e;
   }
-  w.gemm(pa, pb, pc, batch, batchA, batchB, m, n, k, transA ? 1 : 0, transB ? 1 : 0, scratch);
-  if (out.ptr < 0) w.get(pc, out.values as Float32Array);
-  w.release();
+  w.gemm(p[0], p[1], p[2], batch, batchA, batchB, m, n, k, transA ? 1 : 0, transB ? 1 : 0, scratch);
+  finish(w, outs, p, 2);
 };
 
 /** Below this many elements the call (and copies of non-resident operands) cost more than SIMD saves. */
@@ -138,7 +122,7 @@ export function fastBinaryF32(op: string, a: TensorInfo, b: TensorInfo, y: Tenso
   const p = takePointers(w, 0, [a, b], [y]);
   if (!p) return false;
   w.exports.binaryF32(code, p[0], p[1], p[2], n, a.size === 1 ? 1 : 0, b.size === 1 ? 1 : 0);
-  finishOutputs(w, [y], p, 2);
+  finish(w, [y], p, 2);
   return true;
 }
 
@@ -150,7 +134,7 @@ export const fastBatchNormTrainKernel: Kernel<"batchNormTrain", CpuBackend> = (b
   if (!p) return batchNormTrainKernel(backend, inputs, outs, at);
   const [scratch, px, pg, pbeta, py, pm, ps, pv] = p;
   w.exports.batchNormTrain(px, pg, pbeta, py, pm, ps, pv, outer, channels, inner, eps, scratch);
-  finishOutputs(w, outs, p, 4);
+  finish(w, outs, p, 4);
 };
 
 export const fastBatchNormGradKernel: Kernel<"batchNormGrad", CpuBackend> = (backend, inputs, outs, at) => {
@@ -161,5 +145,5 @@ export const fastBatchNormGradKernel: Kernel<"batchNormGrad", CpuBackend> = (bac
   if (!p) return batchNormGradKernel(backend, inputs, outs, at);
   const [scratch, pdy, px, pg, pm, ps, pdx, pdg, pdb] = p;
   w.exports.batchNormGrad(pdy, px, pg, pm, ps, pdx, pdg, pdb, outer, channels, inner, scratch);
-  finishOutputs(w, outs, p, 6);
+  finish(w, outs, p, 6);
 };

@@ -1,11 +1,10 @@
-import { stridesOf } from "@minibatch/tensor";
+import { mergeAxesInto, stridesOf } from "@minibatch/tensor";
 
 /**
  * Visits an output of `shape` row by row (rows run along the last axis), giving each input's
  * element offset at the row start. Inputs are read through their own strides (0 on broadcast
- * axes). Axes are merged first as the core's `mergeAxes` does (size-1 axes dropped, neighbours
- * that every input walks contiguously joined), so the common cases (same shapes, a scalar
- * operand, a row vector) become a few long rows.
+ * axes). Axes are merged first by the core's `mergeAxesInto`, so the common cases (same shapes, a
+ * scalar operand, a row vector) become a few long rows.
  *
  * It allocates nothing: a compiled training step makes a dozen calls on tiny shapes, and the
  * merged axes and offsets as new arrays were most of what its replay allocated. The arrays given
@@ -22,7 +21,7 @@ export function forEachRow(
   const s = reuse ? SCRATCH : scratch(k, Math.max(1, shape.length));
   depth++;
   try {
-    visit(k, merge(shape, inputStrides, k, s), s, row);
+    visit(k, mergeAxesInto(shape, inputStrides, s.dims, s.strides, s.rank), s, row);
   } finally {
     depth--;
   }
@@ -55,37 +54,6 @@ function scratch(k: number, rank: number): Scratch {
 
 const SCRATCH = scratch(MAX_INPUTS, MAX_RANK);
 let depth = 0;
-
-/** Merges the axes of `shape` into `s` (see forEachRow); returns the merged rank (at least 1). */
-function merge(
-  shape: readonly number[],
-  strides: readonly (readonly number[])[],
-  k: number,
-  s: Scratch,
-): number {
-  const { dims, strides: st, rank: R } = s;
-  let r = 0;
-  for (let d = 0; d < shape.length; d++) {
-    const size = shape[d];
-    if (size === 1) continue;
-    let joins = r > 0;
-    for (let j = 0; joins && j < k; j++) if (st[j * R + r - 1] !== strides[j][d] * size) joins = false;
-    if (joins) {
-      dims[r - 1] *= size;
-      for (let j = 0; j < k; j++) st[j * R + r - 1] = strides[j][d];
-    } else {
-      dims[r] = size;
-      for (let j = 0; j < k; j++) st[j * R + r] = strides[j][d];
-      r++;
-    }
-  }
-  if (r === 0) {
-    dims[0] = 1;
-    for (let j = 0; j < k; j++) st[j * R] = 0;
-    r = 1;
-  }
-  return r;
-}
 
 function visit(
   k: number,

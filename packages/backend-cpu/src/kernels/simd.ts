@@ -1,6 +1,6 @@
 import type { ReduceAttrs, TensorInfo, UnaryOp } from "@minibatch/tensor";
 import { type WasmRuntime, wasmRuntime } from "../wasm/runtime";
-import { data, finishOutputs, pointers, takePointers } from "./fast";
+import { data, finish, pointers, takePointers } from "./fast";
 
 // Float32 unary ops, sums, maxima and minima in WebAssembly SIMD (asm/elementwise.ts), with the
 // TypeScript loops as fallback. exp, log, log1p, expm1, sigmoid, tanh and softplus use float32
@@ -83,7 +83,7 @@ export function fastUnaryF32(op: UnaryOp, x: TensorInfo, y: TensorInfo): boolean
   const p = takePointers(w, 0, [x], [y]);
   if (!p) return false;
   w.exports.unaryF32(code, p[0], p[1], y.size);
-  finishOutputs(w, [y], p, 1);
+  finish(w, [y], p, 1);
   return true;
 }
 
@@ -95,7 +95,7 @@ export function fastSumF32(x: TensorInfo, y: TensorInfo, { outer, reduce, inner 
   const p = takePointers(w, 0, [x], [y]);
   if (!p) return false;
   w.exports.sumF32(p[0], p[1], outer, reduce, inner);
-  finishOutputs(w, [y], p, 1);
+  finish(w, [y], p, 1);
   return true;
 }
 
@@ -108,6 +108,6 @@ export function fastExtremeF32(x: TensorInfo, y: TensorInfo, at: ReduceAttrs, is
   const p = takePointers(w, 0, [x], [y]);
   if (!p) return false;
   w.exports.extremeF32(p[0], p[1], outer, reduce, inner, isMax ? 1 : 0);
-  finishOutputs(w, [y], p, 1);
+  finish(w, [y], p, 1);
   return true;
 }
